@@ -1,0 +1,1 @@
+//! Command-line interface (AIPerf's flag names). TODO

@@ -1,0 +1,144 @@
+//! The validated run configuration. `cli` parses flags (AIPerf's names) and
+//! turns them into these types once; every later stage reads only these, with
+//! units in the types (Hz, bits, `Duration`), never raw flag strings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+/// Where requests go: parsed from `--url` (with or without `http://`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+    /// Value of the `Host` header (`host` or `host:port`).
+    pub host_header: String,
+    /// Path prefix from the URL (e.g. "" or "/api"), without trailing '/'.
+    pub base_path: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudioFormat {
+    Wav,
+    Mp3,
+}
+
+impl AudioFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AudioFormat::Wav => "wav",
+            AudioFormat::Mp3 => "mp3",
+        }
+    }
+}
+
+/// Synthetic audio: AIPerf's `--audio-*` options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioConfig {
+    /// Mean clip length in seconds; 0 disables audio.
+    pub length_mean_s: f64,
+    pub length_stddev_s: f64,
+    pub format: AudioFormat,
+    /// Candidate sample rates in Hz (from kHz on the command line); one is picked per clip.
+    pub sample_rates_hz: Vec<u32>,
+    /// Candidate bit depths (8, 16, 24, 32); one is picked per clip.
+    pub depths_bits: Vec<u16>,
+    /// 1 or 2.
+    pub channels: u16,
+    /// Audio parts per request.
+    pub batch_size: u32,
+}
+
+/// Synthetic text prompt and output length options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromptConfig {
+    pub input_tokens_mean: u32,
+    pub input_tokens_stddev: f64,
+    /// `--output-tokens-mean`: when set, sent as `max_completion_tokens`.
+    pub output_tokens_mean: Option<u32>,
+    pub output_tokens_stddev: f64,
+    /// Send `max_tokens` instead of `max_completion_tokens`.
+    pub use_legacy_max_tokens: bool,
+    /// Text parts per request (`--batch-size-text`).
+    pub text_batch_size: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UiType {
+    None,
+    Simple,
+    Dashboard,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrivalPattern {
+    Constant,
+    Poisson,
+    Gamma,
+}
+
+/// The whole validated `profile` configuration.
+#[derive(Clone, Debug)]
+pub struct ProfileConfig {
+    /// First of `--model` names; the one sent in requests.
+    pub model: String,
+    pub model_names: Vec<String>,
+    pub target: Target,
+    /// Request path, default "/v1/chat/completions" (`--endpoint` overrides).
+    pub endpoint_path: String,
+    pub streaming: bool,
+    pub request_count: u64,
+    pub warmup_request_count: u64,
+    pub concurrency: u32,
+    /// Whether the user set `--concurrency` explicitly (artifact naming).
+    pub concurrency_set: bool,
+    pub request_rate: Option<f64>,
+    pub arrival_pattern: ArrivalPattern,
+    pub arrival_smoothness: Option<f64>,
+    pub benchmark_duration: Option<Duration>,
+    pub benchmark_grace_period: Duration,
+    pub request_timeout: Duration,
+    pub audio: AudioConfig,
+    pub prompt: PromptConfig,
+    pub random_seed: Option<u64>,
+    /// Distinct dataset entries to build (`--conversation-num`/`--num-dataset-entries`).
+    pub num_dataset_entries: u32,
+    /// Directory the exports are written into (already joined with the run name).
+    pub artifact_dir: PathBuf,
+    pub api_key: Option<String>,
+    /// Extra headers, in order, as given.
+    pub headers: Vec<(String, String)>,
+    /// Merged into the top level of every request body.
+    pub extra_inputs: serde_json::Map<String, serde_json::Value>,
+    pub input_file: Option<PathBuf>,
+    pub custom_dataset_type: Option<String>,
+    pub tokenizer: Option<String>,
+    pub use_server_token_count: bool,
+    pub ui_type: UiType,
+    /// Upper bound on worker threads (`--workers-max`); None = one per core.
+    pub workers_max: Option<usize>,
+    /// The command line as typed, for the console and exports.
+    pub cli_command: String,
+    /// The full input configuration as AIPerf-style JSON, for `profile_export_aiperf.json`.
+    pub input_config_json: serde_json::Value,
+}
+
+impl ProfileConfig {
+    /// "http://host:port/v1/chat/completions", for logs and exports.
+    pub fn url(&self) -> String {
+        let scheme = match self.target.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        format!(
+            "{}://{}:{}{}{}",
+            scheme, self.target.host, self.target.port, self.target.base_path, self.endpoint_path
+        )
+    }
+}

@@ -1,0 +1,19 @@
+//! audioperf: a low-overhead load generator for audio language models served
+//! behind OpenAI-compatible chat completions APIs.
+//!
+//! The stages, in the order data flows through them:
+//! `cli` → `config` → `dataset` → `engine` (workers) → `metrics` → `report`.
+//! `http` holds the hand-rolled HTTP/1.1 and SSE parsers the engine uses, `mock`
+//! the built-in OpenAI-compatible server, `record` the per-request record that
+//! the engine produces and every later stage reads, and `units` the clock.
+
+pub mod cli;
+pub mod config;
+pub mod dataset;
+pub mod engine;
+pub mod http;
+pub mod metrics;
+pub mod mock;
+pub mod record;
+pub mod report;
+pub mod units;

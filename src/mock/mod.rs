@@ -1,0 +1,1 @@
+//! The built-in OpenAI-compatible mock server (`audioperf mock-server`).

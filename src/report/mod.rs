@@ -1,0 +1,1 @@
+//! Console table and export files. TODO
