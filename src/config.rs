@@ -104,6 +104,13 @@ pub struct ProfileConfig {
     pub benchmark_duration: Option<Duration>,
     pub benchmark_grace_period: Duration,
     pub request_timeout: Duration,
+    /// Percentage (0..=100) of profiling requests cancelled on purpose.
+    pub request_cancellation_rate: f64,
+    /// Delay after the request is fully sent before such a cancellation.
+    pub request_cancellation_delay: Duration,
+    /// Open loop: measure latency and TTFT from the intended send time
+    /// (`--latency-from-schedule`), so queueing in the client is visible.
+    pub latency_from_schedule: bool,
     pub audio: AudioConfig,
     pub prompt: PromptConfig,
     pub random_seed: Option<u64>,

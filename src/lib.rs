@@ -14,6 +14,8 @@ pub mod engine;
 pub mod http;
 pub mod metrics;
 pub mod mock;
+pub mod profile;
+
 pub mod record;
 pub mod report;
 pub mod units;

@@ -1,1 +1,68 @@
-fn main() {}
+//! audioperf's entry point: parses the command line and dispatches. Everything
+//! else lives in the library (`audioperf::*`).
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "audioperf",
+    version,
+    about = "Low-overhead load generator for audio language models (AIPerf-compatible)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Profile an OpenAI-compatible server (AIPerf's `profile` flags).
+    Profile(Box<audioperf::cli::ProfileArgs>),
+    /// Run the built-in OpenAI-compatible mock server.
+    MockServer(audioperf::mock::MockServerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Profile(args) => {
+            let cmdline = std::env::args()
+                .map(|a| shell_quote(&a))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let cfg = match args.into_config(cmdline) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match audioperf::profile::run(cfg) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::MockServer(args) => match audioperf::mock::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

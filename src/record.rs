@@ -48,6 +48,9 @@ pub enum ErrorKind {
     Timeout,
     /// Any other I/O error.
     Io,
+    /// Cancelled on purpose: `--request-cancellation-rate`, the end of the
+    /// grace period, or an interrupt. Counted apart from errors.
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -63,6 +66,7 @@ impl ErrorKind {
             ErrorKind::InvalidResponse => "InvalidResponse",
             ErrorKind::Timeout => "RequestTimeout",
             ErrorKind::Io => "IOError",
+            ErrorKind::Cancelled => "RequestCancellationError",
         }
     }
 }
@@ -86,8 +90,13 @@ pub struct RequestRecord {
     pub warmup: bool,
     /// Intended send time in open-loop (request-rate) mode; None in closed loop.
     pub intended_start_ns: Option<Nanos>,
+    /// Open loop: the arrival found no free connection and had to wait for one.
+    pub waited_for_connection: bool,
     /// Taken just before the request bytes are written.
     pub start_ns: Nanos,
+    /// Time spent re-opening the connection mid-run, included in this
+    /// request's latency (`start_ns` is then the start of the connect).
+    pub connect_ns: Option<Nanos>,
     /// The first byte of the response head arrived (the read completing it).
     pub ack_ns: Option<Nanos>,
     /// First event carrying content or reasoning content.
@@ -115,12 +124,6 @@ pub struct RequestRecord {
     pub error: Option<RequestError>,
 }
 
-impl Default for Phase {
-    fn default() -> Self {
-        Phase::Profiling
-    }
-}
-
 impl RequestRecord {
     pub fn phase(&self) -> Phase {
         if self.warmup {
@@ -133,5 +136,16 @@ impl RequestRecord {
     /// A request counts towards metrics only when it succeeded and was not cancelled.
     pub fn is_success(&self) -> bool {
         self.error.is_none() && !self.cancelled
+    }
+
+    /// Failed for a reason other than a deliberate cancellation.
+    pub fn is_error(&self) -> bool {
+        self.error.is_some() && !self.cancelled
+    }
+
+    /// Send time minus intended time (open loop), in ns.
+    pub fn schedule_lag_ns(&self) -> Option<Nanos> {
+        self.intended_start_ns
+            .map(|i| self.start_ns.saturating_sub(i))
     }
 }

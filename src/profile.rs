@@ -1,0 +1,119 @@
+//! The `profile` command end to end: config → dataset → engine → tokens →
+//! metrics → report. Owns the run log, the progress line and signal handling;
+//! none of this touches the workers' hot path (progress is read from plain
+//! counters by this thread only).
+
+use crate::config::{ProfileConfig, UiType};
+use crate::engine::{self, Progress};
+use crate::report::RunLog;
+use crate::{dataset, metrics, report, tokens};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+fn install_signal_handlers() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    // Fail on an unwritable artifact directory or an unresolvable host before
+    // building anything or sending any load.
+    std::fs::create_dir_all(&cfg.artifact_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "--output-artifact-dir: cannot create {}: {e}",
+            cfg.artifact_dir.display()
+        )
+    })?;
+    let mut log = RunLog::create(&cfg.artifact_dir)?;
+    log.line(&format!("audioperf {} profile", env!("CARGO_PKG_VERSION")));
+    log.line(&format!("CLI Command: {}", cfg.cli_command));
+    let addr = engine::resolve(&cfg)?;
+    log.line(&format!("target {} ({addr})", cfg.url()));
+
+    let ds = dataset::build(&cfg)?;
+    let mb = ds.stats.body_bytes as f64 / 1e6;
+    let secs = ds.stats.elapsed.as_secs_f64();
+    log.line(&format!(
+        "dataset: {} requests, {:.1} MB of bodies built in {:.3} s ({:.0} MB/s)",
+        ds.requests.len(),
+        mb,
+        secs,
+        if secs > 0.0 { mb / secs } else { 0.0 }
+    ));
+
+    install_signal_handlers();
+    let progress = Arc::new(Progress::default());
+    let first_request_after = started.elapsed();
+    log.line(&format!(
+        "start-up before the first request: {:.3} s",
+        first_request_after.as_secs_f64()
+    ));
+    let show_progress = match cfg.ui_type {
+        UiType::None => false,
+        UiType::Simple | UiType::Dashboard => std::io::stderr().is_terminal(),
+    };
+    let total = cfg.request_count + cfg.warmup_request_count;
+    let run = std::thread::scope(|scope| {
+        let p = progress.clone();
+        let handle = scope.spawn(|| engine::run(&cfg, &ds, p));
+        let t0 = Instant::now();
+        while !handle.is_finished() {
+            std::thread::sleep(Duration::from_millis(100));
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                progress.stop.store(true, Ordering::Relaxed);
+            }
+            if show_progress {
+                let done = progress.completed.load(Ordering::Relaxed);
+                let errs = progress.errors.load(Ordering::Relaxed);
+                let el = t0.elapsed().as_secs_f64();
+                eprint!(
+                    "\r{done}/{total} requests  {:.1} req/s  {errs} errors   ",
+                    done as f64 / el.max(1e-9)
+                );
+                let _ = std::io::stderr().flush();
+            }
+        }
+        if show_progress {
+            eprintln!();
+        }
+        handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the engine thread panicked"))?
+    })?;
+    let mut run = run;
+    run.was_cancelled = INTERRUPTED.load(Ordering::Relaxed);
+    log.line(&format!("I/O driver: {}", run.io_driver));
+    for n in &run.driver_notes {
+        log.line(n);
+    }
+
+    let toks = tokens::from_server_usage(&run);
+    log.line("token counts: server usage (usage.prompt_tokens / usage.completion_tokens)");
+    let summary = metrics::compute(&run, &toks);
+    let exports = report::write_all(&cfg.artifact_dir, &cfg, &ds, &run, &summary);
+    report::print_console(&cfg, &summary, &exports, &log);
+    log.flush();
+    if run.was_cancelled {
+        eprintln!("run interrupted: exports were written with was_cancelled: true");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if exports.all_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

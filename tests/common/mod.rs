@@ -1,0 +1,135 @@
+//! Shared helpers for end-to-end tests: run the real `audioperf` binary, start
+//! the real built-in mock server on 127.0.0.1 with an ephemeral port, and read
+//! the export files back.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_audioperf")
+}
+
+/// A running `audioperf mock-server`, killed on drop.
+pub struct MockServer {
+    child: Child,
+    pub url: String,
+}
+
+impl MockServer {
+    pub fn start(args: &[&str]) -> MockServer {
+        let mut child = Command::new(bin())
+            .arg("mock-server")
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn mock-server");
+        let stdout = child.stdout.take().expect("mock stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read mock-server banner");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "banner: {line:?}");
+        MockServer { child, url }
+    }
+
+    /// GET a path with a plain blocking client (used for /v1/mock/stats).
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let hostport = self.url.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(hostport).expect("connect mock");
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).expect("read");
+        let text = String::from_utf8_lossy(&resp);
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("bad json {body:?}: {e}"))
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `audioperf profile <args>` with a time limit; returns its output.
+pub fn profile(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(bin())
+        .arg("profile")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn profile");
+    let t0 = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "profile did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?}: {e}")))
+        .collect()
+}
+
+/// `profile_export_aiperf.json[tag][stat]` as f64.
+pub fn stat(export: &serde_json::Value, tag: &str, stat: &str) -> f64 {
+    export[tag][stat]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{tag}.{stat} missing in export: {}", export[tag]))
+}
+
+pub fn dir_of(t: &tempfile::TempDir, name: &str) -> PathBuf {
+    t.path().join(name)
+}
+
+pub fn stdout_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
