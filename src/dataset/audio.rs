@@ -255,3 +255,242 @@ pub fn render_wav(spec: &ClipSpec) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(rate: u32, depth: u16, channels: u16, frames: u64) -> ClipSpec {
+        ClipSpec {
+            sample_rate_hz: rate,
+            depth_bits: depth,
+            channels,
+            frames,
+            seed: 7,
+        }
+    }
+
+    fn audio_cfg() -> AudioConfig {
+        AudioConfig {
+            length_mean_s: 1.0,
+            length_stddev_s: 0.0,
+            format: AudioFormat::Wav,
+            sample_rates_hz: vec![16_000],
+            depths_bits: vec![16],
+            channels: 1,
+            batch_size: 1,
+        }
+    }
+
+    fn u16_at(b: &[u8], i: usize) -> u16 {
+        u16::from_le_bytes([b[i], b[i + 1]])
+    }
+
+    fn u32_at(b: &[u8], i: usize) -> u32 {
+        u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+    }
+
+    #[test]
+    fn header_bytes_for_every_depth_and_channel_count() {
+        for depth in SUPPORTED_DEPTHS {
+            for channels in [1u16, 2] {
+                let s = spec(44_100, depth, channels, 1000);
+                let wav = render_wav(&s);
+                let bps = depth as u32 / 8;
+                let data_len = 1000 * channels as u32 * bps;
+                assert_eq!(&wav[0..4], b"RIFF");
+                assert_eq!(u32_at(&wav, 4), 36 + data_len);
+                assert_eq!(&wav[8..16], b"WAVEfmt ");
+                assert_eq!(u32_at(&wav, 16), 16, "fmt chunk size");
+                assert_eq!(u16_at(&wav, 20), 1, "WAVE_FORMAT_PCM at {depth} bits");
+                assert_eq!(u16_at(&wav, 22), channels);
+                assert_eq!(u32_at(&wav, 24), 44_100);
+                assert_eq!(u32_at(&wav, 28), 44_100 * channels as u32 * bps);
+                assert_eq!(u16_at(&wav, 32), channels * depth / 8);
+                assert_eq!(u16_at(&wav, 34), depth);
+                assert_eq!(&wav[36..40], b"data");
+                assert_eq!(u32_at(&wav, 40), data_len);
+                assert_eq!(wav.len(), 44 + data_len as usize);
+                assert_eq!(wav.len() as u64, s.wav_len());
+            }
+        }
+    }
+
+    #[test]
+    fn odd_data_length_gets_a_pad_byte() {
+        let s = spec(8_000, 8, 1, 3);
+        let wav = render_wav(&s);
+        assert_eq!(u32_at(&wav, 40), 3);
+        assert_eq!(u32_at(&wav, 4), 36 + 3 + 1);
+        assert_eq!(wav.len(), 48);
+        assert_eq!(wav[47], 0);
+    }
+
+    /// Decodes the samples back to [-1, 1] floats.
+    fn samples(wav: &[u8], depth: u16) -> Vec<f64> {
+        let data = &wav[44..44 + u32_at(wav, 40) as usize];
+        match depth {
+            8 => data.iter().map(|&b| (b as f64 - 128.0) / 128.0).collect(),
+            16 => data
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64 / 32767.0)
+                .collect(),
+            24 => data
+                .chunks_exact(3)
+                .map(|c| (i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8) as f64 / 8_388_607.0)
+                .collect(),
+            _ => data
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64 / 2_147_483_647.0)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn noise_is_zero_mean_with_sigma_0_3_of_full_scale() {
+        for depth in SUPPORTED_DEPTHS {
+            let wav = render_wav(&spec(16_000, depth, 2, 50_000));
+            let x = samples(&wav, depth);
+            assert_eq!(x.len(), 100_000);
+            let mean = x.iter().sum::<f64>() / x.len() as f64;
+            let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / x.len() as f64;
+            // 8-bit keeps only the high byte (floor), which biases the mean by
+            // about half a step (-1/254) and coarsens the spread.
+            let mean_tol = if depth == 8 { 0.01 } else { 0.005 };
+            assert!(mean.abs() < mean_tol, "{depth} bits: mean {mean}");
+            assert!(
+                (var.sqrt() - 0.3).abs() < 0.01,
+                "{depth} bits: std {}",
+                var.sqrt()
+            );
+            assert!(
+                x.iter().all(|v| v.abs() <= 1.0 + 1e-9),
+                "{depth} bits: clipped"
+            );
+        }
+    }
+
+    #[test]
+    fn eight_bit_is_libsndfile_conversion_of_int16() {
+        // Same seed, 8 vs 16 bits: u8 = (i16 >> 8) + 128, sample for sample.
+        let w16 = render_wav(&spec(16_000, 16, 1, 500));
+        let w8 = render_wav(&spec(16_000, 8, 1, 500));
+        for i in 0..500 {
+            let s = i16::from_le_bytes([w16[44 + 2 * i], w16[45 + 2 * i]]);
+            assert_eq!(w8[44 + i], ((s >> 8) + 128) as u8);
+        }
+    }
+
+    #[test]
+    fn duration_is_frames_over_rate() {
+        let mut planner = ClipPlanner::new([1, 2, 3]);
+        let mut cfg = audio_cfg();
+        cfg.length_mean_s = 0.5;
+        cfg.sample_rates_hz = vec![44_100];
+        let clip = planner.next_clip(&cfg).unwrap();
+        assert_eq!(clip.frames, 22_050);
+        assert_eq!(clip.duration_s(), 0.5);
+        cfg.length_mean_s = 1.23456;
+        cfg.sample_rates_hz = vec![16_000];
+        let clip = planner.next_clip(&cfg).unwrap();
+        assert_eq!(clip.frames, 19_752); // int(1.23456 * 16000)
+        assert_eq!(clip.duration_s(), 19_752.0 / 16_000.0);
+    }
+
+    #[test]
+    fn lengths_are_redrawn_below_the_floor() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let draws: Vec<f64> = (0..5000)
+            .map(|_| sample_length_s(&mut rng, 0.05, 1.0))
+            .collect();
+        assert!(draws.iter().all(|&d| d >= MIN_LENGTH_S));
+        // Not clamped: the draws are spread out above the floor.
+        assert!(draws.iter().filter(|&&d| d == MIN_LENGTH_S).count() == 0);
+        assert!(draws.iter().cloned().fold(0.0, f64::max) > 2.0);
+        // No spread: exactly the mean.
+        assert_eq!(sample_length_s(&mut rng, 5.0, 0.0), 5.0);
+    }
+
+    #[test]
+    fn rates_and_depths_are_picked_from_the_lists() {
+        let mut planner = ClipPlanner::new([1, 2, 3]);
+        let mut cfg = audio_cfg();
+        cfg.sample_rates_hz = vec![16_000, 44_100];
+        cfg.depths_bits = vec![8, 24];
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let c = planner.next_clip(&cfg).unwrap();
+            seen.insert((c.sample_rate_hz, c.depth_bits));
+        }
+        let all: std::collections::BTreeSet<_> =
+            [(16_000, 8), (16_000, 24), (44_100, 8), (44_100, 24)].into();
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn validation_names_the_flag() {
+        let check = |f: &dyn Fn(&mut AudioConfig), needle: &str| {
+            let mut cfg = audio_cfg();
+            f(&mut cfg);
+            let err = validate(&cfg).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err:?} should name {needle}");
+        };
+        check(
+            &|c| c.sample_rates_hz = vec![16_000, 0],
+            "--audio-sample-rates",
+        );
+        check(&|c| c.sample_rates_hz.clear(), "--audio-sample-rates");
+        check(&|c| c.depths_bits = vec![12], "--audio-depths");
+        check(&|c| c.channels = 3, "--audio-num-channels");
+        check(&|c| c.length_mean_s = 0.001, "--audio-length-mean");
+        check(&|c| c.length_stddev_s = -1.0, "--audio-length-stddev");
+        check(&|c| c.batch_size = 0, "--audio-batch-size");
+        check(
+            &|c| c.format = AudioFormat::Mp3,
+            "--audio-format mp3 is not supported yet; use wav",
+        );
+        assert!(validate(&audio_cfg()).is_ok());
+    }
+
+    /// Python's `wave` module (what servers often decode with) reads every
+    /// depth/channel combination back with the same parameters and frames.
+    /// Skipped where no python3 is installed.
+    #[test]
+    fn python_wave_reads_every_depth() {
+        let dir = match tempfile::tempdir() {
+            Ok(d) => d,
+            Err(_) => return,
+        };
+        let mut expect = String::new();
+        for depth in SUPPORTED_DEPTHS {
+            for channels in [1u16, 2] {
+                let s = spec(22_050, depth, channels, 2205);
+                let path = dir.path().join(format!("c{depth}_{channels}.wav"));
+                std::fs::write(&path, render_wav(&s)).unwrap();
+                expect.push_str(&format!("{channels} {} 22050 2205\n", depth / 8));
+            }
+        }
+        let script = "import wave,sys,glob\n\
+            for d in (8,16,24,32):\n\
+            \x20 for c in (1,2):\n\
+            \x20   w=wave.open(f'{sys.argv[1]}/c{d}_{c}.wav','rb')\n\
+            \x20   n=len(w.readframes(w.getnframes()))\n\
+            \x20   assert n==w.getnframes()*w.getsampwidth()*w.getnchannels()\n\
+            \x20   print(w.getnchannels(),w.getsampwidth(),w.getframerate(),w.getnframes())\n";
+        let out = match std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(dir.path())
+            .output()
+        {
+            Ok(o) => o,
+            Err(_) => return, // no python3 here
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expect);
+    }
+}

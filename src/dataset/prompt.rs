@@ -236,3 +236,118 @@ impl<'c> PromptGenerator<'c> {
         self.counter.count(buf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One token per whitespace-separated word: a counter unlike the default,
+    /// to show the builder relies only on the trait.
+    struct Words;
+    impl TokenCounter for Words {
+        fn count(&self, text: &str) -> usize {
+            text.split_whitespace().count()
+        }
+        fn name(&self) -> &str {
+            "words"
+        }
+    }
+
+    #[test]
+    fn approx_counter_numbers() {
+        let c = ApproxTokenCounter;
+        assert_eq!(c.count(""), 0);
+        assert_eq!(c.count("   \n"), 0);
+        assert_eq!(c.count("Hello, world!"), 4);
+        assert_eq!(c.count("thine"), 1);
+        assert_eq!(c.count("abcdef"), 1);
+        assert_eq!(c.count("abcdefg"), 2);
+        assert_eq!(c.count("abcdefghij"), 2);
+        assert_eq!(c.count("abcdefghijk"), 3);
+        assert_eq!(c.count("internationalization"), 5); // 20 letters: 1 + 17 / 4
+        assert_eq!(c.count("12345"), 2);
+        assert_eq!(c.count("abc123"), 2);
+        assert_eq!(c.count("don't"), 3);
+        assert_eq!(c.name(), "approx-words");
+    }
+
+    #[test]
+    fn approx_counter_grows_at_most_one_per_char() {
+        let text = "Whereof what's past is prologue; 1234567 unsubstantial, pageant!";
+        let mut prev = 0;
+        for (i, ch) in text.char_indices() {
+            let n = ApproxTokenCounter.count(&text[..i + ch.len_utf8()]);
+            assert!(n == prev || n == prev + 1, "at {i}: {prev} -> {n}");
+            prev = n;
+        }
+    }
+
+    #[test]
+    fn prompts_hit_the_target_exactly() {
+        let mut g = PromptGenerator::new(&ApproxTokenCounter, [1, 2]);
+        for target in (1..40).chain([100, 127, 550, 1000, 4096]) {
+            for _ in 0..5 {
+                let p = g.generate(target).unwrap();
+                assert_eq!(ApproxTokenCounter.count(&p), target, "{p:?}");
+                assert_eq!(p, p.trim(), "no stray spaces");
+            }
+        }
+        let mut w = PromptGenerator::new(&Words, [1, 2]);
+        for target in [1, 7, 550] {
+            let p = w.generate(target).unwrap();
+            assert_eq!(p.split_whitespace().count(), target);
+        }
+        assert_eq!(g.generate(0).unwrap(), "");
+    }
+
+    #[test]
+    fn prompts_are_runs_of_the_corpus() {
+        let mut g = PromptGenerator::new(&Words, [3, 4]);
+        let p = g.generate(12).unwrap();
+        let words = corpus_words();
+        let first: Vec<&str> = p.split(' ').collect();
+        let found =
+            (0..words.len()).any(|s| (0..12).all(|i| words[(s + i) % words.len()] == first[i]));
+        assert!(found, "{p:?} is not a contiguous run of corpus words");
+    }
+
+    #[test]
+    fn same_seeds_same_prompts_different_seeds_differ() {
+        let run = |seeds| {
+            let mut g = PromptGenerator::new(&ApproxTokenCounter, seeds);
+            (0..5)
+                .map(|_| {
+                    let n = g.sample_num_tokens(200, 30.0);
+                    g.generate(n as usize).unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run([1, 2]), run([1, 2]));
+        assert_ne!(run([1, 2]), run([1, 3]));
+        assert_ne!(run([1, 2]), run([9, 2]));
+    }
+
+    #[test]
+    fn token_counts_follow_aiperf_sampling() {
+        let mut g = PromptGenerator::new(&ApproxTokenCounter, [1, 2]);
+        // No spread (or a spread below 1, which AIPerf truncates to 0): the mean.
+        assert_eq!(g.sample_num_tokens(550, 0.0), 550);
+        assert_eq!(g.sample_num_tokens(550, 0.9), 550);
+        // Never below 1.
+        let draws: Vec<u32> = (0..2000).map(|_| g.sample_num_tokens(2, 50.0)).collect();
+        assert!(draws.iter().all(|&d| d >= 1));
+        let draws: Vec<u32> = (0..20_000)
+            .map(|_| g.sample_num_tokens(1000, 100.0))
+            .collect();
+        let mean = draws.iter().map(|&d| d as f64).sum::<f64>() / draws.len() as f64;
+        let sd = (draws
+            .iter()
+            .map(|&d| (d as f64 - mean).powi(2))
+            .sum::<f64>()
+            / draws.len() as f64)
+            .sqrt();
+        // ceil() adds half a token on average.
+        assert!((mean - 1000.5).abs() < 3.0, "mean {mean}");
+        assert!((sd - 100.0).abs() < 3.0, "sd {sd}");
+    }
+}
