@@ -275,3 +275,279 @@ fn render_all(cfg: &ProfileConfig, plans: &[EntryPlan]) -> anyhow::Result<Vec<Pr
     }
     Ok(requests)
 }
+
+/// A complete `ProfileConfig` for tests: 1 s mono 16 kHz 16-bit WAV, a
+/// 20-token prompt, streaming, seed 42, 4 entries, against 127.0.0.1:8000.
+#[cfg(test)]
+pub(crate) fn test_config() -> ProfileConfig {
+    use crate::config::*;
+    ProfileConfig {
+        model: "Qwen/Qwen2-Audio-7B-Instruct".into(),
+        model_names: vec!["Qwen/Qwen2-Audio-7B-Instruct".into()],
+        target: Target {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 8000,
+            host_header: "127.0.0.1:8000".into(),
+            base_path: String::new(),
+        },
+        endpoint_path: "/v1/chat/completions".into(),
+        streaming: true,
+        request_count: 10,
+        warmup_request_count: 0,
+        concurrency: 1,
+        concurrency_set: true,
+        request_rate: None,
+        arrival_pattern: ArrivalPattern::Poisson,
+        arrival_smoothness: None,
+        benchmark_duration: None,
+        benchmark_grace_period: std::time::Duration::from_secs(30),
+        request_timeout: std::time::Duration::from_secs(600),
+        audio: AudioConfig {
+            length_mean_s: 1.0,
+            length_stddev_s: 0.0,
+            format: AudioFormat::Wav,
+            sample_rates_hz: vec![16_000],
+            depths_bits: vec![16],
+            channels: 1,
+            batch_size: 1,
+        },
+        prompt: PromptConfig {
+            input_tokens_mean: 20,
+            input_tokens_stddev: 0.0,
+            output_tokens_mean: None,
+            output_tokens_stddev: 0.0,
+            use_legacy_max_tokens: false,
+            text_batch_size: 1,
+        },
+        random_seed: Some(42),
+        num_dataset_entries: 4,
+        artifact_dir: std::path::PathBuf::from("artifacts"),
+        api_key: None,
+        headers: Vec::new(),
+        extra_inputs: serde_json::Map::new(),
+        input_file: None,
+        custom_dataset_type: None,
+        tokenizer: None,
+        use_server_token_count: false,
+        ui_type: UiType::None,
+        workers_max: None,
+        cli_command: "audioperf profile".into(),
+        input_config_json: serde_json::Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn all_bytes(d: &Dataset) -> Vec<Vec<u8>> {
+        d.requests.iter().map(|r| r.http.clone()).collect()
+    }
+
+    /// The WAV bytes of each audio part in a body.
+    fn wavs(body: &[u8]) -> Vec<Vec<u8>> {
+        let v: Value = serde_json::from_slice(body).unwrap();
+        v["messages"][0]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["type"] == "input_audio")
+            .map(|p| {
+                assert_eq!(p["input_audio"]["format"], "wav");
+                let b64 = p["input_audio"]["data"].as_str().unwrap();
+                base64_simd::STANDARD.decode_to_vec(b64).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn builds_entries_with_the_exact_shape() {
+        let mut cfg = test_config();
+        cfg.prompt.output_tokens_mean = Some(100);
+        let d = build(&cfg).unwrap();
+        assert_eq!(d.requests.len(), 4);
+        let mut total = 0u64;
+        for r in &d.requests {
+            let body = r.body();
+            total += body.len() as u64;
+            let head = std::str::from_utf8(&r.http[..r.body_offset]).unwrap();
+            assert!(head.starts_with("POST /v1/chat/completions HTTP/1.1\r\n"));
+            assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
+            assert!(head.ends_with("\r\n\r\n"));
+
+            let v: Value = serde_json::from_slice(body).unwrap();
+            let obj = v.as_object().unwrap();
+            assert_eq!(obj.len(), 5);
+            assert_eq!(v["model"], "Qwen/Qwen2-Audio-7B-Instruct");
+            assert_eq!(v["stream"], true);
+            assert_eq!(
+                v["stream_options"],
+                serde_json::json!({"include_usage": true})
+            );
+            assert_eq!(v["max_completion_tokens"], 100);
+            assert_eq!(r.max_tokens, Some(100));
+            let msgs = v["messages"].as_array().unwrap();
+            assert_eq!(msgs.len(), 1);
+            assert_eq!(msgs[0]["role"], "user");
+            let parts = msgs[0]["content"].as_array().unwrap();
+            assert_eq!(parts.len(), 2);
+            assert_eq!(parts[0]["type"], "text");
+            assert_eq!(parts[0]["text"].as_str().unwrap(), r.text);
+            assert_eq!(ApproxTokenCounter.count(&r.text), 20);
+            assert_eq!(r.text_tokens, Some(20));
+            assert_eq!(parts[1]["type"], "input_audio");
+            // Key order on the wire: messages, model, stream, max tokens, stream_options.
+            let s = std::str::from_utf8(body).unwrap();
+            let pos = |k: &str| s.find(&format!("\"{k}\":")).unwrap();
+            assert!(pos("messages") < pos("model"));
+            assert!(pos("model") < pos("stream"));
+            assert!(pos("stream") < pos("max_completion_tokens"));
+            assert!(pos("max_completion_tokens") < pos("stream_options"));
+
+            // base64 round-trips to a 1 s, 16 kHz, 16-bit mono WAV.
+            let w = wavs(body);
+            assert_eq!(w.len(), 1);
+            assert_eq!(w[0].len(), 44 + 32_000);
+            assert_eq!(&w[0][..4], b"RIFF");
+            assert_eq!(
+                u32::from_le_bytes([w[0][24], w[0][25], w[0][26], w[0][27]]),
+                16_000
+            );
+            assert_eq!(r.audio_seconds, 1.0);
+        }
+        assert_eq!(d.stats.body_bytes, total);
+        // Entries are distinct.
+        let b = all_bytes(&d);
+        for i in 0..b.len() {
+            for j in i + 1..b.len() {
+                assert_ne!(b[i], b[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_bytes() {
+        let mut cfg = test_config();
+        cfg.audio.length_stddev_s = 0.3;
+        cfg.audio.sample_rates_hz = vec![8_000, 16_000, 44_100];
+        cfg.audio.depths_bits = vec![8, 16, 24, 32];
+        cfg.audio.channels = 2;
+        cfg.audio.batch_size = 2;
+        cfg.prompt.input_tokens_stddev = 5.0;
+        cfg.prompt.output_tokens_mean = Some(50);
+        cfg.prompt.output_tokens_stddev = 10.0;
+        cfg.num_dataset_entries = 8;
+        let a = build(&cfg).unwrap();
+        let b = build(&cfg).unwrap();
+        assert_eq!(all_bytes(&a), all_bytes(&b));
+        cfg.random_seed = Some(43);
+        let c = build(&cfg).unwrap();
+        assert_ne!(all_bytes(&a), all_bytes(&c));
+        for (r, req) in a.requests.iter().enumerate() {
+            let w = wavs(req.body());
+            assert_eq!(w.len(), 2, "entry {r}: two audio parts");
+            // audio_seconds is the sum of frames / rate over the parts.
+            let secs: f64 = w
+                .iter()
+                .map(|w| {
+                    let rate = u32::from_le_bytes([w[24], w[25], w[26], w[27]]) as f64;
+                    let block = u16::from_le_bytes([w[32], w[33]]) as f64;
+                    let data = u32::from_le_bytes([w[40], w[41], w[42], w[43]]) as f64;
+                    data / block / rate
+                })
+                .sum();
+            assert!((secs - req.audio_seconds).abs() < 1e-12);
+        }
+        // No seed: two builds differ.
+        cfg.random_seed = None;
+        assert_ne!(
+            all_bytes(&build(&cfg).unwrap()),
+            all_bytes(&build(&cfg).unwrap())
+        );
+    }
+
+    #[test]
+    fn audio_only_and_text_only() {
+        let mut cfg = test_config();
+        cfg.prompt.input_tokens_mean = 0;
+        let d = build(&cfg).unwrap();
+        let r = &d.requests[0];
+        assert_eq!(r.text, "");
+        assert_eq!(r.text_tokens, None);
+        let v: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["messages"][0]["content"].as_array().unwrap().len(), 1);
+        assert!(v.get("max_completion_tokens").is_none());
+
+        let mut cfg = test_config();
+        cfg.audio.length_mean_s = 0.0;
+        cfg.audio.format = crate::config::AudioFormat::Mp3; // unused when audio is off
+        let d = build(&cfg).unwrap();
+        let v: Value = serde_json::from_slice(d.requests[0].body()).unwrap();
+        assert_eq!(
+            v["messages"][0]["content"].as_str().unwrap(),
+            d.requests[0].text
+        );
+        assert_eq!(d.requests[0].audio_seconds, 0.0);
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        let err = |f: &dyn Fn(&mut ProfileConfig)| {
+            let mut cfg = test_config();
+            f(&mut cfg);
+            build(&cfg).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(&|c| c.audio.format = crate::config::AudioFormat::Mp3),
+            "--audio-format mp3 is not supported yet; use wav"
+        );
+        assert!(err(&|c| c.audio.depths_bits = vec![20]).contains("--audio-depths"));
+        assert!(err(&|c| c.num_dataset_entries = 0).contains("--num-dataset-entries"));
+        assert!(err(&|c| {
+            c.audio.length_mean_s = 0.0;
+            c.prompt.input_tokens_mean = 0;
+        })
+        .contains("--synthetic-input-tokens-mean"));
+        assert!(err(&|c| c.input_file = Some("x.jsonl".into())).contains("--input-file"));
+    }
+
+    #[test]
+    fn models_round_robin() {
+        let mut cfg = test_config();
+        cfg.model_names = vec!["a".into(), "b".into()];
+        cfg.model = "a".into();
+        let d = build(&cfg).unwrap();
+        let models: Vec<String> = d
+            .requests
+            .iter()
+            .map(|r| {
+                let v: Value = serde_json::from_slice(r.body()).unwrap();
+                v["model"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(models, ["a", "b", "a", "b"]);
+    }
+
+    /// Start-up cost: 100 entries of 5 s, 16 kHz, 16-bit audio plus a
+    /// 550-token prompt. Printed, not asserted (shared machines); run with
+    /// `cargo test --release --lib build_time -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn build_time() {
+        let mut cfg = test_config();
+        cfg.audio.length_mean_s = 5.0;
+        cfg.prompt.input_tokens_mean = 550;
+        cfg.num_dataset_entries = 100;
+        let d = build(&cfg).unwrap();
+        println!(
+            "100 x 5 s entries: {:?}, {} body bytes",
+            d.stats.elapsed, d.stats.body_bytes
+        );
+        assert_eq!(
+            d.stats.body_bytes as usize,
+            d.requests.iter().map(|r| r.body().len()).sum::<usize>()
+        );
+    }
+}

@@ -278,3 +278,197 @@ pub fn build_http(cfg: &ProfileConfig, inputs: &RequestInputs<'_>) -> Result<(Ve
     http.extend_from_slice(&body);
     Ok((http, body_offset))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::test_config;
+
+    fn texts(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn body(cfg: &ProfileConfig, inputs: &RequestInputs<'_>) -> String {
+        let mut out = Vec::new();
+        write_body(&mut out, cfg, inputs).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    const AUDIO: [AudioPart<'static>; 1] = [AudioPart {
+        bytes: &[1, 2, 3, 250],
+        format: "wav",
+    }];
+
+    #[test]
+    fn streaming_body_exact_bytes() {
+        let cfg = test_config();
+        let t = texts(&["Say \"hi\"\n"]);
+        let inputs = RequestInputs {
+            model: "m",
+            texts: &t,
+            audios: &AUDIO,
+            max_tokens: Some(64),
+        };
+        assert_eq!(
+            body(&cfg, &inputs),
+            r#"{"messages":[{"role":"user","content":[{"type":"text","text":"Say \"hi\"\n"},{"type":"input_audio","input_audio":{"data":"AQID+g==","format":"wav"}}]}],"model":"m","stream":true,"max_completion_tokens":64,"stream_options":{"include_usage":true}}"#
+        );
+    }
+
+    #[test]
+    fn non_streaming_legacy_max_tokens_and_audio_only() {
+        let mut cfg = test_config();
+        cfg.streaming = false;
+        cfg.prompt.use_legacy_max_tokens = true;
+        let audios = [AUDIO[0], AUDIO[0]];
+        let inputs = RequestInputs {
+            model: "m",
+            texts: &[],
+            audios: &audios,
+            max_tokens: Some(5),
+        };
+        let part = r#"{"type":"input_audio","input_audio":{"data":"AQID+g==","format":"wav"}}"#;
+        assert_eq!(
+            body(&cfg, &inputs),
+            format!(
+                r#"{{"messages":[{{"role":"user","content":[{part},{part}]}}],"model":"m","stream":false,"max_tokens":5}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn text_only_is_a_plain_string_and_many_texts_are_parts() {
+        let cfg = test_config();
+        let one = texts(&["hello"]);
+        let inputs = RequestInputs {
+            model: "m",
+            texts: &one,
+            audios: &[],
+            max_tokens: None,
+        };
+        assert!(body(&cfg, &inputs).starts_with(r#"{"messages":[{"role":"user","content":"hello"}],"model":"m","stream":true,"stream_options""#));
+        let two = texts(&["a", "", "b"]);
+        let inputs = RequestInputs {
+            texts: &two,
+            ..inputs
+        };
+        assert!(body(&cfg, &inputs).starts_with(
+            r#"{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]"#
+        ));
+    }
+
+    #[test]
+    fn extra_inputs_merge_like_dict_update() {
+        let mut cfg = test_config();
+        cfg.extra_inputs
+            .insert("temperature".into(), serde_json::json!(0.5));
+        cfg.extra_inputs
+            .insert("model".into(), serde_json::json!("other"));
+        let t = texts(&["x"]);
+        let inputs = RequestInputs {
+            model: "m",
+            texts: &t,
+            audios: &[],
+            max_tokens: None,
+        };
+        // "model" keeps its place with the new value; new keys follow; stream_options last.
+        assert_eq!(
+            body(&cfg, &inputs),
+            r#"{"messages":[{"role":"user","content":"x"}],"model":"other","stream":true,"temperature":0.5,"stream_options":{"include_usage":true}}"#
+        );
+        // An extra input turning streaming off removes stream_options.
+        cfg.extra_inputs
+            .insert("stream".into(), serde_json::json!(false));
+        let b = body(&cfg, &inputs);
+        assert!(
+            b.contains(r#""stream":false"#) && !b.contains("stream_options"),
+            "{b}"
+        );
+        let mut out = Vec::new();
+        assert!(!write_body(&mut out, &cfg, &inputs).unwrap());
+        // A user stream_options object keeps its keys and gains include_usage.
+        cfg.extra_inputs.remove("stream");
+        cfg.extra_inputs.insert(
+            "stream_options".into(),
+            serde_json::json!({"continuous_usage_stats": true}),
+        );
+        let v: Value = serde_json::from_str(&body(&cfg, &inputs)).unwrap();
+        assert_eq!(
+            v["stream_options"],
+            serde_json::json!({"continuous_usage_stats": true, "include_usage": true})
+        );
+    }
+
+    #[test]
+    fn http_head_exact_bytes() {
+        let mut cfg = test_config();
+        cfg.api_key = Some("sk-1".into());
+        cfg.headers = vec![
+            ("X-Trace".into(), "a b".into()),
+            ("accept".into(), "*/*".into()),
+        ];
+        cfg.target.base_path = "/api".into();
+        let t = texts(&["hi"]);
+        let inputs = RequestInputs {
+            model: "m",
+            texts: &t,
+            audios: &AUDIO,
+            max_tokens: None,
+        };
+        let (http, off) = build_http(&cfg, &inputs).unwrap();
+        let head = std::str::from_utf8(&http[..off]).unwrap();
+        let body_len = http.len() - off;
+        assert_eq!(
+            head,
+            format!(
+                "POST /api/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: audioperf/{}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {body_len}\r\nAuthorization: Bearer sk-1\r\n\
+                 X-Trace: a b\r\naccept: */*\r\n\r\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        assert_eq!(&http[off..], body(&cfg, &inputs).as_bytes());
+        // Non-streaming asks for JSON.
+        cfg.streaming = false;
+        cfg.headers.clear();
+        let (http, off) = build_http(&cfg, &inputs).unwrap();
+        let head = std::str::from_utf8(&http[..off]).unwrap();
+        assert!(head.contains("\r\nAccept: application/json\r\n"), "{head}");
+        assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", http.len() - off)));
+    }
+
+    #[test]
+    fn head_validation_names_the_flag() {
+        let mut cfg = test_config();
+        cfg.headers = vec![("X-A".into(), "v\r\nEvil: 1".into())];
+        assert!(validate_head(&cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("--header"));
+        cfg.headers = vec![("Bad Name".into(), "v".into())];
+        assert!(validate_head(&cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("--header"));
+        cfg.headers = vec![("Content-Length".into(), "5".into())];
+        assert!(validate_head(&cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("--header"));
+        cfg.headers.clear();
+        cfg.api_key = Some("k\n".into());
+        assert!(validate_head(&cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("--api-key"));
+        cfg.api_key = None;
+        cfg.endpoint_path = "v1/chat completions".into();
+        assert!(validate_head(&cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("--endpoint"));
+        cfg.endpoint_path = "v1/chat/completions".into();
+        assert_eq!(request_path(&cfg), "/v1/chat/completions");
+        assert!(validate_head(&cfg).is_ok());
+    }
+}
