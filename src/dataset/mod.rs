@@ -9,6 +9,14 @@ pub mod prompt;
 pub mod request;
 
 use crate::config::ProfileConfig;
+use anyhow::bail;
+use audio::{ClipPlanner, ClipSpec};
+use prompt::{sample_positive_normal_integer, ApproxTokenCounter, PromptGenerator, TokenCounter};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use request::{AudioPart, RequestInputs};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// One request ready to send: the complete HTTP/1.1 bytes (head + JSON body).
 #[derive(Clone, Debug)]
@@ -48,8 +56,498 @@ pub struct Dataset {
     pub stats: BuildStats,
 }
 
-/// Builds `cfg.num_dataset_entries` requests (seeded by `cfg.random_seed`).
+/// Builds `cfg.num_dataset_entries` requests (seeded by `cfg.random_seed`),
+/// counting prompt tokens with the approximate counter.
 pub fn build(cfg: &ProfileConfig) -> anyhow::Result<Dataset> {
-    let _ = cfg;
-    anyhow::bail!("dataset::build is not implemented yet")
+    build_with_counter(cfg, &ApproxTokenCounter)
+}
+
+/// What was drawn for one entry before any bytes are rendered: drawing is
+/// sequential (so a seed fixes everything), rendering runs on all cores.
+struct EntryPlan {
+    model: String,
+    texts: Vec<String>,
+    text_tokens: Option<u32>,
+    clips: Vec<ClipSpec>,
+    max_tokens: Option<u32>,
+}
+
+/// Seed of one named random stream, derived from the run seed (FNV-1a of the
+/// name, mixed by SplitMix64), so each concern has its own independent stream
+/// like AIPerf's `rng.derive("dataset.audio.duration")`.
+fn derive_seed(seed: u64, name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = seed ^ h;
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// [`build`] with a caller-supplied token counter (a real tokenizer makes
+/// prompt lengths exact for the model).
+pub fn build_with_counter(
+    cfg: &ProfileConfig,
+    counter: &dyn TokenCounter,
+) -> anyhow::Result<Dataset> {
+    let started = Instant::now();
+    if cfg.input_file.is_some() {
+        bail!("--input-file is not supported yet; use synthetic inputs (--audio-length-mean, --synthetic-input-tokens-mean)");
+    }
+    if cfg.num_dataset_entries == 0 {
+        bail!("--num-dataset-entries must be at least 1");
+    }
+    let include_audio = cfg.audio.length_mean_s != 0.0;
+    let include_prompt = cfg.prompt.input_tokens_mean > 0;
+    if include_audio {
+        audio::validate(&cfg.audio)?;
+    }
+    if !include_audio && !include_prompt {
+        bail!(
+            "all synthetic inputs are disabled: set --synthetic-input-tokens-mean or \
+             --audio-length-mean to a positive value"
+        );
+    }
+    if include_prompt && cfg.prompt.text_batch_size == 0 {
+        bail!("--batch-size-text must be at least 1");
+    }
+    if !cfg.prompt.input_tokens_stddev.is_finite() || cfg.prompt.input_tokens_stddev < 0.0 {
+        bail!("--synthetic-input-tokens-stddev must be a finite number >= 0");
+    }
+    if !cfg.prompt.output_tokens_stddev.is_finite() || cfg.prompt.output_tokens_stddev < 0.0 {
+        bail!("--output-tokens-stddev must be a finite number >= 0");
+    }
+    request::validate_head(cfg)?;
+
+    let seed = cfg.random_seed.unwrap_or_else(rand::random);
+    let mut clips = ClipPlanner::new([
+        derive_seed(seed, "dataset.audio.duration"),
+        derive_seed(seed, "dataset.audio.format"),
+        derive_seed(seed, "dataset.audio.data"),
+    ]);
+    let mut prompts = PromptGenerator::new(
+        counter,
+        [
+            derive_seed(seed, "dataset.prompt.length"),
+            derive_seed(seed, "dataset.prompt.corpus"),
+        ],
+    );
+    let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
+
+    let n = cfg.num_dataset_entries as usize;
+    let mut plans = Vec::with_capacity(n);
+    for i in 0..n {
+        // AIPerf's default model selection is round robin over --model names.
+        let model = match cfg.model_names.len() {
+            0 | 1 => cfg.model.clone(),
+            k => cfg.model_names[i % k].clone(),
+        };
+        let (texts, text_tokens) = if include_prompt {
+            let mut texts = Vec::with_capacity(cfg.prompt.text_batch_size as usize);
+            let mut total = 0u32;
+            for _ in 0..cfg.prompt.text_batch_size {
+                let target = prompts.sample_num_tokens(
+                    cfg.prompt.input_tokens_mean,
+                    cfg.prompt.input_tokens_stddev,
+                );
+                texts.push(prompts.generate(target as usize)?);
+                total = total.saturating_add(target);
+            }
+            (texts, Some(total))
+        } else {
+            (Vec::new(), None)
+        };
+        let mut entry_clips = Vec::new();
+        if include_audio {
+            for _ in 0..cfg.audio.batch_size {
+                entry_clips.push(clips.next_clip(&cfg.audio)?);
+            }
+        }
+        // AIPerf: no max tokens unless the output mean is positive; the stddev
+        // is truncated to an integer; the draw is at least 1.
+        let max_tokens = match cfg.prompt.output_tokens_mean {
+            Some(m) if m > 0 => Some(sample_positive_normal_integer(
+                &mut max_tokens_rng,
+                m as f64,
+                cfg.prompt.output_tokens_stddev.trunc(),
+            )),
+            _ => None,
+        };
+        plans.push(EntryPlan {
+            model,
+            texts,
+            text_tokens,
+            clips: entry_clips,
+            max_tokens,
+        });
+    }
+
+    let requests = render_all(cfg, &plans)?;
+    let body_bytes = requests.iter().map(|r| r.body().len() as u64).sum();
+    Ok(Dataset {
+        requests,
+        stats: BuildStats {
+            elapsed: started.elapsed(),
+            body_bytes,
+        },
+    })
+}
+
+/// Renders one entry: its clips, its body, its head.
+fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedRequest> {
+    let wavs: Vec<Vec<u8>> = plan.clips.iter().map(audio::render_wav).collect();
+    let format = cfg.audio.format.as_str();
+    let parts: Vec<AudioPart<'_>> = wavs
+        .iter()
+        .map(|w| AudioPart { bytes: w, format })
+        .collect();
+    let inputs = RequestInputs {
+        model: &plan.model,
+        texts: &plan.texts,
+        audios: &parts,
+        max_tokens: plan.max_tokens,
+    };
+    let (http, body_offset) = request::build_http(cfg, &inputs)?;
+    Ok(PreparedRequest {
+        http,
+        body_offset,
+        text: plan.texts.join("\n"),
+        text_tokens: plan.text_tokens,
+        audio_seconds: plan.clips.iter().map(ClipSpec::duration_s).sum(),
+        max_tokens: plan.max_tokens,
+    })
+}
+
+/// Renders every entry, spread over the cores: each thread takes the next
+/// unrendered entry, so long and short clips balance out. Results land in
+/// their entry's slot, so the output order never depends on scheduling.
+fn render_all(cfg: &ProfileConfig, plans: &[EntryPlan]) -> anyhow::Result<Vec<PreparedRequest>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(plans.len())
+        .max(1);
+    if threads == 1 {
+        return plans.iter().map(|p| render_one(cfg, p)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, anyhow::Result<PreparedRequest>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(plan) = plans.get(i) else { break };
+                        out.push((i, render_one(cfg, plan)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(v) => v,
+                // A panicking renderer is a bug; surface it as an error slot.
+                Err(_) => vec![(
+                    usize::MAX,
+                    Err(anyhow::anyhow!("a dataset render thread panicked")),
+                )],
+            })
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    let requests: Vec<PreparedRequest> = done
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect::<anyhow::Result<_>>()?;
+    if requests.len() != plans.len() {
+        bail!(
+            "dataset rendering lost entries ({} of {})",
+            requests.len(),
+            plans.len()
+        );
+    }
+    Ok(requests)
+}
+
+/// A complete `ProfileConfig` for tests: 1 s mono 16 kHz 16-bit WAV, a
+/// 20-token prompt, streaming, seed 42, 4 entries, against 127.0.0.1:8000.
+#[cfg(test)]
+pub(crate) fn test_config() -> ProfileConfig {
+    use crate::config::*;
+    ProfileConfig {
+        model: "Qwen/Qwen2-Audio-7B-Instruct".into(),
+        model_names: vec!["Qwen/Qwen2-Audio-7B-Instruct".into()],
+        target: Target {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 8000,
+            host_header: "127.0.0.1:8000".into(),
+            base_path: String::new(),
+        },
+        endpoint_path: "/v1/chat/completions".into(),
+        streaming: true,
+        request_count: 10,
+        warmup_request_count: 0,
+        concurrency: 1,
+        concurrency_set: true,
+        request_rate: None,
+        arrival_pattern: ArrivalPattern::Poisson,
+        arrival_smoothness: None,
+        benchmark_duration: None,
+        benchmark_grace_period: std::time::Duration::from_secs(30),
+        request_timeout: std::time::Duration::from_secs(600),
+        audio: AudioConfig {
+            length_mean_s: 1.0,
+            length_stddev_s: 0.0,
+            format: AudioFormat::Wav,
+            sample_rates_hz: vec![16_000],
+            depths_bits: vec![16],
+            channels: 1,
+            batch_size: 1,
+        },
+        prompt: PromptConfig {
+            input_tokens_mean: 20,
+            input_tokens_stddev: 0.0,
+            output_tokens_mean: None,
+            output_tokens_stddev: 0.0,
+            use_legacy_max_tokens: false,
+            text_batch_size: 1,
+        },
+        random_seed: Some(42),
+        num_dataset_entries: 4,
+        artifact_dir: std::path::PathBuf::from("artifacts"),
+        api_key: None,
+        headers: Vec::new(),
+        extra_inputs: serde_json::Map::new(),
+        input_file: None,
+        custom_dataset_type: None,
+        tokenizer: None,
+        use_server_token_count: false,
+        ui_type: UiType::None,
+        workers_max: None,
+        cli_command: "audioperf profile".into(),
+        input_config_json: serde_json::Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn all_bytes(d: &Dataset) -> Vec<Vec<u8>> {
+        d.requests.iter().map(|r| r.http.clone()).collect()
+    }
+
+    /// The WAV bytes of each audio part in a body.
+    fn wavs(body: &[u8]) -> Vec<Vec<u8>> {
+        let v: Value = serde_json::from_slice(body).unwrap();
+        v["messages"][0]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["type"] == "input_audio")
+            .map(|p| {
+                assert_eq!(p["input_audio"]["format"], "wav");
+                let b64 = p["input_audio"]["data"].as_str().unwrap();
+                base64_simd::STANDARD.decode_to_vec(b64).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn builds_entries_with_the_exact_shape() {
+        let mut cfg = test_config();
+        cfg.prompt.output_tokens_mean = Some(100);
+        let d = build(&cfg).unwrap();
+        assert_eq!(d.requests.len(), 4);
+        let mut total = 0u64;
+        for r in &d.requests {
+            let body = r.body();
+            total += body.len() as u64;
+            let head = std::str::from_utf8(&r.http[..r.body_offset]).unwrap();
+            assert!(head.starts_with("POST /v1/chat/completions HTTP/1.1\r\n"));
+            assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
+            assert!(head.ends_with("\r\n\r\n"));
+
+            let v: Value = serde_json::from_slice(body).unwrap();
+            let obj = v.as_object().unwrap();
+            assert_eq!(obj.len(), 5);
+            assert_eq!(v["model"], "Qwen/Qwen2-Audio-7B-Instruct");
+            assert_eq!(v["stream"], true);
+            assert_eq!(
+                v["stream_options"],
+                serde_json::json!({"include_usage": true})
+            );
+            assert_eq!(v["max_completion_tokens"], 100);
+            assert_eq!(r.max_tokens, Some(100));
+            let msgs = v["messages"].as_array().unwrap();
+            assert_eq!(msgs.len(), 1);
+            assert_eq!(msgs[0]["role"], "user");
+            let parts = msgs[0]["content"].as_array().unwrap();
+            assert_eq!(parts.len(), 2);
+            assert_eq!(parts[0]["type"], "text");
+            assert_eq!(parts[0]["text"].as_str().unwrap(), r.text);
+            assert_eq!(ApproxTokenCounter.count(&r.text), 20);
+            assert_eq!(r.text_tokens, Some(20));
+            assert_eq!(parts[1]["type"], "input_audio");
+            // Key order on the wire: messages, model, stream, max tokens, stream_options.
+            let s = std::str::from_utf8(body).unwrap();
+            let pos = |k: &str| s.find(&format!("\"{k}\":")).unwrap();
+            assert!(pos("messages") < pos("model"));
+            assert!(pos("model") < pos("stream"));
+            assert!(pos("stream") < pos("max_completion_tokens"));
+            assert!(pos("max_completion_tokens") < pos("stream_options"));
+
+            // base64 round-trips to a 1 s, 16 kHz, 16-bit mono WAV.
+            let w = wavs(body);
+            assert_eq!(w.len(), 1);
+            assert_eq!(w[0].len(), 44 + 32_000);
+            assert_eq!(&w[0][..4], b"RIFF");
+            assert_eq!(
+                u32::from_le_bytes([w[0][24], w[0][25], w[0][26], w[0][27]]),
+                16_000
+            );
+            assert_eq!(r.audio_seconds, 1.0);
+        }
+        assert_eq!(d.stats.body_bytes, total);
+        // Entries are distinct.
+        let b = all_bytes(&d);
+        for i in 0..b.len() {
+            for j in i + 1..b.len() {
+                assert_ne!(b[i], b[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_bytes() {
+        let mut cfg = test_config();
+        cfg.audio.length_stddev_s = 0.3;
+        cfg.audio.sample_rates_hz = vec![8_000, 16_000, 44_100];
+        cfg.audio.depths_bits = vec![8, 16, 24, 32];
+        cfg.audio.channels = 2;
+        cfg.audio.batch_size = 2;
+        cfg.prompt.input_tokens_stddev = 5.0;
+        cfg.prompt.output_tokens_mean = Some(50);
+        cfg.prompt.output_tokens_stddev = 10.0;
+        cfg.num_dataset_entries = 8;
+        let a = build(&cfg).unwrap();
+        let b = build(&cfg).unwrap();
+        assert_eq!(all_bytes(&a), all_bytes(&b));
+        cfg.random_seed = Some(43);
+        let c = build(&cfg).unwrap();
+        assert_ne!(all_bytes(&a), all_bytes(&c));
+        for (r, req) in a.requests.iter().enumerate() {
+            let w = wavs(req.body());
+            assert_eq!(w.len(), 2, "entry {r}: two audio parts");
+            // audio_seconds is the sum of frames / rate over the parts.
+            let secs: f64 = w
+                .iter()
+                .map(|w| {
+                    let rate = u32::from_le_bytes([w[24], w[25], w[26], w[27]]) as f64;
+                    let block = u16::from_le_bytes([w[32], w[33]]) as f64;
+                    let data = u32::from_le_bytes([w[40], w[41], w[42], w[43]]) as f64;
+                    data / block / rate
+                })
+                .sum();
+            assert!((secs - req.audio_seconds).abs() < 1e-12);
+        }
+        // No seed: two builds differ.
+        cfg.random_seed = None;
+        assert_ne!(
+            all_bytes(&build(&cfg).unwrap()),
+            all_bytes(&build(&cfg).unwrap())
+        );
+    }
+
+    #[test]
+    fn audio_only_and_text_only() {
+        let mut cfg = test_config();
+        cfg.prompt.input_tokens_mean = 0;
+        let d = build(&cfg).unwrap();
+        let r = &d.requests[0];
+        assert_eq!(r.text, "");
+        assert_eq!(r.text_tokens, None);
+        let v: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["messages"][0]["content"].as_array().unwrap().len(), 1);
+        assert!(v.get("max_completion_tokens").is_none());
+
+        let mut cfg = test_config();
+        cfg.audio.length_mean_s = 0.0;
+        cfg.audio.format = crate::config::AudioFormat::Mp3; // unused when audio is off
+        let d = build(&cfg).unwrap();
+        let v: Value = serde_json::from_slice(d.requests[0].body()).unwrap();
+        assert_eq!(
+            v["messages"][0]["content"].as_str().unwrap(),
+            d.requests[0].text
+        );
+        assert_eq!(d.requests[0].audio_seconds, 0.0);
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        let err = |f: &dyn Fn(&mut ProfileConfig)| {
+            let mut cfg = test_config();
+            f(&mut cfg);
+            build(&cfg).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(&|c| c.audio.format = crate::config::AudioFormat::Mp3),
+            "--audio-format mp3 is not supported yet; use wav"
+        );
+        assert!(err(&|c| c.audio.depths_bits = vec![20]).contains("--audio-depths"));
+        assert!(err(&|c| c.num_dataset_entries = 0).contains("--num-dataset-entries"));
+        assert!(err(&|c| {
+            c.audio.length_mean_s = 0.0;
+            c.prompt.input_tokens_mean = 0;
+        })
+        .contains("--synthetic-input-tokens-mean"));
+        assert!(err(&|c| c.input_file = Some("x.jsonl".into())).contains("--input-file"));
+    }
+
+    #[test]
+    fn models_round_robin() {
+        let mut cfg = test_config();
+        cfg.model_names = vec!["a".into(), "b".into()];
+        cfg.model = "a".into();
+        let d = build(&cfg).unwrap();
+        let models: Vec<String> = d
+            .requests
+            .iter()
+            .map(|r| {
+                let v: Value = serde_json::from_slice(r.body()).unwrap();
+                v["model"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(models, ["a", "b", "a", "b"]);
+    }
+
+    /// Start-up cost: 100 entries of 5 s, 16 kHz, 16-bit audio plus a
+    /// 550-token prompt. Printed, not asserted (shared machines); run with
+    /// `cargo test --release --lib build_time -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn build_time() {
+        let mut cfg = test_config();
+        cfg.audio.length_mean_s = 5.0;
+        cfg.prompt.input_tokens_mean = 550;
+        cfg.num_dataset_entries = 100;
+        let d = build(&cfg).unwrap();
+        println!(
+            "100 x 5 s entries: {:?}, {} body bytes",
+            d.stats.elapsed, d.stats.body_bytes
+        );
+        assert_eq!(
+            d.stats.body_bytes as usize,
+            d.requests.iter().map(|r| r.body().len()).sum::<usize>()
+        );
+    }
 }
