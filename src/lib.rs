@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod mock;
 pub mod profile;
+pub mod tokenizer;
 
 pub mod record;
 pub mod report;
