@@ -200,7 +200,13 @@ impl HubConfig {
     /// else `~/.cache/huggingface/hub`; `HF_ENDPOINT`; `HF_TOKEN`, else the
     /// token file `huggingface-cli login` writes; `HF_HUB_OFFLINE`.
     pub fn from_env() -> HubConfig {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        HubConfig::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// [`HubConfig::from_env`] over any variable lookup (tests pass a map,
+    /// so they never race on the process environment).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> HubConfig {
+        let var = |k: &str| lookup(k).filter(|v| !v.is_empty());
         let home = var("HOME").map(PathBuf::from).unwrap_or_default();
         let hf_home = var("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
             var("XDG_CACHE_HOME")
@@ -617,6 +623,165 @@ mod tests {
             err.to_string().ends_with(": HF_HUB_OFFLINE is set"),
             "{err}"
         );
+    }
+
+    /// A one-shot HTTP server on 127.0.0.1: answers the i-th connection with
+    /// `responses[i]` and closes it; returns the request heads it read. Gives
+    /// up after 10 s so a broken client cannot hang the test run.
+    fn serve(responses: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let handle = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut heads = Vec::new();
+            for response in responses {
+                let mut conn = loop {
+                    match listener.accept() {
+                        Ok((c, _)) => break c,
+                        Err(_) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(5))
+                        }
+                        Err(_) => return heads,
+                    }
+                };
+                conn.set_nonblocking(false).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                heads.push(String::from_utf8_lossy(&head).to_ascii_lowercase());
+                let _ = conn.write_all(&response);
+            }
+            heads
+        });
+        (port, handle)
+    }
+
+    fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut r = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            r.push_str(&format!("{k}: {v}\r\n"));
+        }
+        r.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut r = r.into_bytes();
+        r.extend_from_slice(body);
+        r
+    }
+
+    #[test]
+    fn downloads_into_the_hf_cache_layout() {
+        let body = fs::read(fixture_dir().join("tokenizer.json")).unwrap();
+        // The file server ("CDN") must not see the hub token.
+        let (cdn_port, cdn) = serve(vec![http_response("200 OK", &[], &body)]);
+        let location = format!("http://127.0.0.1:{cdn_port}/blobs/xyz?sig=1");
+        let (hub_port, hub_server) = serve(vec![http_response(
+            "302 Found",
+            &[("Location", &location), ("X-Repo-Commit", "deadbeef42")],
+            b"",
+        )]);
+        let cache = tempfile::tempdir().unwrap();
+        let hub = HubConfig {
+            cache_dir: cache.path().to_path_buf(),
+            endpoint: format!("http://127.0.0.1:{hub_port}"),
+            token: Some("hf_secret".to_string()),
+            offline: false,
+        };
+        let t = load_with("Qwen/Remote", None, &hub).unwrap();
+        assert_eq!(t.count("Summarize."), 4);
+
+        let repo = cache.path().join("models--Qwen--Remote");
+        let file = repo.join("snapshots/deadbeef42/tokenizer.json");
+        assert_eq!(t.path(), file);
+        assert_eq!(fs::read(&file).unwrap(), body);
+        assert_eq!(
+            fs::read_to_string(repo.join("refs/main")).unwrap(),
+            "deadbeef42"
+        );
+        // No temporary file left beside it.
+        assert_eq!(fs::read_dir(file.parent().unwrap()).unwrap().count(), 1);
+
+        let hub_heads = hub_server.join().unwrap();
+        assert_eq!(hub_heads.len(), 1);
+        assert!(
+            hub_heads[0].starts_with("get /qwen/remote/resolve/main/tokenizer.json http/1.1\r\n")
+        );
+        assert!(hub_heads[0].contains("\r\nauthorization: bearer hf_secret\r\n"));
+        let cdn_heads = cdn.join().unwrap();
+        assert_eq!(cdn_heads.len(), 1);
+        assert!(cdn_heads[0].starts_with("get /blobs/xyz?sig=1 http/1.1\r\n"));
+        assert!(!cdn_heads[0].contains("authorization"), "{}", cdn_heads[0]);
+
+        // Now cached: found again with the hub gone.
+        let gone = HubConfig {
+            endpoint: "http://127.0.0.1:9".to_string(),
+            ..hub
+        };
+        assert_eq!(load_with("Qwen/Remote", None, &gone).unwrap().path(), file);
+    }
+
+    #[test]
+    fn hub_http_errors_are_reported() {
+        let (port, server) = serve(vec![http_response("404 Not Found", &[], b"nope")]);
+        let cache = tempfile::tempdir().unwrap();
+        let hub = HubConfig {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            ..offline_hub(cache.path())
+        };
+        let err = load_with("org/missing", None, &hub).unwrap_err();
+        assert!(
+            err.to_string().ends_with(&format!(
+                "GET http://127.0.0.1:{port}/org/missing/resolve/main/tokenizer.json: HTTP 404 \
+                 (no such repo, revision or file)"
+            )),
+            "{err}"
+        );
+        assert_eq!(server.join().unwrap().len(), 1);
+        assert_eq!(fs::read_dir(cache.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn hub_config_from_variables() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let c = HubConfig::from_vars(vars(&[("HOME", "/home/u")]));
+        assert_eq!(c.cache_dir, Path::new("/home/u/.cache/huggingface/hub"));
+        assert_eq!(c.endpoint, "https://huggingface.co");
+        assert!(!c.offline);
+
+        let c = HubConfig::from_vars(vars(&[
+            ("HOME", "/home/u"),
+            ("XDG_CACHE_HOME", "/xdg"),
+            ("HF_ENDPOINT", "http://127.0.0.1:9/"),
+            ("HF_HUB_OFFLINE", "1"),
+            ("HF_TOKEN", "hf_abc"),
+        ]));
+        assert_eq!(c.cache_dir, Path::new("/xdg/huggingface/hub"));
+        assert_eq!(c.endpoint, "http://127.0.0.1:9");
+        assert!(c.offline);
+        assert_eq!(c.token.as_deref(), Some("hf_abc"));
+
+        let c = HubConfig::from_vars(vars(&[("HF_HOME", "/hf"), ("HF_HUB_OFFLINE", "0")]));
+        assert_eq!(c.cache_dir, Path::new("/hf/hub"));
+        assert!(!c.offline);
+        let c = HubConfig::from_vars(vars(&[("HF_HOME", "/hf"), ("HF_HUB_CACHE", "/c")]));
+        assert_eq!(c.cache_dir, Path::new("/c"));
+
+        // The token file `huggingface-cli login` writes, when HF_TOKEN is unset.
+        let home = tempfile::tempdir().unwrap();
+        fs::write(home.path().join("token"), "hf_from_file\n").unwrap();
+        let hf_home = home.path().to_string_lossy().into_owned();
+        let c = HubConfig::from_vars(move |k| (k == "HF_HOME").then(|| hf_home.clone()));
+        assert_eq!(c.token.as_deref(), Some("hf_from_file"));
     }
 
     #[test]
