@@ -342,9 +342,11 @@ fn download(hub: &HubConfig, repo: &str, revision: &str) -> Result<PathBuf, Stri
         .max_redirects(0)
         .build()
         .into();
+    // A revision such as `refs/pr/1` is one path segment to the hub.
     let mut url = format!(
-        "{}/{repo}/resolve/{revision}/{TOKENIZER_FILE}",
-        hub.endpoint
+        "{}/{repo}/resolve/{}/{TOKENIZER_FILE}",
+        hub.endpoint,
+        revision.replace('/', "%2F")
     );
     let mut commit: Option<String> = None;
     let mut send_token = true;
@@ -591,6 +593,19 @@ mod tests {
             cached_file(cache.path(), "Qwen/Fake", "dev", "tokenizer.json"),
             None
         );
+
+        // Real caches link snapshot files to content-addressed blobs.
+        let blob = repo.join("blobs/0123abcd");
+        fs::create_dir_all(blob.parent().unwrap()).unwrap();
+        fs::copy(fixture_dir().join("tokenizer.json"), &blob).unwrap();
+        let linked = repo.join("snapshots/fedcba9/tokenizer.json");
+        fs::create_dir_all(linked.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("../../blobs/0123abcd", &linked).unwrap();
+        fs::create_dir_all(repo.join("refs/refs/pr")).unwrap();
+        fs::write(repo.join("refs/refs/pr/1"), "fedcba9").unwrap();
+        let t = load_with("Qwen/Fake", Some("refs/pr/1"), &hub).unwrap();
+        assert_eq!(t.path(), linked);
+        assert_eq!(t.count("Transcribe this."), 4);
     }
 
     #[test]
