@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod mock;
 pub mod record;
 pub mod report;
+pub mod tokens;
 pub mod units;
