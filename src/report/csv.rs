@@ -103,7 +103,7 @@ mod tests {
         let blank = lines.iter().position(|l| l.is_empty()).unwrap();
         assert_eq!(lines[blank + 1], "Metric,Value");
         let singles = &lines[blank + 2..lines.len() - 1];
-        assert!(singles.contains(&"Benchmark Duration (sec),0.11"));
+        assert!(singles.contains(&"Benchmark Duration (sec),0.10"));
         assert!(singles.contains(&"Request Count,3.00"));
         assert!(singles.contains(&"Error Request Count,1.00"));
         assert!(singles.contains(&"Completed Requests (Success + Error),4.00"));

@@ -301,3 +301,278 @@ pub fn format_log_line(wall_ns: u64, level: &str, msg: &str) -> String {
         msg
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::*;
+    use crate::dataset::{BuildStats, PreparedRequest};
+    use crate::metrics::{compute, tests::sample_run};
+    use crate::units::ClockAnchor;
+    use std::time::Duration;
+
+    pub(crate) fn test_config(dir: &Path) -> ProfileConfig {
+        ProfileConfig {
+            model: "m".into(),
+            model_names: vec!["m".into()],
+            target: Target {
+                scheme: Scheme::Http,
+                host: "127.0.0.1".into(),
+                port: 8000,
+                host_header: "127.0.0.1:8000".into(),
+                base_path: String::new(),
+            },
+            endpoint_path: "/v1/chat/completions".into(),
+            streaming: true,
+            request_count: 3,
+            warmup_request_count: 1,
+            concurrency: 1,
+            concurrency_set: true,
+            request_rate: None,
+            arrival_pattern: ArrivalPattern::Poisson,
+            arrival_smoothness: None,
+            benchmark_duration: None,
+            benchmark_grace_period: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(600),
+            audio: AudioConfig {
+                length_mean_s: 1.0,
+                length_stddev_s: 0.0,
+                format: AudioFormat::Wav,
+                sample_rates_hz: vec![16_000],
+                depths_bits: vec![16],
+                channels: 1,
+                batch_size: 1,
+            },
+            prompt: PromptConfig {
+                input_tokens_mean: 550,
+                input_tokens_stddev: 0.0,
+                output_tokens_mean: None,
+                output_tokens_stddev: 0.0,
+                use_legacy_max_tokens: false,
+                text_batch_size: 1,
+            },
+            random_seed: None,
+            num_dataset_entries: 1,
+            artifact_dir: dir.to_path_buf(),
+            api_key: None,
+            headers: vec![],
+            extra_inputs: serde_json::Map::new(),
+            input_file: None,
+            custom_dataset_type: None,
+            tokenizer: None,
+            use_server_token_count: true,
+            ui_type: UiType::None,
+            workers_max: None,
+            cli_command: "audioperf profile --model 'm' --streaming".into(),
+            input_config_json: serde_json::json!({"endpoint": {"model_names": ["m"]}}),
+        }
+    }
+
+    fn dataset() -> Dataset {
+        let head = "POST /v1/chat/completions HTTP/1.1\r\n\r\n";
+        Dataset {
+            requests: vec![PreparedRequest {
+                http: format!("{head}{{\"model\":\"m\",\"stream\":true}}").into_bytes(),
+                body_offset: head.len(),
+                text: String::new(),
+                text_tokens: None,
+                audio_seconds: 0.0,
+                max_tokens: None,
+            }],
+            stats: BuildStats::default(),
+        }
+    }
+
+    fn run_with_anchor() -> RunOutput {
+        let mut run = sample_run();
+        run.anchor = Some(ClockAnchor {
+            mono_ns: 1_000_000_000,
+            wall_ns: 1_700_000_000_000_000_000,
+        });
+        run
+    }
+
+    #[test]
+    fn write_all_writes_every_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp
+            .path()
+            .join("artifacts")
+            .join("m-openai-chat-concurrency1");
+        let cfg = test_config(&dir);
+        let run = run_with_anchor();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let rep = write_all(&dir, &cfg, &dataset(), &run, &s);
+        assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+        assert_eq!(rep.written.len(), 5);
+
+        // JSON: AIPerf's key order and metric objects.
+        let text = fs::read_to_string(dir.join(JSON_FILE)).unwrap();
+        assert!(!text.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  \""))
+            .map(|l| l.trim_start()[1..].split('"').next().unwrap())
+            .collect();
+        assert_eq!(
+            &keys[..6],
+            [
+                "schema_version",
+                "aiperf_version",
+                "benchmark_id",
+                "request_throughput",
+                "request_latency",
+                "request_count"
+            ]
+        );
+        let pos = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+        assert!(pos("total_osl") < pos("error_request_count"));
+        assert!(pos("error_request_count") < pos("input_config"));
+        assert!(pos("input_config") < pos("run_info"));
+        assert!(pos("was_cancelled") < pos("error_summary"));
+        assert!(pos("end_time") < pos("time_to_first_output_token"));
+        let ttft = &v["time_to_first_token"];
+        let tkeys: Vec<&String> = ttft.as_object().unwrap().keys().collect();
+        assert_eq!(tkeys.len(), 16);
+        assert_eq!(ttft["unit"], "ms");
+        assert_eq!(ttft["avg"], 20.0);
+        assert_eq!(ttft["count"], 3);
+        assert_eq!(
+            v["request_count"],
+            serde_json::json!({"unit": "requests", "avg": 3.0})
+        );
+        assert_eq!(v["benchmark_duration"]["unit"], "sec");
+        assert_eq!(v["input_config"], cfg.input_config_json);
+        assert_eq!(v["run_info"]["cli_command"], cfg.cli_command);
+        assert_eq!(v["was_cancelled"], false);
+        assert_eq!(
+            v["error_summary"],
+            serde_json::json!([{"error_details": {"code": 500, "type": "HTTPError", "message": "Internal Server Error"}, "count": 1}])
+        );
+        let start = LocalTime::from_wall_ns(1_700_000_000_000_000_000).isoformat();
+        assert_eq!(v["start_time"], start);
+
+        // JSONL: one line per profiling request, wall-clock ns.
+        let jl = fs::read_to_string(dir.join(JSONL_FILE)).unwrap();
+        let lines: Vec<serde_json::Value> = jl
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(
+            lines[0]["metadata"]["request_start_ns"],
+            1_700_000_000_000_000_000u64
+        );
+        assert_eq!(lines[0]["metadata"]["benchmark_phase"], "profiling");
+        assert_eq!(lines[0]["metadata"]["worker_id"], "worker_0");
+        assert_eq!(
+            lines[0]["metrics"]["time_to_first_token"],
+            serde_json::json!({"value": 10.0, "unit": "ms"})
+        );
+        assert_eq!(
+            lines[0]["metrics"]["output_sequence_length"],
+            serde_json::json!({"value": 5, "unit": "tokens"})
+        );
+        assert!(lines[0].get("error").is_none());
+        assert_eq!(lines[3]["error"]["type"], "HTTPError");
+        assert_eq!(lines[3]["metrics"], serde_json::json!({}));
+
+        // inputs.json and the console text.
+        let inputs = fs::read_to_string(dir.join(INPUTS_FILE)).unwrap();
+        assert!(inputs.contains("\"payloads\": [\n        {\n          \"model\": \"m\",\n          \"stream\": true\n        }"));
+        let console = fs::read_to_string(dir.join(CONSOLE_FILE)).unwrap();
+        assert!(console.contains("audioperf | LLM Metrics"));
+
+        // Footer wording and paths.
+        let log = RunLog::open(&dir);
+        let text = console::render(&cfg, &s, &rep, log.path());
+        assert!(text.contains("\nCLI Command: audioperf profile --model 'm' --streaming\nBenchmark Duration: 0.10 sec\nCSV Export: "));
+        assert!(text.contains(&format!(
+            "JSON Export: {}\n",
+            fs::canonicalize(dir.join(JSON_FILE)).unwrap().display()
+        )));
+        assert!(text.ends_with(&format!(
+            "Log File: {}\n",
+            fs::canonicalize(dir.join("logs/aiperf.log"))
+                .unwrap()
+                .display()
+        )));
+    }
+
+    #[test]
+    fn write_all_reports_each_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A directory under a regular file cannot be created (even as root).
+        let blocker = tmp.path().join("file");
+        fs::write(&blocker, b"x").unwrap();
+        let bad = blocker.join("out");
+        let cfg = test_config(&bad);
+        let run = sample_run();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let rep = write_all(&bad, &cfg, &dataset(), &run, &s);
+        assert!(rep.written.is_empty());
+        assert_eq!(rep.errors.len(), 5);
+        assert_eq!(rep.errors[0].path, bad.join(CSV_FILE));
+        assert!(rep.errors[0]
+            .to_string()
+            .starts_with(&format!("could not write {}", bad.join(CSV_FILE).display())));
+
+        // One file blocked (a directory in its place): the others are written.
+        let dir = tmp.path().join("partial");
+        fs::create_dir_all(dir.join(JSONL_FILE)).unwrap();
+        let rep = write_all(&dir, &cfg, &dataset(), &run, &s);
+        assert_eq!(rep.errors.len(), 1);
+        assert_eq!(rep.errors[0].kind, ExportKind::Jsonl);
+        assert_eq!(rep.written.len(), 4);
+        assert!(fs::read_to_string(dir.join(CSV_FILE))
+            .unwrap()
+            .starts_with("Metric,avg,"));
+    }
+
+    #[test]
+    fn run_log_appends_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut log = RunLog::open(tmp.path());
+        log.info("first");
+        log.warning("second");
+        log.flush().unwrap();
+        let text = fs::read_to_string(tmp.path().join("logs/aiperf.log")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].ends_with(" - audioperf - INFO - first"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].ends_with(" - audioperf - WARNING - second"));
+        // "YYYY-MM-DD HH:MM:SS.mmm"
+        assert_eq!(lines[0].as_bytes()[10], b' ');
+        assert_eq!(lines[0].as_bytes()[19], b'.');
+
+        let blocker = tmp.path().join("f");
+        fs::write(&blocker, b"x").unwrap();
+        let mut bad = RunLog::open(&blocker);
+        bad.info("kept");
+        assert!(bad.error().is_some());
+        assert_eq!(bad.pending().len(), 1);
+    }
+
+    #[test]
+    fn isoformat_like_python() {
+        let t = LocalTime {
+            year: 2026,
+            month: 1,
+            day: 2,
+            hour: 3,
+            minute: 4,
+            second: 5,
+            micros: 60,
+        };
+        assert_eq!(t.isoformat(), "2026-01-02T03:04:05.000060");
+        assert_eq!(
+            LocalTime { micros: 0, ..t }.isoformat(),
+            "2026-01-02T03:04:05"
+        );
+    }
+}
