@@ -1027,7 +1027,7 @@ pub fn compute(run: &RunOutput, tokens: &[RequestTokens]) -> MetricsSummary {
         })
         .collect();
     // Most frequent first; ties keep the (type, code, message) order.
-    error_summary.sort_by(|a, b| b.count.cmp(&a.count));
+    error_summary.sort_by_key(|e| std::cmp::Reverse(e.count));
 
     MetricsSummary {
         results,
