@@ -74,6 +74,8 @@ pub enum MetricId {
     TotalUsageCompletionTokens,
     TotalUsageReasoningTokens,
     TotalUsageTotalTokens,
+    AudioDuration,
+    Rtfx,
 }
 
 /// The single definition of a metric, read by every writer.
@@ -127,7 +129,7 @@ macro_rules! def {
 }
 
 /// All metric definitions, in `MetricId` order.
-pub static METRICS: [MetricDef; 33] = [
+pub static METRICS: [MetricDef; 35] = [
     def!(
         TimeToFirstToken,
         "time_to_first_token",
@@ -590,6 +592,34 @@ pub static METRICS: [MetricDef; 33] = [
         false,
         "sum of usage total tokens"
     ),
+    def!(
+        AudioDuration,
+        "audio_duration",
+        "Audio Duration",
+        "sec",
+        "sec",
+        1.0,
+        false,
+        Record,
+        Hidden,
+        870,
+        false,
+        "seconds of audio sent in the request"
+    ),
+    def!(
+        Rtfx,
+        "rtfx",
+        "Inverse Real-Time Factor (RTFx)",
+        "ratio",
+        "ratio",
+        1.0,
+        false,
+        Record,
+        Default,
+        850,
+        false,
+        "audio duration (seconds) / request latency (seconds)"
+    ),
 ];
 
 impl MetricId {
@@ -810,7 +840,11 @@ impl MetricsSummary {
 }
 
 /// Per-request metric values in native units, for one successful record.
-fn record_values(r: &RequestRecord, t: &RequestTokens) -> Vec<(MetricId, f64)> {
+fn record_values(
+    r: &RequestRecord,
+    t: &RequestTokens,
+    audio_s: Option<f64>,
+) -> Vec<(MetricId, f64)> {
     use MetricId::*;
     let mut out = Vec::with_capacity(16);
     let since_start = |ts: Option<Nanos>| ts.map(|v| v.saturating_sub(r.start_ns) as f64);
@@ -831,6 +865,13 @@ fn record_values(r: &RequestRecord, t: &RequestTokens) -> Vec<(MetricId, f64)> {
         .unwrap_or(r.end_ns)
         .saturating_sub(r.start_ns) as f64;
     out.push((RequestLatency, latency));
+    // AIPerf: requests without audio have neither audio duration nor RTFx.
+    if let Some(a) = audio_s.filter(|&a| a > 0.0) {
+        out.push((AudioDuration, a));
+        if latency > 0.0 {
+            out.push((Rtfx, a / (latency / NANOS_PER_SEC)));
+        }
+    }
     let osl = t.osl;
     if let Some(ttft) = ttft {
         let decode = (latency - ttft).max(0.0);
@@ -891,6 +932,17 @@ fn to_record_value(id: MetricId, native: f64) -> RecordValue {
 /// Computes every metric of the profiling phase. `tokens` is index-aligned
 /// with `run.records` (a shorter slice means unknown counts for the rest).
 pub fn compute(run: &RunOutput, tokens: &[RequestTokens]) -> MetricsSummary {
+    compute_with_audio(run, tokens, &[])
+}
+
+/// `compute`, plus the audio metrics (`audio_duration`, `rtfx`):
+/// `audio_seconds[dataset_index]` is the audio sent by each dataset entry
+/// (`PreparedRequest::audio_seconds`).
+pub fn compute_with_audio(
+    run: &RunOutput,
+    tokens: &[RequestTokens],
+    audio_seconds: &[f64],
+) -> MetricsSummary {
     use MetricId::*;
     let none = RequestTokens::default();
     let mut per_metric: BTreeMap<MetricId, Vec<f64>> = BTreeMap::new();
@@ -932,7 +984,8 @@ pub fn compute(run: &RunOutput, tokens: &[RequestTokens]) -> MetricsSummary {
         }
         ok += 1;
         let t = tokens.get(i).unwrap_or(&none);
-        let values = record_values(r, t);
+        let audio = audio_seconds.get(r.dataset_index as usize).copied();
+        let values = record_values(r, t, audio);
         for &(id, v) in &values {
             per_metric.entry(id).or_default().push(v);
             if id == RequestLatency {
@@ -1156,6 +1209,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn same_numbers_as_aiperf_0_13() {
+        // TTFTs (ns) from an AIPerf 0.13.0 profile_export.jsonl and the stats
+        // its profile_export_aiperf.json printed for them.
+        let mut ns = [
+            41751217.0, 41664628.0, 46862583.0, 45361907.0, 45645044.0, 44735819.0,
+        ];
+        let s = Stats::from_values(&mut ns).unwrap().scaled(1e6);
+        let expected = [
+            (s.avg, 44.33686633333333),
+            (s.p1, 41.66895745),
+            (s.p5, 41.68627525),
+            (s.p10, 41.707922499999995),
+            (s.p25, 42.497367499999996),
+            (s.p50, 45.048863),
+            (s.p75, 45.574259749999996),
+            (s.p90, 46.2538135),
+            (s.p95, 46.55819825),
+            (s.p99, 46.80170604999999),
+            (s.min, 41.664628),
+            (s.max, 46.862583),
+            (s.std, 1.963283188586037),
+            (s.sum, 266.02119799999997),
+        ];
+        for (i, (got, want)) in expected.iter().enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "stat {i}: {got} != {want}"
+            );
+        }
+        assert_eq!(s.count, 6);
+    }
+
+    #[test]
     fn hand_computed_run() {
         let run = sample_run();
         let tokens = crate::tokens::from_server_usage(&run);
@@ -1225,6 +1311,22 @@ pub(crate) mod tests {
         // Span covers every profiling request: first start to the last end (R2: 5 + 100 + 1 ms).
         assert_eq!(s.start_ns, Some(1_000 * MS));
         assert_eq!(s.end_ns, Some(1_000 * MS + 106 * MS));
+    }
+
+    #[test]
+    fn audio_metrics_need_audio() {
+        let run = sample_run();
+        let tokens = crate::tokens::from_server_usage(&run);
+        assert!(compute(&run, &tokens).get(MetricId::Rtfx).is_none());
+        // Every record uses dataset entry 0: 5 s of audio.
+        let s = compute_with_audio(&run, &tokens, &[5.0]);
+        let rtfx = stats(&s, MetricId::Rtfx);
+        // 5 s over latencies of 0.05, 0.1 and 0.07 s.
+        assert!(close(rtfx.min, 50.0) && close(rtfx.max, 100.0) && close(rtfx.p50, 5.0 / 0.07));
+        assert_eq!(stats(&s, MetricId::AudioDuration).sum, 15.0);
+        assert!(compute_with_audio(&run, &tokens, &[0.0])
+            .get(MetricId::AudioDuration)
+            .is_none());
     }
 
     #[test]
