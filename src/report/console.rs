@@ -226,7 +226,7 @@ fn shown_path(p: &Path) -> String {
         .to_string()
 }
 
-/// Everything printed at the end of a run: tables, error summary, then
+/// Everything printed at the end of a run: error summary, tables, then
 /// `CLI Command:`, `Benchmark Duration:`, the CSV/JSON export paths and the
 /// log file, worded as AIPerf does.
 pub fn render(
@@ -235,8 +235,9 @@ pub fn render(
     exports: &ExportReport,
     log_file: &Path,
 ) -> String {
-    let mut out = render_tables(summary);
-    out.push_str(&render_errors(summary));
+    // AIPerf prints the error summary before the metric tables.
+    let mut out = render_errors(summary);
+    out.push_str(&render_tables(summary));
     if !out.is_empty() {
         out.push('\n');
     }

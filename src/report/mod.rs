@@ -113,8 +113,9 @@ pub fn write_all(
         dir.join(INPUTS_FILE),
         |w| inputs::write(w, dataset),
     );
-    // The console text file mirrors the tables (no footer), as AIPerf's does.
-    let tables = console::render_tables(summary);
+    // The console text file mirrors the error summary and tables (no
+    // footer), as AIPerf's does.
+    let tables = console::render_errors(summary) + &console::render_tables(summary);
     write_file(
         &mut report,
         ExportKind::Console,
@@ -488,6 +489,7 @@ mod tests {
         let log = RunLog::open(&dir);
         let text = console::render(&cfg, &s, &rep, log.path());
         assert!(text.contains("\nCLI Command: audioperf profile --model 'm' --streaming\nBenchmark Duration: 0.10 sec\nCSV Export: "));
+        assert!(text.find("Error Summary").unwrap() < text.find("LLM Metrics").unwrap());
         assert!(text.contains(&format!(
             "JSON Export: {}\n",
             fs::canonicalize(dir.join(JSON_FILE)).unwrap().display()
