@@ -18,4 +18,5 @@ pub mod profile;
 
 pub mod record;
 pub mod report;
+pub mod tokens;
 pub mod units;
