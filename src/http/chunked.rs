@@ -132,6 +132,9 @@ impl ChunkedDecoder {
         input: &[u8],
         mut on_data: impl FnMut(&[u8]),
     ) -> Result<ChunkStatus, ChunkError> {
+        if self.state == State::Done {
+            return Ok(ChunkStatus { consumed: 0, done: true });
+        }
         let mut i = 0;
         while i < input.len() {
             if self.state == State::Data {
