@@ -111,7 +111,12 @@ impl Default for ChunkedDecoder {
 
 impl ChunkedDecoder {
     pub fn new() -> Self {
-        ChunkedDecoder { state: State::SizeStart, remaining: 0, line_len: 0, trailer_len: 0 }
+        ChunkedDecoder {
+            state: State::SizeStart,
+            remaining: 0,
+            line_len: 0,
+            trailer_len: 0,
+        }
     }
 
     /// Gets ready for the next body (after completion or an error).
@@ -133,7 +138,10 @@ impl ChunkedDecoder {
         mut on_data: impl FnMut(&[u8]),
     ) -> Result<ChunkStatus, ChunkError> {
         if self.state == State::Done {
-            return Ok(ChunkStatus { consumed: 0, done: true });
+            return Ok(ChunkStatus {
+                consumed: 0,
+                done: true,
+            });
         }
         let mut i = 0;
         while i < input.len() {
@@ -153,10 +161,16 @@ impl ChunkedDecoder {
             i += 1;
             self.step(b)?;
             if self.state == State::Done {
-                return Ok(ChunkStatus { consumed: i, done: true });
+                return Ok(ChunkStatus {
+                    consumed: i,
+                    done: true,
+                });
             }
         }
-        Ok(ChunkStatus { consumed: input.len(), done: self.state == State::Done })
+        Ok(ChunkStatus {
+            consumed: input.len(),
+            done: self.state == State::Done,
+        })
     }
 
     /// Advances the framing state machine by one byte (everything but data).
@@ -256,7 +270,11 @@ impl ChunkedDecoder {
 
     fn end_size_line(&mut self) {
         self.line_len = 0;
-        self.state = if self.remaining == 0 { State::TrailerStart } else { State::Data };
+        self.state = if self.remaining == 0 {
+            State::TrailerStart
+        } else {
+            State::Data
+        };
     }
 
     fn count_line_byte(&mut self) -> Result<(), ChunkError> {
@@ -306,7 +324,13 @@ mod tests {
         let mut input = VLLM.to_vec();
         input.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
         let (body, st) = decode_all(&input).unwrap();
-        assert_eq!(st, ChunkStatus { consumed: VLLM.len(), done: true });
+        assert_eq!(
+            st,
+            ChunkStatus {
+                consumed: VLLM.len(),
+                done: true
+            }
+        );
         assert_eq!(body.len(), 0x9a + 0xe);
         assert!(body.ends_with(b"}]}\n\ndata: [DONE]\n\n"));
     }
@@ -316,7 +340,8 @@ mod tests {
         let input = b"5\r\nhello\r\n0\r\n\r\n";
         let mut d = ChunkedDecoder::new();
         let mut ptrs = Vec::new();
-        d.decode(input, |s| ptrs.push((s.as_ptr(), s.len()))).unwrap();
+        d.decode(input, |s| ptrs.push((s.as_ptr(), s.len())))
+            .unwrap();
         assert_eq!(ptrs, vec![(input[3..].as_ptr(), 5)]);
     }
 
@@ -325,7 +350,13 @@ mod tests {
         let input = b"A;name=val;q=\"x y\"\r\n0123456789\r\n1f \t; ext\r\nabcdefghijklmnopqrstuvwxyzABCDE\r\n000\r\nx-trailer: 1\r\nother: 2\r\n\r\n";
         let (body, st) = decode_all(input).unwrap();
         assert_eq!(body, b"0123456789abcdefghijklmnopqrstuvwxyzABCDE");
-        assert_eq!(st, ChunkStatus { consumed: input.len(), done: true });
+        assert_eq!(
+            st,
+            ChunkStatus {
+                consumed: input.len(),
+                done: true
+            }
+        );
     }
 
     #[test]
@@ -340,7 +371,9 @@ mod tests {
         let mut body = Vec::new();
         let mut done_at = None;
         for (i, b) in VLLM.iter().enumerate() {
-            let st = d.decode(std::slice::from_ref(b), |s| body.extend_from_slice(s)).unwrap();
+            let st = d
+                .decode(std::slice::from_ref(b), |s| body.extend_from_slice(s))
+                .unwrap();
             assert_eq!(st.consumed, 1);
             if st.done {
                 done_at = Some(i);
@@ -350,7 +383,13 @@ mod tests {
         assert_eq!(done_at, Some(VLLM.len() - 1));
         assert_eq!(body.len(), 0x9a + 0xe);
         // Once done, further input is not consumed.
-        assert_eq!(d.decode(b"more", |_| {}).unwrap(), ChunkStatus { consumed: 0, done: true });
+        assert_eq!(
+            d.decode(b"more", |_| {}).unwrap(),
+            ChunkStatus {
+                consumed: 0,
+                done: true
+            }
+        );
         d.reset();
         assert!(!d.is_done());
     }
@@ -371,12 +410,26 @@ mod tests {
             (b"0\r\n\rX", ChunkError::InvalidTrailer),
         ];
         for (input, want) in cases {
-            assert_eq!(decode_all(input), Err(*want), "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                decode_all(input),
+                Err(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
         // 2^40 exactly is allowed.
         let (_, st) = decode_all(b"10000000000\r\nab").unwrap();
-        assert_eq!(st, ChunkStatus { consumed: 15, done: false });
-        assert_eq!(ChunkError::MissingCrlfAfterData.to_string(), "missing CRLF after chunk data");
+        assert_eq!(
+            st,
+            ChunkStatus {
+                consumed: 15,
+                done: false
+            }
+        );
+        assert_eq!(
+            ChunkError::MissingCrlfAfterData.to_string(),
+            "missing CRLF after chunk data"
+        );
     }
 
     #[test]
@@ -400,7 +453,14 @@ mod tests {
     }
 
     /// Encodes `body` cut at `cuts` with the given spelling choices.
-    fn encode(body: &[u8], cuts: &[usize], upper: bool, ext: bool, trailer: bool, lf: bool) -> Vec<u8> {
+    fn encode(
+        body: &[u8],
+        cuts: &[usize],
+        upper: bool,
+        ext: bool,
+        trailer: bool,
+        lf: bool,
+    ) -> Vec<u8> {
         let nl: &[u8] = if lf { b"\n" } else { b"\r\n" };
         let mut out = Vec::new();
         let mut start = 0;
@@ -411,7 +471,11 @@ mod tests {
             if end <= start {
                 continue;
             }
-            let size = if upper { format!("{:X}", end - start) } else { format!("{:x}", end - start) };
+            let size = if upper {
+                format!("{:X}", end - start)
+            } else {
+                format!("{:x}", end - start)
+            };
             out.extend_from_slice(size.as_bytes());
             if ext {
                 out.extend_from_slice(b" ;foo=\"bar\"");

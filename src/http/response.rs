@@ -202,7 +202,13 @@ fn interpret(
         keep_alive = false;
     }
 
-    Ok(ResponseHead { status, head_len, framing, keep_alive, event_stream })
+    Ok(ResponseHead {
+        status,
+        head_len,
+        framing,
+        keep_alive,
+        event_stream,
+    })
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {
@@ -284,12 +290,16 @@ mod tests {
     #[test]
     fn partial_head_needs_more() {
         assert_eq!(parse_response_head(b""), Ok(None));
-        assert_eq!(parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n"), Ok(None));
+        assert_eq!(
+            parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n"),
+            Ok(None)
+        );
     }
 
     #[test]
     fn interim_heads_are_skipped() {
-        let interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n";
+        let interim =
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n";
         let mut buf = interim.to_vec();
         buf.extend_from_slice(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found");
         let h = parse(&buf);
@@ -303,19 +313,26 @@ mod tests {
     #[test]
     fn switching_protocols_is_final_and_not_reusable() {
         let h = parse(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\n\r\n");
-        assert_eq!((h.status, h.framing, h.keep_alive), (101, BodyFraming::ContentLength(0), false));
+        assert_eq!(
+            (h.status, h.framing, h.keep_alive),
+            (101, BodyFraming::ContentLength(0), false)
+        );
     }
 
     #[test]
     fn chunked_wins_over_content_length() {
-        let h = parse(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\nTransfer-Encoding: Chunked\r\n\r\n");
+        let h =
+            parse(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\nTransfer-Encoding: Chunked\r\n\r\n");
         assert_eq!(h.framing, BodyFraming::Chunked);
     }
 
     #[test]
     fn no_body_statuses() {
         let h = parse(b"HTTP/1.1 204 No Content\r\n\r\n");
-        assert_eq!((h.framing, h.keep_alive), (BodyFraming::ContentLength(0), true));
+        assert_eq!(
+            (h.framing, h.keep_alive),
+            (BodyFraming::ContentLength(0), true)
+        );
         let h = parse(b"HTTP/1.1 304 Not Modified\r\ncontent-length: 50\r\n\r\n");
         assert_eq!(h.framing, BodyFraming::ContentLength(0));
     }
@@ -323,15 +340,26 @@ mod tests {
     #[test]
     fn no_framing_reads_until_close() {
         let h = parse(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n");
-        assert_eq!((h.framing, h.keep_alive, h.event_stream), (BodyFraming::UntilClose, false, true));
+        assert_eq!(
+            (h.framing, h.keep_alive, h.event_stream),
+            (BodyFraming::UntilClose, false, true)
+        );
     }
 
     #[test]
     fn connection_reuse_rules() {
-        assert!(!parse(b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 0\r\n\r\n").keep_alive);
-        assert!(!parse(b"HTTP/1.1 200 OK\r\nconnection: upgrade, Close\r\ncontent-length: 0\r\n\r\n").keep_alive);
+        assert!(
+            !parse(b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 0\r\n\r\n").keep_alive
+        );
+        assert!(
+            !parse(b"HTTP/1.1 200 OK\r\nconnection: upgrade, Close\r\ncontent-length: 0\r\n\r\n")
+                .keep_alive
+        );
         assert!(!parse(b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n").keep_alive);
-        assert!(parse(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\ncontent-length: 0\r\n\r\n").keep_alive);
+        assert!(
+            parse(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\ncontent-length: 0\r\n\r\n")
+                .keep_alive
+        );
         assert!(parse(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").keep_alive);
     }
 
@@ -340,7 +368,9 @@ mod tests {
         let h = parse(b"HTTP/1.1 200 OK\r\ncontent-length: 7, 7\r\nContent-Length: 7\r\n\r\n");
         assert_eq!(h.framing, BodyFraming::ContentLength(7));
         assert_eq!(
-            parse_response_head(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\ncontent-length: 8\r\n\r\n"),
+            parse_response_head(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\ncontent-length: 8\r\n\r\n"
+            ),
             Err(HeadError::ConflictingContentLength)
         );
         for bad in ["-1", "", "1 2", "0x10", "+5", "18446744073709551616"] {
@@ -369,7 +399,11 @@ mod tests {
 
     #[test]
     fn bad_status_lines() {
-        for bad in [&b"HTTX/1.1 200 OK\r\n\r\n"[..], b"HTTP/1.1 2x0 OK\r\n\r\n", b"HTTP/2 200\r\n\r\n"] {
+        for bad in [
+            &b"HTTX/1.1 200 OK\r\n\r\n"[..],
+            b"HTTP/1.1 2x0 OK\r\n\r\n",
+            b"HTTP/2 200\r\n\r\n",
+        ] {
             assert_eq!(parse_response_head(bad), Err(HeadError::InvalidStatusLine));
         }
         assert_eq!(
@@ -391,7 +425,10 @@ mod tests {
         big.resize(MAX_HEAD_BYTES + 10, b'a');
         big.extend_from_slice(b"\r\n\r\n");
         assert_eq!(parse_response_head(&big), Err(HeadError::TooLarge));
-        assert_eq!(HeadError::TooLarge.to_string(), "response head larger than 65536 bytes");
+        assert_eq!(
+            HeadError::TooLarge.to_string(),
+            "response head larger than 65536 bytes"
+        );
     }
 
     #[test]
