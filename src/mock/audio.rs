@@ -61,7 +61,7 @@ pub fn wav_duration(b: &[u8]) -> Result<f64, String> {
                     "data chunk declares {size} bytes but only {avail} remain (truncated?)"
                 ));
             }
-            if size % block_align as usize != 0 {
+            if !size.is_multiple_of(block_align as usize) {
                 return Err(format!(
                     "data chunk length {size} is not a multiple of the block align {block_align}"
                 ));
