@@ -461,3 +461,75 @@ fn injected_faults() {
     assert!(r.cut);
     assert_eq!(r.events().len(), 1, "only the role chunk: {:?}", r.events());
 }
+
+#[test]
+fn concurrent_streams_on_two_workers_all_complete() {
+    let s = server(|a| {
+        a.workers = Some(2);
+        a.output_tokens = 8;
+        a.ttft_ms = 5.0;
+        a.itl_ms = 2.0;
+    });
+    let addr = s.addr();
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                (0..3)
+                    .map(|_| {
+                        let r =
+                            exchange(&mut c, &post(&chat_body(true, true, None, &wav_b64(1_600))));
+                        (r.status, r.event_json().len(), r.events().last().cloned())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for c in clients {
+        for (status, n, last) in c.join().unwrap() {
+            // role + 8 tokens + finish + usage, then [DONE].
+            assert_eq!(
+                (status, n, last.as_deref()),
+                (200, 11, Some("data: [DONE]"))
+            );
+        }
+    }
+    let st = s.stats();
+    assert_eq!(st.requests.load(Ordering::Relaxed), 48);
+    assert_eq!(st.audio_micros.load(Ordering::Relaxed), 48 * 100_000);
+}
+
+#[test]
+fn expect_continue_and_pipelined_requests() {
+    let s = server(|_| {});
+    let mut c = connect(&s);
+    let body = chat_body(false, false, Some(1), &wav_b64(10));
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    let mut b = [0u8; 25];
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"HTTP/1.1 100 Continue\r\n\r\n");
+    let r = exchange(&mut c, body.as_bytes());
+    assert_eq!(r.json()["choices"][0]["message"]["content"], " the");
+    // Two requests in one write: both answered, in order.
+    let mut two = get("/health");
+    two.extend_from_slice(&get("/v1/mock/stats"));
+    c.write_all(&two).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !raw.ends_with(b"}") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "EOF after {raw:?}");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(raw).unwrap();
+    let parts: Vec<&str> = text.split("HTTP/1.1 200 OK\r\n").collect();
+    assert_eq!(parts.len(), 3, "{text}");
+    assert!(parts[1].ends_with("content-length: 0\r\n\r\n"), "{text}");
+    let stats: Value = serde_json::from_str(parts[2].split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(stats["requests"], 1);
+}
