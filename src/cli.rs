@@ -202,6 +202,12 @@ pub struct ProfileArgs {
     #[arg(long = "warmup-request-count", visible_alias = "num-warmup-requests", value_name = "N", value_parser = parse_positive_u64)]
     pub warmup_request_count: Option<u64>,
 
+    /// audioperf extension (open loop): measure request latency and TTFT from
+    /// each request's intended send time instead of its actual send time, so
+    /// time spent queued in the client (coordinated omission) is included.
+    #[arg(long = "latency-from-schedule")]
+    pub latency_from_schedule: bool,
+
     // ---- Request cancellation ----
     /// Percentage (0-100] of requests to cancel.
     #[arg(long = "request-cancellation-rate", value_name = "PERCENT", value_parser = parse_percentage)]
@@ -1015,6 +1021,11 @@ impl ProfileArgs {
             benchmark_duration,
             benchmark_grace_period,
             request_timeout,
+            request_cancellation_rate: a.request_cancellation_rate.unwrap_or(0.0),
+            request_cancellation_delay: Duration::from_secs_f64(
+                a.request_cancellation_delay.unwrap_or(0.0),
+            ),
+            latency_from_schedule: a.latency_from_schedule,
             audio,
             prompt,
             random_seed: a.random_seed,
