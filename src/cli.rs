@@ -127,7 +127,7 @@ pub struct ProfileArgs {
     #[arg(long = "url", short = 'u', action = ArgAction::Append, value_name = "URL")]
     pub url: Vec<String>,
     /// Per-request timeout in seconds [default: 21600].
-    #[arg(long = "request-timeout-seconds", value_name = "SECONDS", value_parser = parse_positive_f64)]
+    #[arg(long = "request-timeout-seconds", value_name = "SECONDS", value_parser = parse_positive_f64, allow_negative_numbers = true)]
     pub request_timeout_seconds: Option<f64>,
     /// API key, sent as `Authorization: Bearer <key>`.
     #[arg(long = "api-key", value_name = "KEY")]
@@ -153,7 +153,11 @@ pub struct ProfileArgs {
     #[arg(long = "custom-dataset-type", value_name = "TYPE")]
     pub custom_dataset_type: Option<String>,
     /// Seed for synthetic data and schedules.
-    #[arg(long = "random-seed", value_name = "SEED")]
+    #[arg(
+        long = "random-seed",
+        value_name = "SEED",
+        allow_negative_numbers = true
+    )]
     pub random_seed: Option<u64>,
 
     // ---- Output ----
@@ -178,28 +182,28 @@ pub struct ProfileArgs {
 
     // ---- Load generator ----
     /// Maximum benchmark run time in seconds.
-    #[arg(long = "benchmark-duration", value_name = "SECONDS", value_parser = parse_positive_f64)]
+    #[arg(long = "benchmark-duration", value_name = "SECONDS", value_parser = parse_positive_f64, allow_negative_numbers = true)]
     pub benchmark_duration: Option<f64>,
     /// Seconds to wait for responses after --benchmark-duration ('inf' waits forever) [default: 30].
-    #[arg(long = "benchmark-grace-period", value_name = "SECONDS", value_parser = parse_non_negative_f64)]
+    #[arg(long = "benchmark-grace-period", value_name = "SECONDS", value_parser = parse_non_negative_f64, allow_negative_numbers = true)]
     pub benchmark_grace_period: Option<f64>,
     /// Requests kept in flight [default: 1].
-    #[arg(long, value_name = "N", value_parser = parse_positive_u32)]
+    #[arg(long, value_name = "N", value_parser = parse_positive_u32, allow_negative_numbers = true)]
     pub concurrency: Option<u32>,
     /// Target requests per second (open loop).
-    #[arg(long = "request-rate", value_name = "RPS", value_parser = parse_positive_f64)]
+    #[arg(long = "request-rate", value_name = "RPS", value_parser = parse_positive_f64, allow_negative_numbers = true)]
     pub request_rate: Option<f64>,
     /// Arrival pattern for --request-rate: constant, poisson or gamma [default: poisson].
     #[arg(long = "arrival-pattern", visible_alias = "request-rate-mode", value_name = "PATTERN", value_parser = parse_arrival_pattern)]
     pub arrival_pattern: Option<ArrivalPattern>,
     /// Gamma smoothness (1.0 = Poisson-like; same as vLLM's --burstiness).
-    #[arg(long = "arrival-smoothness", visible_alias = "vllm-burstiness", value_name = "K", value_parser = parse_positive_f64)]
+    #[arg(long = "arrival-smoothness", visible_alias = "vllm-burstiness", value_name = "K", value_parser = parse_positive_f64, allow_negative_numbers = true)]
     pub arrival_smoothness: Option<f64>,
     /// Requests to send [default: 10].
-    #[arg(long = "request-count", visible_alias = "num-requests", value_name = "N", value_parser = parse_positive_u64)]
+    #[arg(long = "request-count", visible_alias = "num-requests", value_name = "N", value_parser = parse_positive_u64, allow_negative_numbers = true)]
     pub request_count: Option<u64>,
     /// Warmup requests before measuring.
-    #[arg(long = "warmup-request-count", visible_alias = "num-warmup-requests", value_name = "N", value_parser = parse_positive_u64)]
+    #[arg(long = "warmup-request-count", visible_alias = "num-warmup-requests", value_name = "N", value_parser = parse_positive_u64, allow_negative_numbers = true)]
     pub warmup_request_count: Option<u64>,
 
     /// audioperf extension (open loop): measure request latency and TTFT from
@@ -210,46 +214,46 @@ pub struct ProfileArgs {
 
     // ---- Request cancellation ----
     /// Percentage (0-100] of requests to cancel.
-    #[arg(long = "request-cancellation-rate", value_name = "PERCENT", value_parser = parse_percentage)]
+    #[arg(long = "request-cancellation-rate", value_name = "PERCENT", value_parser = parse_percentage, allow_negative_numbers = true)]
     pub request_cancellation_rate: Option<f64>,
     /// Seconds after sending before a cancelled request is dropped [default: 0].
-    #[arg(long = "request-cancellation-delay", value_name = "SECONDS", value_parser = parse_non_negative_f64)]
+    #[arg(long = "request-cancellation-delay", value_name = "SECONDS", value_parser = parse_non_negative_f64, allow_negative_numbers = true)]
     pub request_cancellation_delay: Option<f64>,
 
     // ---- Conversation input ----
     /// Unique conversations (sessions) to send.
-    #[arg(long = "conversation-num", visible_aliases = ["num-conversations", "num-sessions"], value_name = "N", value_parser = parse_positive_u32)]
+    #[arg(long = "conversation-num", visible_aliases = ["num-conversations", "num-sessions"], value_name = "N", value_parser = parse_positive_u32, allow_negative_numbers = true)]
     pub conversation_num: Option<u32>,
     /// Unique dataset entries to build [default: 100].
-    #[arg(long = "num-dataset-entries", visible_alias = "num-prompts", value_name = "N", value_parser = parse_positive_u32)]
+    #[arg(long = "num-dataset-entries", visible_alias = "num-prompts", value_name = "N", value_parser = parse_positive_u32, allow_negative_numbers = true)]
     pub num_dataset_entries: Option<u32>,
 
     // ---- ISL / OSL / prompt ----
     /// Mean synthetic prompt length in tokens [default: 550].
-    #[arg(long = "prompt-input-tokens-mean", visible_aliases = ["synthetic-input-tokens-mean", "isl"], value_name = "TOKENS", value_parser = parse_u32)]
+    #[arg(long = "prompt-input-tokens-mean", visible_aliases = ["synthetic-input-tokens-mean", "isl"], value_name = "TOKENS", value_parser = parse_u32, allow_negative_numbers = true)]
     pub input_tokens_mean: Option<u32>,
     /// Standard deviation of the prompt length [default: 0].
-    #[arg(long = "prompt-input-tokens-stddev", visible_aliases = ["synthetic-input-tokens-stddev", "isl-stddev"], value_name = "TOKENS", value_parser = parse_non_negative_f64)]
+    #[arg(long = "prompt-input-tokens-stddev", visible_aliases = ["synthetic-input-tokens-stddev", "isl-stddev"], value_name = "TOKENS", value_parser = parse_non_negative_f64, allow_negative_numbers = true)]
     pub input_tokens_stddev: Option<f64>,
     /// Mean output length, sent as max_completion_tokens.
-    #[arg(long = "prompt-output-tokens-mean", visible_aliases = ["output-tokens-mean", "osl"], value_name = "TOKENS", value_parser = parse_u32)]
+    #[arg(long = "prompt-output-tokens-mean", visible_aliases = ["output-tokens-mean", "osl"], value_name = "TOKENS", value_parser = parse_u32, allow_negative_numbers = true)]
     pub output_tokens_mean: Option<u32>,
     /// Standard deviation of the output length [default: 0].
-    #[arg(long = "prompt-output-tokens-stddev", visible_aliases = ["output-tokens-stddev", "osl-stddev"], value_name = "TOKENS", value_parser = parse_non_negative_f64)]
+    #[arg(long = "prompt-output-tokens-stddev", visible_aliases = ["output-tokens-stddev", "osl-stddev"], value_name = "TOKENS", value_parser = parse_non_negative_f64, allow_negative_numbers = true)]
     pub output_tokens_stddev: Option<f64>,
     /// Text parts per request [default: 1].
-    #[arg(long = "prompt-batch-size", visible_aliases = ["batch-size-text", "batch-size"], short = 'b', value_name = "N", value_parser = parse_positive_u32)]
+    #[arg(long = "prompt-batch-size", visible_aliases = ["batch-size-text", "batch-size"], short = 'b', value_name = "N", value_parser = parse_positive_u32, allow_negative_numbers = true)]
     pub prompt_batch_size: Option<u32>,
 
     // ---- Audio input ----
     /// Audio parts per request [default: 1].
-    #[arg(long = "audio-batch-size", visible_alias = "batch-size-audio", value_name = "N", value_parser = parse_u32)]
+    #[arg(long = "audio-batch-size", visible_alias = "batch-size-audio", value_name = "N", value_parser = parse_u32, allow_negative_numbers = true)]
     pub audio_batch_size: Option<u32>,
     /// Mean clip length in seconds; 0 disables audio [default: 0].
-    #[arg(long = "audio-length-mean", value_name = "SECONDS", value_parser = parse_non_negative_f64)]
+    #[arg(long = "audio-length-mean", value_name = "SECONDS", value_parser = parse_non_negative_f64, allow_negative_numbers = true)]
     pub audio_length_mean: Option<f64>,
     /// Standard deviation of the clip length in seconds [default: 0].
-    #[arg(long = "audio-length-stddev", value_name = "SECONDS", value_parser = parse_non_negative_f64)]
+    #[arg(long = "audio-length-stddev", value_name = "SECONDS", value_parser = parse_non_negative_f64, allow_negative_numbers = true)]
     pub audio_length_stddev: Option<f64>,
     /// wav or mp3 [default: wav].
     #[arg(long = "audio-format", value_name = "FORMAT")]
@@ -261,7 +265,7 @@ pub struct ProfileArgs {
     #[arg(long = "audio-sample-rates", action = ArgAction::Append, value_name = "KHZ")]
     pub audio_sample_rates: Vec<String>,
     /// 1 (mono) or 2 (stereo) [default: 1].
-    #[arg(long = "audio-num-channels", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=2))]
+    #[arg(long = "audio-num-channels", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=2), allow_negative_numbers = true)]
     pub audio_num_channels: Option<u16>,
 
     // ---- UI, workers, logging ----
@@ -269,7 +273,7 @@ pub struct ProfileArgs {
     #[arg(long = "ui-type", visible_alias = "ui", value_name = "UI", value_parser = parse_ui_type)]
     pub ui_type: Option<UiType>,
     /// Upper bound on worker threads.
-    #[arg(long = "workers-max", visible_alias = "max-workers", value_name = "N", value_parser = parse_positive_usize)]
+    #[arg(long = "workers-max", visible_alias = "max-workers", value_name = "N", value_parser = parse_positive_usize, allow_negative_numbers = true)]
     pub workers_max: Option<usize>,
     /// `-v` is AIPerf's --verbose, `-vv` its --extra-verbose.
     #[arg(long = "verbose", short = 'v', action = ArgAction::Count)]
@@ -1354,4 +1358,552 @@ fn osl_json(a: &ProfileArgs) -> Option<Value> {
         osl.insert("stddev".into(), num(s));
     }
     (!osl.is_empty()).then_some(Value::Object(osl))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Stand-in for the lead's top-level parser.
+    #[derive(Parser, Debug)]
+    #[command(name = "profile")]
+    struct TestCli {
+        #[command(flatten)]
+        args: ProfileArgs,
+    }
+
+    fn args(line: &str) -> Result<ProfileArgs, clap::Error> {
+        let argv = std::iter::once("profile").chain(line.split_whitespace());
+        TestCli::try_parse_from(argv).map(|c| c.args)
+    }
+
+    fn config(line: &str) -> Result<ProfileConfig, CliError> {
+        match args(line) {
+            Ok(a) => a.into_config(format!("audioperf profile {line}")),
+            Err(e) => panic!("clap rejected '{line}': {e}"),
+        }
+    }
+
+    fn ok(line: &str) -> ProfileConfig {
+        match config(line) {
+            Ok(c) => c,
+            Err(e) => panic!("'{line}' rejected: {e}"),
+        }
+    }
+
+    fn err(line: &str) -> CliError {
+        match config(line) {
+            Ok(_) => panic!("'{line}' was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    /// clap's message for a value-parser failure; it must name the flag.
+    fn clap_err(line: &str) -> String {
+        match args(line) {
+            Ok(_) => panic!("clap accepted '{line}'"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// `input_config` with the machine-specific absolute directory blanked.
+    fn ic_without_dir(c: &ProfileConfig) -> Value {
+        let mut v = c.input_config_json.clone();
+        v["artifacts"]["dir"] = json!("DIR");
+        v
+    }
+
+    const SYNTH: &str = "--model Qwen/Qwen2-Audio-7B-Instruct --endpoint-type chat \
+        --audio-length-mean 5.0 --audio-format wav --audio-sample-rates 16 \
+        --synthetic-input-tokens-mean 100 --streaming --url localhost:8000 \
+        --request-count 20 --concurrency 4";
+
+    #[test]
+    fn synthetic_audio_example() {
+        let c = ok(SYNTH);
+        assert_eq!(c.model, "Qwen/Qwen2-Audio-7B-Instruct");
+        assert_eq!(c.target.host, "localhost");
+        assert_eq!(c.target.port, 8000);
+        assert_eq!(c.target.scheme, Scheme::Http);
+        assert_eq!(c.target.host_header, "localhost:8000");
+        assert_eq!(c.target.base_path, "");
+        assert_eq!(c.endpoint_path, "/v1/chat/completions");
+        assert_eq!(c.url(), "http://localhost:8000/v1/chat/completions");
+        assert!(c.streaming);
+        assert_eq!(c.request_count, 20);
+        assert_eq!(c.concurrency, 4);
+        assert!(c.concurrency_set);
+        assert_eq!(c.request_rate, None);
+        assert_eq!(c.audio.length_mean_s, 5.0);
+        assert_eq!(c.audio.format, AudioFormat::Wav);
+        assert_eq!(c.audio.sample_rates_hz, vec![16000]);
+        assert_eq!(c.audio.depths_bits, vec![16]);
+        assert_eq!(c.audio.channels, 1);
+        assert_eq!(c.audio.batch_size, 1);
+        assert_eq!(c.prompt.input_tokens_mean, 100);
+        assert_eq!(c.prompt.output_tokens_mean, None);
+        assert_eq!(c.num_dataset_entries, 20);
+        assert_eq!(
+            c.artifact_dir,
+            PathBuf::from("artifacts/Qwen_Qwen2-Audio-7B-Instruct-openai-chat-concurrency4")
+        );
+        assert!(c.cli_command.starts_with("audioperf profile --model"));
+    }
+
+    #[test]
+    fn synthetic_example_input_config_equals_aiperf() {
+        // Produced by AIPerf 0.13.0's own converter for the same line (+ --ui-type none).
+        let expected: Value = serde_json::from_str(r#"{"models": {"items": [{"name": "Qwen/Qwen2-Audio-7B-Instruct"}]}, "endpoint": {"urls": ["http://localhost:8000"], "type": "chat", "streaming": true}, "datasets": [{"name": "main", "type": "synthetic", "entries": 20, "prompts": {"isl": {"mean": 100.0}}, "audio": {"batch_size": 1, "length": {"mean": 5.0}, "format": "wav", "sample_rates": [16.0]}}], "phases": [{"name": "profiling", "kind": "profiling", "type": "concurrency", "requests": 20, "concurrency": 4}], "artifacts": {"dir": "DIR", "auto_plot": false, "plot_required": false}, "tokenizer": {}, "gpu_telemetry": {"enabled": true}, "server_metrics": {"enabled": true, "urls": [], "formats": ["json", "csv"]}, "network_latency": {"enabled": false}, "otel": {}, "mlflow": {}, "wandb": {}, "runtime": {"ui": "none"}}"#).unwrap();
+        let c = ok(&format!("{SYNTH} --ui-type none"));
+        assert_eq!(ic_without_dir(&c), expected);
+        let dir = c.input_config_json["artifacts"]["dir"]
+            .as_str()
+            .unwrap_or("");
+        assert!(Path::new(dir).is_absolute());
+        assert!(dir.ends_with("/artifacts/Qwen_Qwen2-Audio-7B-Instruct-openai-chat-concurrency4"));
+    }
+
+    #[test]
+    fn input_file_example() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("inputs.jsonl");
+        std::fs::write(
+            &file,
+            "{\"texts\": [\"Transcribe this.\"], \"audios\": [\"a.wav\"]}\n",
+        )
+        .unwrap();
+        let line = format!(
+            "--model Qwen/Qwen2.5-Omni-3B --endpoint-type chat --input-file {} \
+             --custom-dataset-type single_turn --streaming --url localhost:8000 --request-count 3 --ui-type none",
+            file.display()
+        );
+        let c = ok(&line);
+        assert_eq!(c.input_file.as_deref(), Some(file.as_path()));
+        assert_eq!(c.custom_dataset_type.as_deref(), Some("single_turn"));
+        assert_eq!(c.request_count, 3);
+        assert_eq!(c.concurrency, 1);
+        assert!(!c.concurrency_set);
+        assert_eq!(
+            c.artifact_dir,
+            PathBuf::from("artifacts/Qwen_Qwen2.5-Omni-3B-openai-chat-concurrency1")
+        );
+        let mut expected: Value = serde_json::from_str(r#"{"models": {"items": [{"name": "Qwen/Qwen2.5-Omni-3B"}]}, "endpoint": {"urls": ["http://localhost:8000"], "type": "chat", "streaming": true}, "datasets": [{"name": "main", "type": "file", "path": "inputs.jsonl", "format": "single_turn", "entries": 3}], "phases": [{"name": "profiling", "kind": "profiling", "type": "concurrency", "requests": 3}], "artifacts": {"dir": "DIR", "auto_plot": false, "plot_required": false}, "tokenizer": {}, "gpu_telemetry": {"enabled": true}, "server_metrics": {"enabled": true, "urls": [], "formats": ["json", "csv"]}, "network_latency": {"enabled": false}, "otel": {}, "mlflow": {}, "wandb": {}, "runtime": {"ui": "none"}}"#).unwrap();
+        expected["datasets"][0]["path"] = json!(file.to_string_lossy());
+        assert_eq!(ic_without_dir(&c), expected);
+        // A missing file is caught here, naming the flag.
+        let e = err("-m m --input-file /nonexistent/x.jsonl");
+        assert_eq!(e.flag, "--input-file");
+    }
+
+    #[test]
+    fn every_flag_input_config_equals_aiperf() {
+        let line = "-m x/y --url https://h:9000/api --custom-endpoint /v1/chat --request-count 40 \
+            --warmup-request-count 5 --concurrency 4 --request-rate 8 --request-rate-mode constant \
+            --benchmark-duration 60 --benchmark-grace-period 5 --request-timeout-seconds 30 \
+            --request-cancellation-rate 10 --request-cancellation-delay 0.5 --audio-length-mean 2 \
+            --audio-length-stddev 0.5 --audio-format mp3 --audio-sample-rates 16,44.1 \
+            --audio-sample-rates 48000 --audio-depths 16,24 --audio-num-channels 2 --batch-size-audio 2 \
+            --isl 100 --isl-stddev 10 --osl 50 --osl-stddev 5 --use-legacy-max-tokens --batch-size-text 2 \
+            --random-seed 42 --api-key sk --header X-A:one -H X-B:two --extra-inputs temperature:0.5 \
+            --extra-inputs {\"top_k\":3} --num-dataset-entries 7 --tokenizer /tok --tokenizer-revision v1 \
+            --tokenizer-trust-remote-code --use-server-token-count --ui-type none --workers-max 3 \
+            --no-server-metrics --no-gpu-telemetry -v --artifact-dir out/dir";
+        let expected: Value = serde_json::from_str(r#"{"models": {"items": [{"name": "x/y"}]}, "endpoint": {"urls": ["https://h:9000/api"], "path": "/v1/chat", "api_key": "<redacted>", "timeout": 30.0, "use_legacy_max_tokens": true, "use_server_token_count": true, "headers": {"X-A": "one", "X-B": "two"}, "extra": {"temperature": 0.5, "top_k": 3}}, "datasets": [{"name": "main", "type": "synthetic", "entries": 7, "random_seed": 42, "prompts": {"isl": {"mean": 100.0, "stddev": 10.0}, "osl": {"mean": 50.0, "stddev": 5.0}, "batch_size": 2}, "audio": {"batch_size": 2, "length": {"mean": 2.0, "stddev": 0.5}, "format": "mp3", "sample_rates": [16.0, 44.1, 48.0], "depths": [16, 24], "channels": 2}}], "phases": [{"name": "warmup", "kind": "warmup", "type": "constant", "exclude_from_results": true, "requests": 5, "concurrency": 4, "rate": 8.0}, {"name": "profiling", "kind": "profiling", "type": "constant", "requests": 40, "duration": 60.0, "concurrency": 4, "grace_period": 5.0, "cancellation": {"rate": 10.0, "delay": 0.5}, "rate": 8.0}], "artifacts": {"dir": "DIR", "auto_plot": false, "plot_required": false}, "tokenizer": {"name": "/tok", "revision": "v1", "trust_remote_code": true}, "gpu_telemetry": {"enabled": false}, "server_metrics": {"enabled": false}, "network_latency": {"enabled": false}, "otel": {}, "mlflow": {}, "wandb": {}, "runtime": {"ui": "simple", "workers": 3}, "logging": {"level": "DEBUG"}}"#).unwrap();
+        let c = ok(line);
+        assert_eq!(ic_without_dir(&c), expected);
+        // A named directory is used as is, no run-name subfolder.
+        assert_eq!(c.artifact_dir, PathBuf::from("out/dir"));
+        assert_eq!(c.target.scheme, Scheme::Https);
+        assert_eq!(c.target.port, 9000);
+        assert_eq!(c.target.base_path, "/api");
+        assert_eq!(c.url(), "https://h:9000/api/v1/chat");
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.benchmark_duration, Some(Duration::from_secs(60)));
+        assert_eq!(c.benchmark_grace_period, Duration::from_secs(5));
+        assert_eq!(c.warmup_request_count, 5);
+        assert_eq!(c.request_rate, Some(8.0));
+        assert_eq!(c.arrival_pattern, ArrivalPattern::Constant);
+        assert_eq!(c.audio.sample_rates_hz, vec![16000, 44100, 48000]);
+        assert_eq!(c.audio.depths_bits, vec![16, 24]);
+        assert_eq!(c.audio.length_stddev_s, 0.5);
+        assert_eq!(c.audio.channels, 2);
+        assert_eq!(c.audio.batch_size, 2);
+        assert_eq!(c.prompt.output_tokens_mean, Some(50));
+        assert_eq!(c.prompt.output_tokens_stddev, 5.0);
+        assert!(c.prompt.use_legacy_max_tokens);
+        assert_eq!(c.prompt.text_batch_size, 2);
+        assert_eq!(c.random_seed, Some(42));
+        assert_eq!(c.num_dataset_entries, 7);
+        assert_eq!(c.api_key.as_deref(), Some("sk"));
+        assert_eq!(
+            c.headers,
+            vec![
+                ("X-A".to_string(), "one".to_string()),
+                ("X-B".to_string(), "two".to_string())
+            ]
+        );
+        assert_eq!(c.extra_inputs.get("temperature"), Some(&json!(0.5)));
+        assert_eq!(c.extra_inputs.get("top_k"), Some(&json!(3)));
+        assert_eq!(c.tokenizer.as_deref(), Some("/tok"));
+        assert!(c.use_server_token_count);
+        assert_eq!(c.ui_type, UiType::Simple); // -v forces simple, as in AIPerf
+        assert_eq!(c.workers_max, Some(3));
+    }
+
+    #[test]
+    fn gamma_warmup_sessions_input_config_equals_aiperf() {
+        let expected: Value = serde_json::from_str(r#"{"models": {"items": [{"name": "m"}]}, "endpoint": {"urls": ["http://localhost:8000"]}, "datasets": [{"name": "main", "type": "synthetic", "entries": 5, "prompts": {"isl": {"mean": 550.0}}}], "phases": [{"name": "warmup", "kind": "warmup", "type": "gamma", "exclude_from_results": true, "requests": 2, "rate": 2.0, "smoothness": 1.5}, {"name": "profiling", "kind": "profiling", "type": "gamma", "sessions": 5, "rate": 2.0, "smoothness": 1.5}], "artifacts": {"dir": "DIR", "auto_plot": false, "plot_required": false}, "tokenizer": {}, "gpu_telemetry": {"enabled": true}, "server_metrics": {"enabled": true, "urls": [], "formats": ["json", "csv"]}, "network_latency": {"enabled": false}, "otel": {}, "mlflow": {}, "wandb": {}, "runtime": {"ui": "none"}}"#).unwrap();
+        let c = ok(
+            "-m m --request-rate 2 --arrival-pattern gamma --arrival-smoothness 1.5 \
+                    --warmup-request-count 2 --ui-type none --conversation-num 5",
+        );
+        assert_eq!(ic_without_dir(&c), expected);
+        assert_eq!(c.request_count, 5);
+        assert_eq!(c.num_dataset_entries, 5);
+        assert_eq!(c.arrival_pattern, ArrivalPattern::Gamma);
+        assert_eq!(c.arrival_smoothness, Some(1.5));
+    }
+
+    #[test]
+    fn defaults_equal_aiperf() {
+        let c = ok("-m m");
+        assert_eq!(c.request_count, 10);
+        assert_eq!(c.warmup_request_count, 0);
+        assert_eq!(c.concurrency, 1);
+        assert!(!c.concurrency_set);
+        assert_eq!(c.request_rate, None);
+        assert_eq!(c.arrival_pattern, ArrivalPattern::Poisson);
+        assert_eq!(c.arrival_smoothness, None);
+        assert_eq!(c.benchmark_duration, None);
+        assert_eq!(c.benchmark_grace_period, Duration::from_secs(30));
+        assert_eq!(c.request_timeout, Duration::from_secs(21600));
+        assert_eq!(c.audio.length_mean_s, 0.0);
+        assert_eq!(c.audio.length_stddev_s, 0.0);
+        assert_eq!(c.audio.format, AudioFormat::Wav);
+        assert_eq!(c.audio.sample_rates_hz, vec![16000]);
+        assert_eq!(c.audio.depths_bits, vec![16]);
+        assert_eq!(c.audio.channels, 1);
+        assert_eq!(c.audio.batch_size, 1);
+        assert_eq!(c.prompt.input_tokens_mean, 550);
+        assert_eq!(c.prompt.input_tokens_stddev, 0.0);
+        assert_eq!(c.prompt.output_tokens_mean, None);
+        assert_eq!(c.prompt.text_batch_size, 1);
+        assert!(!c.prompt.use_legacy_max_tokens);
+        assert_eq!(c.num_dataset_entries, 100);
+        assert_eq!(c.target.port, 8000);
+        assert_eq!(c.endpoint_path, "/v1/chat/completions");
+        assert!(!c.streaming);
+        assert_eq!(c.random_seed, None);
+        assert!(c.headers.is_empty() && c.extra_inputs.is_empty());
+        assert_eq!(
+            c.artifact_dir,
+            PathBuf::from("artifacts/m-openai-chat-concurrency1")
+        );
+        // A duration alone leaves the count unbounded.
+        let d = ok("-m m --benchmark-duration 10");
+        assert_eq!(d.request_count, u64::MAX);
+        assert_eq!(
+            d.input_config_json["phases"][0]["grace_period"],
+            json!(30.0)
+        );
+        assert!(d.input_config_json["phases"][0].get("requests").is_none());
+        // 'inf' grace period: wait forever; JSON null like AIPerf's exporter.
+        let g = ok("-m m --benchmark-duration 10 --benchmark-grace-period inf");
+        assert_eq!(g.benchmark_grace_period, Duration::MAX);
+        assert_eq!(
+            g.input_config_json["phases"][0]["grace_period"],
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn aliases() {
+        let a = ok("--model-names a -u localhost:1 --num-requests 3 --isl 7 --osl 9 \
+                    --batch-size-audio 2 --batch-size 3 --num-prompts 4 --ui simple --max-workers 2 \
+                    --request-rate 1 --arrival-pattern constant --endpoint /x --num-warmup-requests 1");
+        let b = ok(
+            "-m a --url localhost:1 --request-count 3 --prompt-input-tokens-mean 7 \
+                    --output-tokens-mean 9 --audio-batch-size 2 -b 3 --num-dataset-entries 4 \
+                    --ui-type simple --workers-max 2 --request-rate 1 --request-rate-mode constant \
+                    --custom-endpoint /x --warmup-request-count 1",
+        );
+        for c in [&a, &b] {
+            assert_eq!(c.model, "a");
+            assert_eq!(c.target.port, 1);
+            assert_eq!(c.request_count, 3);
+            assert_eq!(c.prompt.input_tokens_mean, 7);
+            assert_eq!(c.prompt.output_tokens_mean, Some(9));
+            assert_eq!(c.audio.batch_size, 2);
+            assert_eq!(c.prompt.text_batch_size, 3);
+            assert_eq!(c.num_dataset_entries, 4);
+            assert_eq!(c.ui_type, UiType::Simple);
+            assert_eq!(c.workers_max, Some(2));
+            assert_eq!(c.arrival_pattern, ArrivalPattern::Constant);
+            assert_eq!(c.endpoint_path, "/x");
+            assert_eq!(c.warmup_request_count, 1);
+        }
+        let c = ok(
+            "-m a --synthetic-input-tokens-mean 5 --prompt-output-tokens-mean 6 \
+                    --num-conversations 8 --output-artifact-dir o --vllm-burstiness 2 \
+                    --request-rate 1 --arrival-pattern gamma --isl-stddev 1 --osl-stddev 2",
+        );
+        assert_eq!(c.prompt.input_tokens_mean, 5);
+        assert_eq!(c.prompt.output_tokens_mean, Some(6));
+        assert_eq!(c.prompt.input_tokens_stddev, 1.0);
+        assert_eq!(c.prompt.output_tokens_stddev, 2.0);
+        assert_eq!(c.request_count, 8);
+        assert_eq!(c.arrival_smoothness, Some(2.0));
+        assert_eq!(c.artifact_dir, PathBuf::from("o"));
+        assert_eq!(ok("-m a --num-sessions 6").request_count, 6);
+        assert_eq!(ok("-m a --prompt-batch-size 2").prompt.text_batch_size, 2);
+        // No-op compat flags are accepted.
+        let n = ok("-m a --no-server-metrics --no-gpu-telemetry -vv --log-level info");
+        assert_eq!(n.ui_type, UiType::Simple);
+        assert_eq!(n.input_config_json["logging"]["level"], json!("TRACE"));
+    }
+
+    #[test]
+    fn lists_and_pairs_use_aiperf_syntax() {
+        let c = ok("--model a,b --model c --audio-sample-rates 16,44.1 --audio-sample-rates 48 \
+                    --audio-sample-rates 22050 --audio-depths 8,16 --audio-depths 32 \
+                    -H A:b,C:d:e -H {\"J\":\"k\"} --extra-inputs ignore_eos:true,x:null,y:007,z:-3,w:1e5,s:hi \
+                    --extra-inputs {\"nested\":{\"a\":[1,2]}}");
+        assert_eq!(c.model_names, vec!["a", "b", "c"]);
+        assert_eq!(c.model, "a");
+        assert_eq!(c.audio.sample_rates_hz, vec![16000, 44100, 48000, 22050]);
+        assert_eq!(c.audio.depths_bits, vec![8, 16, 32]);
+        assert_eq!(
+            c.headers,
+            vec![
+                ("A".to_string(), "b".to_string()),
+                ("C".to_string(), "d:e".to_string()),
+                ("J".to_string(), "k".to_string())
+            ]
+        );
+        let x = &c.extra_inputs;
+        assert_eq!(x["ignore_eos"], json!(true));
+        assert_eq!(x["x"], Value::Null);
+        assert_eq!(x["y"], json!("007"));
+        assert_eq!(x["z"], json!(-3));
+        assert_eq!(x["w"], json!("1e5"));
+        assert_eq!(x["s"], json!("hi"));
+        assert_eq!(x["nested"], json!({"a": [1, 2]}));
+        assert_eq!(
+            c.artifact_dir,
+            PathBuf::from("artifacts/a_multi-openai-chat-concurrency1")
+        );
+        // A numeric-looking header value stays text.
+        assert_eq!(
+            ok("-m a -H X-N:1").headers,
+            vec![("X-N".to_string(), "1".to_string())]
+        );
+    }
+
+    #[test]
+    fn urls() {
+        let t = parse_target("localhost:8000").unwrap();
+        assert_eq!(
+            (t.scheme, t.host.as_str(), t.port),
+            (Scheme::Http, "localhost", 8000)
+        );
+        assert_eq!(t.base_path, "");
+        let t = parse_target("http://localhost:8000/").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.base_path.as_str()),
+            ("localhost", 8000, "")
+        );
+        let t = parse_target("https://h").unwrap();
+        assert_eq!(
+            (t.scheme, t.port, t.host_header.as_str()),
+            (Scheme::Https, 443, "h")
+        );
+        let t = parse_target("http://h").unwrap();
+        assert_eq!((t.port, t.host_header.as_str()), (80, "h"));
+        let t = parse_target("[::1]:8000").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.host_header.as_str()),
+            ("::1", 8000, "[::1]:8000")
+        );
+        let t = parse_target("HTTPS://[::1]/v1/").unwrap();
+        assert_eq!(
+            (t.scheme, t.port, t.host_header.as_str()),
+            (Scheme::Https, 443, "[::1]")
+        );
+        assert_eq!(t.base_path, "/v1");
+        let t = parse_target("10.0.0.2:9/api/x?q=1").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.base_path.as_str()),
+            ("10.0.0.2", 9, "/api/x")
+        );
+        for bad in [
+            "localhost:99999",
+            "localhost:0",
+            "localhost:http",
+            "ftp://h",
+            "http://:80",
+            "[::1",
+        ] {
+            let e = parse_target(bad).unwrap_err();
+            assert_eq!(e.flag, "--url", "{bad}");
+        }
+        assert!(parse_target("localhost:99999")
+            .unwrap_err()
+            .message
+            .contains("1..65535"));
+        let e = err("-m a --url a:1 --url b:2");
+        assert_eq!(e.flag, "--url");
+        // The input_config keeps the URL as AIPerf normalises it.
+        let c = ok("-m a --url http://localhost:8000/");
+        assert_eq!(
+            c.input_config_json["endpoint"]["urls"],
+            json!(["http://localhost:8000/"])
+        );
+        let c = ok("-m a --url localhost:8000");
+        assert_eq!(
+            c.input_config_json["endpoint"]["urls"],
+            json!(["http://localhost:8000"])
+        );
+    }
+
+    #[test]
+    fn artifact_dir_names() {
+        let m = |s: &str| vec![s.to_string()];
+        assert_eq!(
+            artifact_name(&m("a/b"), Some(4), None),
+            "a_b-openai-chat-concurrency4"
+        );
+        assert_eq!(
+            artifact_name(&m("a"), None, None),
+            "a-openai-chat-concurrency1"
+        );
+        assert_eq!(
+            artifact_name(&m("a"), None, Some(10.0)),
+            "a-openai-chat-request_rate10.0"
+        );
+        assert_eq!(
+            artifact_name(&m("a"), Some(3), Some(2.5)),
+            "a-openai-chat-concurrency3-request_rate2.5"
+        );
+        assert_eq!(
+            artifact_name(&m("a"), None, Some(1e-5)),
+            "a-openai-chat-request_rate1e-05"
+        );
+        let two = vec!["a/b".to_string(), "c".to_string()];
+        assert_eq!(
+            artifact_name(&two, None, Some(10.0)),
+            "a_b_multi-openai-chat-request_rate10.0"
+        );
+        assert_eq!(
+            ok("-m org/model --request-rate 0.5").artifact_dir,
+            PathBuf::from("artifacts/org_model-openai-chat-request_rate0.5")
+        );
+    }
+
+    #[test]
+    fn python_float_repr() {
+        let cases = [
+            (10.0, "10.0"),
+            (2.5, "2.5"),
+            (0.1, "0.1"),
+            (0.0001, "0.0001"),
+            (1e-5, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (123.456, "123.456"),
+        ];
+        for (v, s) in cases {
+            assert_eq!(python_float(v), s, "{v}");
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_their_flag() {
+        let cases: [(&str, &str, &str); 16] = [
+            ("--audio-depths 24x", "--audio-depths", "24x is not a number; allowed: 8, 16, 24, 32"),
+            ("--audio-depths 12", "--audio-depths", "12 is not supported; allowed: 8, 16, 24, 32"),
+            ("--audio-format ogg", "--audio-format", "'ogg' is not supported; allowed: wav, mp3"),
+            ("--audio-sample-rates 0", "--audio-sample-rates", "out of range"),
+            ("--audio-sample-rates x", "--audio-sample-rates", "not a number"),
+            (
+                "--audio-format mp3 --audio-sample-rates 20",
+                "--audio-sample-rates",
+                "20 kHz is not supported by mp3; allowed: 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48",
+            ),
+            ("--endpoint-type completions", "--endpoint-type", "not supported by audioperf"),
+            ("--endpoint-type bogus", "--endpoint-type", "allowed: chat"),
+            ("--custom-endpoint v1/chat", "--custom-endpoint", "must start with '/'"),
+            ("--benchmark-grace-period 3", "--benchmark-grace-period", "requires --benchmark-duration"),
+            ("--request-cancellation-delay 1", "--request-cancellation-delay", "requires --request-cancellation-rate"),
+            ("--audio-length-stddev 1", "--audio-length-stddev", "requires --audio-length-mean"),
+            ("--arrival-smoothness 2", "--arrival-smoothness", "gamma"),
+            ("--extra-inputs novalue", "--extra-inputs", "'key:value'"),
+            ("--extra-inputs {bad", "--extra-inputs", "JSON"),
+            ("--custom-dataset-type single_turn", "--custom-dataset-type", "requires --input-file"),
+        ];
+        for (line, flag, text) in cases {
+            let e = err(&format!("-m m {line}"));
+            assert_eq!(e.flag, flag, "{line}");
+            assert!(e.message.contains(text), "{line}: {e}");
+            assert!(e.to_string().starts_with(flag));
+        }
+        assert_eq!(err("").flag, "--model-names");
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let p = tmp.path().display();
+        for (extra, flag) in [
+            ("--isl 10", "--synthetic-input-tokens-mean"),
+            ("--batch-size-text 2", "--batch-size-text"),
+            ("--custom-dataset-type multi_turn", "--custom-dataset-type"),
+        ] {
+            assert_eq!(err(&format!("-m m --input-file {p} {extra}")).flag, flag);
+        }
+        // Audio flags are ignored with a file dataset, as in AIPerf.
+        assert!(config(&format!("-m m --input-file {p} --audio-length-mean 1")).is_ok());
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_rejected_by_clap_naming_the_flag() {
+        let cases = [
+            ("--concurrency 0", "--concurrency"),
+            ("--concurrency -1", "--concurrency"),
+            ("--concurrency 10,20", "--concurrency"),
+            ("--request-rate 0", "--request-rate"),
+            ("--request-rate -2", "--request-rate"),
+            ("--request-rate nan", "--request-rate"),
+            ("--request-count 0", "--request-count"),
+            ("--warmup-request-count 0", "--warmup-request-count"),
+            (
+                "--request-cancellation-rate 0",
+                "--request-cancellation-rate",
+            ),
+            (
+                "--request-cancellation-rate 101",
+                "--request-cancellation-rate",
+            ),
+            (
+                "--request-cancellation-delay -1",
+                "--request-cancellation-delay",
+            ),
+            ("--benchmark-duration 0", "--benchmark-duration"),
+            ("--request-timeout-seconds 0", "--request-timeout-seconds"),
+            ("--audio-num-channels 3", "--audio-num-channels"),
+            ("--audio-length-mean -1", "--audio-length-mean"),
+            ("--arrival-pattern burst", "--arrival-pattern"),
+            ("--arrival-pattern concurrency-burst", "--arrival-pattern"),
+            ("--ui-type fancy", "--ui-type"),
+            ("--random-seed -1", "--random-seed"),
+            ("--workers-max 0", "--workers-max"),
+            ("--num-dataset-entries 0", "--num-dataset-entries"),
+            ("--batch-size-text 0", "--prompt-batch-size"),
+        ];
+        for (line, flag) in cases {
+            let msg = clap_err(&format!("-m m {line}"));
+            assert!(msg.contains(flag), "{line}: {msg}");
+        }
+        assert!(clap_err("-m m --request-cancellation-rate 101").contains("<= 100"));
+        assert!(
+            clap_err("-m m --arrival-pattern burst").contains("allowed: constant, poisson, gamma")
+        );
+    }
 }
