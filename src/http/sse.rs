@@ -592,6 +592,17 @@ mod tests {
     }
 
     #[test]
+    fn in_place_events_never_touch_the_buffers() {
+        let mut s = SseSplitter::new();
+        let mut n = 0;
+        for _ in 0..100 {
+            s.feed(VLLM_STREAM.as_bytes(), |_| n += 1);
+        }
+        assert_eq!(n, 600);
+        assert_eq!((s.line.capacity(), s.data.capacity()), (0, 0));
+    }
+
+    #[test]
     fn field_rules() {
         let input = b"data:x\n\ndata: y\n\ndata:  two spaces\n\n\
                       event: message\nid: 7\nretry: 10\ndata: a\ndata\ndata: b\n\n\
