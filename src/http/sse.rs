@@ -180,7 +180,7 @@ impl SseSplitter {
                             self.data.push(b'\n');
                             self.data.extend_from_slice(&input[s..e]);
                         }
-                        self.data_lines += 1;
+                        self.data_lines = self.data_lines.saturating_add(1);
                     }
                     Line::Ignored => {}
                 }
@@ -233,7 +233,7 @@ impl SseSplitter {
                     self.data.push(b'\n');
                 }
                 self.data.extend_from_slice(&line[at.min(line.len())..]);
-                self.data_lines += 1;
+                self.data_lines = self.data_lines.saturating_add(1);
             }
             Line::Ignored => {}
         }
