@@ -6,7 +6,9 @@ use audioperf::http::chunked::ChunkedDecoder;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, input)) = data.split_first() else { return };
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
     let split = usize::from(split).min(input.len());
 
     let mut one = Vec::new();
@@ -14,13 +16,18 @@ fuzz_target!(|data: &[u8]| {
 
     let mut d = ChunkedDecoder::new();
     let mut two = Vec::new();
-    let outcome = d.decode(&input[..split], |s| two.extend_from_slice(s)).and_then(|a| {
-        if a.done {
-            return Ok(a);
-        }
-        let b = d.decode(&input[split..], |s| two.extend_from_slice(s))?;
-        Ok(audioperf::http::chunked::ChunkStatus { consumed: a.consumed + b.consumed, done: b.done })
-    });
+    let outcome = d
+        .decode(&input[..split], |s| two.extend_from_slice(s))
+        .and_then(|a| {
+            if a.done {
+                return Ok(a);
+            }
+            let b = d.decode(&input[split..], |s| two.extend_from_slice(s))?;
+            Ok(audioperf::http::chunked::ChunkStatus {
+                consumed: a.consumed + b.consumed,
+                done: b.done,
+            })
+        });
     match (whole, outcome) {
         (Ok(w), Ok(o)) => {
             assert_eq!(w, o);

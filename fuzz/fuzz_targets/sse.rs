@@ -16,7 +16,9 @@ fn events(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, input)) = data.split_first() else { return };
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
     let split = usize::from(split).min(input.len());
     let whole = events(&[input]);
     assert_eq!(whole, events(&[&input[..split], &input[split..]]));

@@ -288,6 +288,17 @@ mod tests {
     }
 
     #[test]
+    fn missing_reason_phrase_and_header_case() {
+        let h = parse(
+            b"HTTP/1.1 503\r\nCONTENT-LENGTH: 2\r\nContent-Type: TEXT/EVENT-STREAM\r\n\r\nno",
+        );
+        assert_eq!(
+            (h.status, h.framing, h.event_stream),
+            (503, BodyFraming::ContentLength(2), true)
+        );
+    }
+
+    #[test]
     fn partial_head_needs_more() {
         assert_eq!(parse_response_head(b""), Ok(None));
         assert_eq!(

@@ -180,7 +180,7 @@ impl SseSplitter {
                             self.data.push(b'\n');
                             self.data.extend_from_slice(&input[s..e]);
                         }
-                        self.data_lines += 1;
+                        self.data_lines = self.data_lines.saturating_add(1);
                     }
                     Line::Ignored => {}
                 }
@@ -233,7 +233,7 @@ impl SseSplitter {
                     self.data.push(b'\n');
                 }
                 self.data.extend_from_slice(&line[at.min(line.len())..]);
-                self.data_lines += 1;
+                self.data_lines = self.data_lines.saturating_add(1);
             }
             Line::Ignored => {}
         }
@@ -589,6 +589,17 @@ mod tests {
         });
         assert_eq!(got, vec![(6, 7), (33, 7)]);
         assert!(!s.has_partial());
+    }
+
+    #[test]
+    fn in_place_events_never_touch_the_buffers() {
+        let mut s = SseSplitter::new();
+        let mut n = 0;
+        for _ in 0..100 {
+            s.feed(VLLM_STREAM.as_bytes(), |_| n += 1);
+        }
+        assert_eq!(n, 600);
+        assert_eq!((s.line.capacity(), s.data.capacity()), (0, 0));
     }
 
     #[test]
