@@ -97,6 +97,20 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     let mut run = run;
     run.was_cancelled = INTERRUPTED.load(Ordering::Relaxed);
     log.info(&format!("I/O driver: {}", run.io_driver));
+    for w in &run.workers {
+        log.info(&format!(
+            "worker {}: {} requests, {} events, {:.1} MB read, CPU {:.3} s of {:.3} s wall ({:.1} us/request), loop lag p99 {:.2} ms max {:.2} ms",
+            w.worker,
+            w.requests,
+            w.events,
+            w.bytes_read as f64 / 1e6,
+            w.cpu_ns as f64 / 1e9,
+            w.wall_ns as f64 / 1e9,
+            w.cpu_ns as f64 / 1e3 / w.requests.max(1) as f64,
+            w.p99_loop_lag_ns as f64 / 1e6,
+            w.max_loop_lag_ns as f64 / 1e6,
+        ));
+    }
     for n in &run.driver_notes {
         log.info(n);
     }
