@@ -5,10 +5,12 @@
 //! ever writes `PreparedRequest::http` as is: nothing here runs per send.
 
 pub mod audio;
+pub mod input;
+pub mod mp3;
 pub mod prompt;
 pub mod request;
 
-use crate::config::ProfileConfig;
+use crate::config::{AudioFormat, ProfileConfig};
 use anyhow::bail;
 use audio::{ClipPlanner, ClipSpec};
 use prompt::{sample_positive_normal_integer, ApproxTokenCounter, PromptGenerator, TokenCounter};
@@ -199,9 +201,16 @@ pub fn build_with_counter(
 
 /// Renders one entry: its clips, its body, its head.
 fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedRequest> {
-    let wavs: Vec<Vec<u8>> = plan.clips.iter().map(audio::render_wav).collect();
+    let files: Vec<Vec<u8>> = match cfg.audio.format {
+        AudioFormat::Wav => plan.clips.iter().map(audio::render_wav).collect(),
+        AudioFormat::Mp3 => plan
+            .clips
+            .iter()
+            .map(mp3::render_mp3)
+            .collect::<anyhow::Result<_>>()?,
+    };
     let format = cfg.audio.format.as_str();
-    let parts: Vec<AudioPart<'_>> = wavs
+    let parts: Vec<AudioPart<'_>> = files
         .iter()
         .map(|w| AudioPart { bytes: w, format })
         .collect();
@@ -303,6 +312,9 @@ pub(crate) fn test_config() -> ProfileConfig {
         benchmark_duration: None,
         benchmark_grace_period: std::time::Duration::from_secs(30),
         request_timeout: std::time::Duration::from_secs(600),
+        request_cancellation_rate: 0.0,
+        request_cancellation_delay: std::time::Duration::ZERO,
+        latency_from_schedule: false,
         audio: AudioConfig {
             length_mean_s: 1.0,
             length_stddev_s: 0.0,
@@ -499,10 +511,11 @@ mod tests {
             f(&mut cfg);
             build(&cfg).unwrap_err().to_string()
         };
-        assert_eq!(
-            err(&|c| c.audio.format = crate::config::AudioFormat::Mp3),
-            "--audio-format mp3 is not supported yet; use wav"
-        );
+        assert!(err(&|c| {
+            c.audio.format = crate::config::AudioFormat::Mp3;
+            c.audio.sample_rates_hz = vec![16_000, 96_000];
+        })
+        .starts_with("--audio-sample-rates: 96 kHz cannot be encoded as MP3"));
         assert!(err(&|c| c.audio.depths_bits = vec![20]).contains("--audio-depths"));
         assert!(err(&|c| c.num_dataset_entries = 0).contains("--num-dataset-entries"));
         assert!(err(&|c| {
