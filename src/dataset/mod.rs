@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// One request ready to send: the complete HTTP/1.1 bytes (head + JSON body).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PreparedRequest {
     /// Request line, headers (Host, Content-Type, Content-Length, auth, user
     /// headers) and the JSON body, serialized once.
@@ -36,6 +36,10 @@ pub struct PreparedRequest {
     pub audio_seconds: f64,
     /// Value sent as max_completion_tokens / max_tokens, if any.
     pub max_tokens: Option<u32>,
+    /// `--input-file` line's `timestamp`: ms from the start of the run.
+    pub timestamp_ms: Option<f64>,
+    /// `--input-file` line's `delay`: ms to wait before sending.
+    pub delay_ms: Option<f64>,
 }
 
 impl PreparedRequest {
@@ -97,8 +101,8 @@ pub fn build_with_counter(
     counter: &dyn TokenCounter,
 ) -> anyhow::Result<Dataset> {
     let started = Instant::now();
-    if cfg.input_file.is_some() {
-        bail!("--input-file is not supported yet; use synthetic inputs (--audio-length-mean, --synthetic-input-tokens-mean)");
+    if let Some(path) = &cfg.input_file {
+        return build_from_file(cfg, path, started);
     }
     if cfg.num_dataset_entries == 0 {
         bail!("--num-dataset-entries must be at least 1");
@@ -228,6 +232,83 @@ fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedR
         text_tokens: plan.text_tokens,
         audio_seconds: plan.clips.iter().map(ClipSpec::duration_s).sum(),
         max_tokens: plan.max_tokens,
+        timestamp_ms: None,
+        delay_ms: None,
+    })
+}
+
+/// `--input-file`: one request per line, in file order (AIPerf samples file
+/// datasets sequentially; the engine sends request k with entry k % len).
+/// `--num-dataset-entries` and the synthetic prompt/audio options do not
+/// apply; models still round-robin and `--output-tokens-mean` still sets the
+/// max tokens of lines without `output_length`, as in AIPerf.
+fn build_from_file(
+    cfg: &ProfileConfig,
+    path: &std::path::Path,
+    started: Instant,
+) -> anyhow::Result<Dataset> {
+    match cfg.custom_dataset_type.as_deref() {
+        None | Some("single_turn") => {}
+        Some(other) => bail!(
+            "--custom-dataset-type {other} is not supported by audioperf; the only supported type is single_turn"
+        ),
+    }
+    if !cfg.prompt.output_tokens_stddev.is_finite() || cfg.prompt.output_tokens_stddev < 0.0 {
+        bail!("--output-tokens-stddev must be a finite number >= 0");
+    }
+    request::validate_head(cfg)?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
+    let entries = input::load_single_turn(path, &cwd)?;
+    let seed = cfg.random_seed.unwrap_or_else(rand::random);
+    let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
+    let mut requests = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let model = match cfg.model_names.len() {
+            0 | 1 => cfg.model.clone(),
+            k => cfg.model_names[i % k].clone(),
+        };
+        let max_tokens = e.max_tokens.or(match cfg.prompt.output_tokens_mean {
+            Some(m) if m > 0 => Some(sample_positive_normal_integer(
+                &mut max_tokens_rng,
+                m as f64,
+                cfg.prompt.output_tokens_stddev.trunc(),
+            )),
+            _ => None,
+        });
+        let parts: Vec<AudioPart<'_>> = e
+            .audios
+            .iter()
+            .map(|a| AudioPart {
+                bytes: &a.bytes,
+                format: a.format,
+            })
+            .collect();
+        let inputs = RequestInputs {
+            model: &model,
+            texts: &e.texts,
+            audios: &parts,
+            max_tokens,
+        };
+        let (http, body_offset) = request::build_http(cfg, &inputs)?;
+        requests.push(PreparedRequest {
+            http,
+            body_offset,
+            text: e.texts.join("\n"),
+            text_tokens: None,
+            audio_seconds: e.audios.iter().map(|a| a.seconds).sum(),
+            max_tokens,
+            timestamp_ms: e.timestamp_ms,
+            delay_ms: e.delay_ms,
+        });
+    }
+    let body_bytes = requests.iter().map(|r| r.body().len() as u64).sum();
+    Ok(Dataset {
+        requests,
+        stats: BuildStats {
+            elapsed: started.elapsed(),
+            body_bytes,
+        },
     })
 }
 
@@ -523,7 +604,8 @@ mod tests {
             c.prompt.input_tokens_mean = 0;
         })
         .contains("--synthetic-input-tokens-mean"));
-        assert!(err(&|c| c.input_file = Some("x.jsonl".into())).contains("--input-file"));
+        assert!(err(&|c| c.input_file = Some("/nonexistent/x.jsonl".into()))
+            .starts_with("--input-file /nonexistent/x.jsonl: cannot read the file"));
     }
 
     #[test]
