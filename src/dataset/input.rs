@@ -64,7 +64,7 @@ pub fn load_single_turn(path: &Path, cwd: &Path) -> Result<Vec<FileEntry>> {
         let Value::Object(obj) = v else {
             return Err(ctx("expected a JSON object".into()));
         };
-        let entry = parse_entry(&obj, line, cwd, &file_dir, &mut cache).map_err(|e| ctx(e))?;
+        let entry = parse_entry(&obj, line, cwd, &file_dir, &mut cache).map_err(ctx)?;
         entries.push(entry);
     }
     if entries.is_empty() {
@@ -416,4 +416,140 @@ fn frame_header(h: &[u8]) -> Option<FrameHeader> {
     let pad = ((h[2] >> 1) & 1) as u32;
     let len = (samples / 8 * kbps * 1000 / rate + pad) as usize;
     Some(FrameHeader { len, samples, rate })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::audio::{render_wav, ClipSpec};
+
+    fn wav(frames: u64) -> Vec<u8> {
+        render_wav(&ClipSpec {
+            sample_rate_hz: 16_000,
+            depth_bits: 16,
+            channels: 1,
+            frames,
+            seed: 1,
+        })
+    }
+
+    /// A temp dir with `sub/in.jsonl` holding `lines`, `sub/a.wav` (0.5 s)
+    /// and `cwd/a.wav` (0.25 s, shadows the one next to the file).
+    fn setup(lines: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        let cwd = dir.path().join("cwd");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::create_dir_all(&cwd).unwrap();
+        std::fs::write(sub.join("a.wav"), wav(8_000)).unwrap();
+        std::fs::write(sub.join("b.wav"), wav(16_000)).unwrap();
+        std::fs::write(cwd.join("a.wav"), wav(4_000)).unwrap();
+        let file = sub.join("in.jsonl");
+        std::fs::write(&file, lines).unwrap();
+        (dir, file, cwd)
+    }
+
+    fn err(lines: &str) -> String {
+        let (_d, file, cwd) = setup(lines);
+        let e = load_single_turn(&file, &cwd).unwrap_err().to_string();
+        let prefix = format!("--input-file {}, line ", file.display());
+        assert!(e.starts_with(&prefix), "{e}");
+        e[prefix.len()..].to_owned()
+    }
+
+    #[test]
+    fn every_audio_value_form_and_path_resolution() {
+        let b64 = base64_simd::STANDARD.encode_to_string(wav(1_600));
+        let lines = format!(
+            "{{\"text\": \"a\", \"audio\": \"a.wav\"}}\n\n\
+             {{\"texts\": [\"x\", \"y\"], \"audios\": [\"b.wav\", \"data:audio/wav;base64,{b64}\"]}}\n\
+             {{\"audios\": [{{\"name\": \"f\", \"contents\": [\"wav,{b64}\"]}}], \"delay\": 250, \"output_length\": 7}}\n\
+             {{\"text\": \"t\", \"timestamp\": 1000.5, \"unknown_key\": 1}}\n"
+        );
+        let (_d, file, cwd) = setup(&lines);
+        let e = load_single_turn(&file, &cwd).unwrap();
+        assert_eq!(e.len(), 4);
+        // a.wav: found in the working directory first (0.25 s, not 0.5 s).
+        assert_eq!(e[0].line, 1);
+        assert_eq!(e[0].texts, ["a"]);
+        assert_eq!(e[0].audios[0].seconds, 0.25);
+        assert_eq!(*e[0].audios[0].bytes, wav(4_000));
+        // b.wav: only next to the input file (1 s); then a data URI (0.1 s).
+        assert_eq!(e[1].line, 3);
+        assert_eq!(e[1].texts, ["x", "y"]);
+        assert_eq!(e[1].audios.len(), 2);
+        assert_eq!(e[1].audios[0].seconds, 1.0);
+        assert_eq!(e[1].audios[1].seconds, 0.1);
+        assert_eq!(e[1].audios[1].format, "wav");
+        assert_eq!(*e[1].audios[1].bytes, wav(1_600));
+        // AIPerf's "wav,<b64>" inside {name, contents}; delay and output_length.
+        assert_eq!(e[2].audios[0].seconds, 0.1);
+        assert_eq!(e[2].delay_ms, Some(250.0));
+        assert_eq!(e[2].max_tokens, Some(7));
+        assert_eq!(e[3].timestamp_ms, Some(1000.5));
+        assert!(e[3].audios.is_empty());
+    }
+
+    #[test]
+    fn every_error_names_file_line_and_cause() {
+        assert!(err("{\"text\": \"ok\"}\n{bad json\n").starts_with("2: not valid JSON"));
+        assert_eq!(err("[1]\n"), "1: expected a JSON object");
+        assert_eq!(
+            err("{\"text\": \"a\", \"images\": [\"x.png\"]}\n"),
+            "1: images are not supported by audioperf"
+        );
+        assert_eq!(
+            err("{\"video\": \"v.mp4\"}\n"),
+            "1: videos are not supported by audioperf"
+        );
+        assert!(err("{\"text\": \"a\", \"audio\": \"missing.wav\"}\n")
+            .starts_with("1: audio file \"missing.wav\" not found (looked at "));
+        let e = err("{\"audio\": \"in.jsonl\"}\n");
+        assert!(e.contains("unsupported format '.jsonl'"), "{e}");
+        assert!(
+            err("{\"audio\": \"wav,AAAA\"}\n").ends_with("not a WAV file (no RIFF/WAVE header)")
+        );
+        assert!(err("{\"audio\": \"mp3,!!!\"}\n").ends_with("the data is not valid base64"));
+        assert!(err("{\"audio\": \"mp3,\"}\n").ends_with("the audio is empty (0 bytes)"));
+        assert!(err("{\"audio\": \"data:audio/ogg;base64,AAAA\"}\n")
+            .contains("unsupported audio format \"ogg\""));
+        assert!(err("{\"audio\": \"http://x/a.wav\"}\n").contains("audio URL"));
+        assert_eq!(
+            err("{\"text\": \"a\", \"texts\": [\"b\"]}\n"),
+            "1: \"text\" and \"texts\" cannot be set together"
+        );
+        assert_eq!(
+            err("{\"text\": \"a\", \"timestamp\": 1, \"delay\": 2}\n"),
+            "1: \"timestamp\" and \"delay\" cannot be set together"
+        );
+        assert!(err("{\"foo\": 1}\n").starts_with("1: no text or audio"));
+        assert!(err("{\"text\": \"a\", \"session_id\": \"s\"}\n")
+            .contains("\"session_id\" is not supported"));
+        // A file that is there but is not audio.
+        let (_d, file, cwd) = setup("{\"audio\": \"c.wav\"}\n");
+        std::fs::write(file.parent().unwrap().join("c.wav"), b"hello").unwrap();
+        let e = load_single_turn(&file, &cwd).unwrap_err().to_string();
+        assert!(e.contains("c.wav: not a WAV file"), "{e}");
+        // Empty file.
+        let (_d, file, cwd) = setup("\n  \n");
+        assert_eq!(
+            load_single_turn(&file, &cwd).unwrap_err().to_string(),
+            format!(
+                "--input-file {}: the file has no entries (it is empty or only blank lines)",
+                file.display()
+            )
+        );
+    }
+
+    #[test]
+    fn mp3_and_wav_lengths_are_measured() {
+        // A WAV with an extra chunk before "data" (ffmpeg writes LIST).
+        let mut w = wav(800);
+        let data = w.split_off(36);
+        w.extend_from_slice(b"LIST\x04\x00\x00\x00abcd");
+        w.extend_from_slice(&data);
+        assert_eq!(wav_seconds(&w).unwrap(), 0.05);
+        assert!(mp3_seconds(b"ID3").is_err());
+        assert!(mp3_seconds(&[0xFF, 0xFB, 0x90, 0x64]).is_ok());
+    }
 }

@@ -609,6 +609,56 @@ mod tests {
     }
 
     #[test]
+    fn input_file_gives_one_request_per_line_in_order() {
+        let mut cfg = test_config();
+        cfg.input_file = Some("fixtures/inputs.jsonl".into());
+        cfg.custom_dataset_type = Some("single_turn".into());
+        cfg.num_dataset_entries = 100; // ignored for files
+        cfg.prompt.output_tokens_mean = Some(64);
+        let d = build(&cfg).unwrap();
+        assert_eq!(d.requests.len(), 3);
+        let texts: Vec<&str> = d.requests.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["Transcribe this.", "What is said?", "Summarize."]);
+        assert_eq!(d.requests[0].audio_seconds, 1.0);
+        for (r, name) in d
+            .requests
+            .iter()
+            .zip(["test_audio_1s", "test_audio_2", "test_audio_3"])
+        {
+            let file = std::fs::read(format!("fixtures/audio/{name}.wav")).unwrap();
+            assert_eq!(wavs(r.body()), vec![file]);
+            assert_eq!(r.max_tokens, Some(64));
+            assert_eq!(r.text_tokens, None);
+            assert_eq!((r.timestamp_ms, r.delay_ms), (None, None));
+        }
+        cfg.custom_dataset_type = Some("multi_turn".into());
+        assert_eq!(
+            build(&cfg).unwrap_err().to_string(),
+            "--custom-dataset-type multi_turn is not supported by audioperf; the only supported type is single_turn"
+        );
+    }
+
+    #[test]
+    fn mp3_entries_carry_mp3_parts() {
+        let mut cfg = test_config();
+        cfg.audio.format = crate::config::AudioFormat::Mp3;
+        cfg.audio.channels = 2;
+        cfg.audio.batch_size = 3;
+        let d = build(&cfg).unwrap();
+        let v: Value = serde_json::from_slice(d.requests[0].body()).unwrap();
+        let parts = v["messages"][0]["content"].as_array().unwrap();
+        assert_eq!(parts.len(), 4);
+        for p in &parts[1..] {
+            assert_eq!(p["input_audio"]["format"], "mp3");
+            let b = base64_simd::STANDARD
+                .decode_to_vec(p["input_audio"]["data"].as_str().unwrap())
+                .unwrap();
+            assert!(input::mp3_seconds(&b).unwrap() >= 1.0);
+        }
+        assert_eq!(d.requests[0].audio_seconds, 3.0);
+    }
+
+    #[test]
     fn models_round_robin() {
         let mut cfg = test_config();
         cfg.model_names = vec!["a".into(), "b".into()];

@@ -79,7 +79,7 @@ fn khz(hz: u32) -> String {
 /// frame first). `spec.sample_rate_hz` must have passed [`validate_rates`].
 #[cfg(feature = "mp3")]
 pub fn render_mp3(spec: &ClipSpec) -> Result<Vec<u8>> {
-    use mp3lame_encoder::{Builder, FlushNoGap, InterleavedPcm, Mode, MonoPcm, VbrMode};
+    use mp3lame_encoder::{Builder, FlushGap, InterleavedPcm, Mode, MonoPcm, VbrMode};
 
     if !MP3_SAMPLE_RATES_HZ.contains(&spec.sample_rate_hz) {
         bail!(
@@ -132,7 +132,7 @@ pub fn render_mp3(spec: &ClipSpec) -> Result<Vec<u8>> {
     }
     .map_err(|e| lame_err(&format!("encoding {frames} frames"), &e))?;
     out.reserve(7200);
-    enc.flush_to_vec::<FlushNoGap>(&mut out)
+    enc.flush_to_vec::<FlushGap>(&mut out)
         .map_err(|e| lame_err("flush", &e))?;
     // The info frame was written as a placeholder at the start; fill it in now
     // that LAME knows the frame count, delay and padding.
