@@ -128,7 +128,10 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         report::console::render(&cfg, &summary, &exports, log.path())
     );
     if let Err(e) = log.flush() {
-        eprintln!("warning: could not write the log file {}: {e}", log.path().display());
+        eprintln!(
+            "warning: could not write the log file {}: {e}",
+            log.path().display()
+        );
     }
     if run.was_cancelled {
         eprintln!("run interrupted: exports were written with was_cancelled: true");

@@ -212,8 +212,8 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
             b
         };
         for urb in [Some(tuned()), None] {
-            let mut builder = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                .with_entries(entries);
+            let mut builder =
+                monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().with_entries(entries);
             if let Some(urb) = urb {
                 builder = builder.uring_builder(urb);
             }

@@ -169,6 +169,7 @@ mod tests {
             text_tokens: None,
             audio_seconds: 0.0,
             max_tokens: None,
+            ..Default::default()
         }
     }
 

@@ -310,63 +310,22 @@ mod tests {
     use crate::dataset::{BuildStats, PreparedRequest};
     use crate::metrics::{compute, tests::sample_run};
     use crate::units::ClockAnchor;
-    use std::time::Duration;
 
     pub(crate) fn test_config(dir: &Path) -> ProfileConfig {
-        ProfileConfig {
-            model: "m".into(),
-            model_names: vec!["m".into()],
-            target: Target {
-                scheme: Scheme::Http,
-                host: "127.0.0.1".into(),
-                port: 8000,
-                host_header: "127.0.0.1:8000".into(),
-                base_path: String::new(),
-            },
-            endpoint_path: "/v1/chat/completions".into(),
-            streaming: true,
-            request_count: 3,
-            warmup_request_count: 1,
-            concurrency: 1,
-            concurrency_set: true,
-            request_rate: None,
-            arrival_pattern: ArrivalPattern::Poisson,
-            arrival_smoothness: None,
-            benchmark_duration: None,
-            benchmark_grace_period: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(600),
-            audio: AudioConfig {
-                length_mean_s: 1.0,
-                length_stddev_s: 0.0,
-                format: AudioFormat::Wav,
-                sample_rates_hz: vec![16_000],
-                depths_bits: vec![16],
-                channels: 1,
-                batch_size: 1,
-            },
-            prompt: PromptConfig {
-                input_tokens_mean: 550,
-                input_tokens_stddev: 0.0,
-                output_tokens_mean: None,
-                output_tokens_stddev: 0.0,
-                use_legacy_max_tokens: false,
-                text_batch_size: 1,
-            },
-            random_seed: None,
-            num_dataset_entries: 1,
-            artifact_dir: dir.to_path_buf(),
-            api_key: None,
-            headers: vec![],
-            extra_inputs: serde_json::Map::new(),
-            input_file: None,
-            custom_dataset_type: None,
-            tokenizer: None,
-            use_server_token_count: true,
-            ui_type: UiType::None,
-            workers_max: None,
-            cli_command: "audioperf profile --model 'm' --streaming".into(),
-            input_config_json: serde_json::json!({"endpoint": {"model_names": ["m"]}}),
-        }
+        // The dataset's shared test config, with what these tests rely on.
+        let mut cfg = crate::dataset::test_config();
+        cfg.model = "m".into();
+        cfg.model_names = vec!["m".into()];
+        cfg.request_count = 3;
+        cfg.warmup_request_count = 1;
+        cfg.concurrency = 1;
+        cfg.random_seed = None;
+        cfg.num_dataset_entries = 1;
+        cfg.artifact_dir = dir.to_path_buf();
+        cfg.use_server_token_count = true;
+        cfg.cli_command = "audioperf profile --model 'm' --streaming".into();
+        cfg.input_config_json = serde_json::json!({"endpoint": {"model_names": ["m"]}});
+        cfg
     }
 
     fn dataset() -> Dataset {
@@ -379,6 +338,7 @@ mod tests {
                 text_tokens: None,
                 audio_seconds: 0.0,
                 max_tokens: None,
+                ..Default::default()
             }],
             stats: BuildStats::default(),
         }
