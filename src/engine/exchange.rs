@@ -332,7 +332,6 @@ pub async fn read_response<S: AsyncReadRent>(
                 rec.usage = c.usage;
                 // A non-streaming response has no token timing: TTFT, ITL and
                 // the other streaming metrics do not apply (as in AIPerf).
-
             }
             Err(msg) => {
                 rec.error = Some(RequestError {
