@@ -15,8 +15,9 @@ pub mod http;
 pub mod metrics;
 pub mod mock;
 pub mod profile;
-pub mod tokenizer;
 
 pub mod record;
 pub mod report;
+pub mod tokenizer;
+pub mod tokens;
 pub mod units;

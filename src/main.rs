@@ -27,8 +27,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Profile(args) => {
+            // Like AIPerf's "CLI Command:", with the program's name, not its path.
             let cmdline = std::env::args()
-                .map(|a| shell_quote(&a))
+                .enumerate()
+                .map(|(i, a)| {
+                    if i == 0 {
+                        "audioperf".to_string()
+                    } else {
+                        shell_quote(&a)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
             let cfg = match args.into_config(cmdline) {

@@ -38,16 +38,16 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
             cfg.artifact_dir.display()
         )
     })?;
-    let mut log = RunLog::create(&cfg.artifact_dir)?;
-    log.line(&format!("audioperf {} profile", env!("CARGO_PKG_VERSION")));
-    log.line(&format!("CLI Command: {}", cfg.cli_command));
+    let mut log = RunLog::open(&cfg.artifact_dir);
+    log.info(&format!("audioperf {} profile", env!("CARGO_PKG_VERSION")));
+    log.info(&format!("CLI Command: {}", cfg.cli_command));
     let addr = engine::resolve(&cfg)?;
-    log.line(&format!("target {} ({addr})", cfg.url()));
+    log.info(&format!("target {} ({addr})", cfg.url()));
 
     let ds = dataset::build(&cfg)?;
     let mb = ds.stats.body_bytes as f64 / 1e6;
     let secs = ds.stats.elapsed.as_secs_f64();
-    log.line(&format!(
+    log.info(&format!(
         "dataset: {} requests, {:.1} MB of bodies built in {:.3} s ({:.0} MB/s)",
         ds.requests.len(),
         mb,
@@ -58,7 +58,7 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     install_signal_handlers();
     let progress = Arc::new(Progress::default());
     let first_request_after = started.elapsed();
-    log.line(&format!(
+    log.info(&format!(
         "start-up before the first request: {:.3} s",
         first_request_after.as_secs_f64()
     ));
@@ -96,22 +96,48 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     })?;
     let mut run = run;
     run.was_cancelled = INTERRUPTED.load(Ordering::Relaxed);
-    log.line(&format!("I/O driver: {}", run.io_driver));
+    log.info(&format!("I/O driver: {}", run.io_driver));
+    for w in &run.workers {
+        log.info(&format!(
+            "worker {}: {} requests, {} events, {:.1} MB read, CPU {:.3} s of {:.3} s wall ({:.1} us/request), loop lag p99 {:.2} ms max {:.2} ms",
+            w.worker,
+            w.requests,
+            w.events,
+            w.bytes_read as f64 / 1e6,
+            w.cpu_ns as f64 / 1e9,
+            w.wall_ns as f64 / 1e9,
+            w.cpu_ns as f64 / 1e3 / w.requests.max(1) as f64,
+            w.p99_loop_lag_ns as f64 / 1e6,
+            w.max_loop_lag_ns as f64 / 1e6,
+        ));
+    }
     for n in &run.driver_notes {
-        log.line(n);
+        log.info(n);
     }
 
     let toks = tokens::from_server_usage(&run);
-    log.line("token counts: server usage (usage.prompt_tokens / usage.completion_tokens)");
-    let summary = metrics::compute(&run, &toks);
+    log.info("token counts: server usage (usage.prompt_tokens / usage.completion_tokens)");
+    let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
+    let summary = metrics::compute_with_audio(&run, &toks, &audio_seconds);
     let exports = report::write_all(&cfg.artifact_dir, &cfg, &ds, &run, &summary);
-    report::print_console(&cfg, &summary, &exports, &log);
-    log.flush();
+    for e in &exports.errors {
+        log.error_line(&e.to_string());
+    }
+    print!(
+        "{}",
+        report::console::render(&cfg, &summary, &exports, log.path())
+    );
+    if let Err(e) = log.flush() {
+        eprintln!(
+            "warning: could not write the log file {}: {e}",
+            log.path().display()
+        );
+    }
     if run.was_cancelled {
         eprintln!("run interrupted: exports were written with was_cancelled: true");
         return Ok(ExitCode::from(130));
     }
-    Ok(if exports.all_ok() {
+    Ok(if exports.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -8,7 +8,7 @@
 //! carry a plain 44-byte WAVE_FORMAT_PCM (format 1) header, at every depth:
 //! Python's `wave` rejects WAVE_FORMAT_EXTENSIBLE, which `hound` writes above
 //! 16 bits, and servers decode with `wave` as often as with libsndfile.
-//! MP3 is not implemented yet.
+//! MP3 clips are encoded from the same 16-bit noise ([`noise_i16`]) by `mp3`.
 
 use crate::config::{AudioConfig, AudioFormat};
 use anyhow::{bail, Result};
@@ -49,14 +49,14 @@ pub fn validate(audio: &AudioConfig) -> Result<()> {
             audio.length_stddev_s
         );
     }
-    if audio.format == AudioFormat::Mp3 {
-        bail!("--audio-format mp3 is not supported yet; use wav");
-    }
     if audio.sample_rates_hz.is_empty() {
         bail!("--audio-sample-rates needs at least one rate (kHz), e.g. 16");
     }
     if let Some(r) = audio.sample_rates_hz.iter().find(|&&r| r == 0) {
         bail!("--audio-sample-rates must all be > 0, got {r} Hz");
+    }
+    if audio.format == AudioFormat::Mp3 {
+        super::mp3::validate_rates(&audio.sample_rates_hz)?;
     }
     if audio.depths_bits.is_empty() {
         bail!("--audio-depths needs at least one depth (8, 16, 24 or 32)");
@@ -203,6 +203,20 @@ pub fn write_wav_header(out: &mut Vec<u8>, spec: &ClipSpec) {
     out.extend_from_slice(&spec.depth_bits.to_le_bytes());
     out.extend_from_slice(b"data");
     out.extend_from_slice(&data_len.to_le_bytes());
+}
+
+/// The clip's noise as interleaved 16-bit samples: exactly the samples a
+/// 16-bit WAV of the same spec holds (MP3 is encoded from these, whatever the
+/// drawn depth, as AIPerf hands libsndfile the same signal for every format).
+pub fn noise_i16(spec: &ClipSpec) -> Vec<i16> {
+    let mut rng = StdRng::seed_from_u64(spec.seed);
+    let n = (spec.frames * spec.channels as u64) as usize;
+    (0..n)
+        .map(|_| {
+            let z: f64 = rng.sample(StandardNormal);
+            ((z * NOISE_SIGMA).clamp(-1.0, 1.0) * i16::MAX as f64) as i16
+        })
+        .collect()
 }
 
 /// The complete WAV file for `spec`: header, interleaved little-endian
@@ -371,6 +385,20 @@ mod tests {
     }
 
     #[test]
+    fn noise_i16_is_the_16_bit_wav_data() {
+        let s = spec(22_050, 16, 2, 777);
+        let wav = render_wav(&s);
+        let pcm: Vec<i16> = wav[44..]
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(pcm.len(), 1554);
+        assert_eq!(noise_i16(&s), pcm);
+        // The drawn depth does not change the samples MP3 is encoded from.
+        assert_eq!(noise_i16(&spec(22_050, 24, 2, 777)), pcm);
+    }
+
+    #[test]
     fn eight_bit_is_libsndfile_conversion_of_int16() {
         // Same seed, 8 vs 16 bits: u8 = (i16 >> 8) + 128, sample for sample.
         let w16 = render_wav(&spec(16_000, 16, 1, 500));
@@ -446,8 +474,12 @@ mod tests {
         check(&|c| c.length_stddev_s = -1.0, "--audio-length-stddev");
         check(&|c| c.batch_size = 0, "--audio-batch-size");
         check(
-            &|c| c.format = AudioFormat::Mp3,
-            "--audio-format mp3 is not supported yet; use wav",
+            &|c| {
+                c.format = AudioFormat::Mp3;
+                c.sample_rates_hz = vec![16_000, 44_000];
+            },
+            "--audio-sample-rates: 44 kHz cannot be encoded as MP3 (--audio-format mp3); \
+             MP3 sample rates are 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48 kHz",
         );
         assert!(validate(&audio_cfg()).is_ok());
     }

@@ -5,10 +5,12 @@
 //! ever writes `PreparedRequest::http` as is: nothing here runs per send.
 
 pub mod audio;
+pub mod input;
+pub mod mp3;
 pub mod prompt;
 pub mod request;
 
-use crate::config::ProfileConfig;
+use crate::config::{AudioFormat, ProfileConfig};
 use anyhow::bail;
 use audio::{ClipPlanner, ClipSpec};
 use prompt::{sample_positive_normal_integer, ApproxTokenCounter, PromptGenerator, TokenCounter};
@@ -19,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// One request ready to send: the complete HTTP/1.1 bytes (head + JSON body).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PreparedRequest {
     /// Request line, headers (Host, Content-Type, Content-Length, auth, user
     /// headers) and the JSON body, serialized once.
@@ -34,6 +36,10 @@ pub struct PreparedRequest {
     pub audio_seconds: f64,
     /// Value sent as max_completion_tokens / max_tokens, if any.
     pub max_tokens: Option<u32>,
+    /// `--input-file` line's `timestamp`: ms from the start of the run.
+    pub timestamp_ms: Option<f64>,
+    /// `--input-file` line's `delay`: ms to wait before sending.
+    pub delay_ms: Option<f64>,
 }
 
 impl PreparedRequest {
@@ -95,8 +101,8 @@ pub fn build_with_counter(
     counter: &dyn TokenCounter,
 ) -> anyhow::Result<Dataset> {
     let started = Instant::now();
-    if cfg.input_file.is_some() {
-        bail!("--input-file is not supported yet; use synthetic inputs (--audio-length-mean, --synthetic-input-tokens-mean)");
+    if let Some(path) = &cfg.input_file {
+        return build_from_file(cfg, path, started);
     }
     if cfg.num_dataset_entries == 0 {
         bail!("--num-dataset-entries must be at least 1");
@@ -199,9 +205,16 @@ pub fn build_with_counter(
 
 /// Renders one entry: its clips, its body, its head.
 fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedRequest> {
-    let wavs: Vec<Vec<u8>> = plan.clips.iter().map(audio::render_wav).collect();
+    let files: Vec<Vec<u8>> = match cfg.audio.format {
+        AudioFormat::Wav => plan.clips.iter().map(audio::render_wav).collect(),
+        AudioFormat::Mp3 => plan
+            .clips
+            .iter()
+            .map(mp3::render_mp3)
+            .collect::<anyhow::Result<_>>()?,
+    };
     let format = cfg.audio.format.as_str();
-    let parts: Vec<AudioPart<'_>> = wavs
+    let parts: Vec<AudioPart<'_>> = files
         .iter()
         .map(|w| AudioPart { bytes: w, format })
         .collect();
@@ -219,6 +232,83 @@ fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedR
         text_tokens: plan.text_tokens,
         audio_seconds: plan.clips.iter().map(ClipSpec::duration_s).sum(),
         max_tokens: plan.max_tokens,
+        timestamp_ms: None,
+        delay_ms: None,
+    })
+}
+
+/// `--input-file`: one request per line, in file order (AIPerf samples file
+/// datasets sequentially; the engine sends request k with entry k % len).
+/// `--num-dataset-entries` and the synthetic prompt/audio options do not
+/// apply; models still round-robin and `--output-tokens-mean` still sets the
+/// max tokens of lines without `output_length`, as in AIPerf.
+fn build_from_file(
+    cfg: &ProfileConfig,
+    path: &std::path::Path,
+    started: Instant,
+) -> anyhow::Result<Dataset> {
+    match cfg.custom_dataset_type.as_deref() {
+        None | Some("single_turn") => {}
+        Some(other) => bail!(
+            "--custom-dataset-type {other} is not supported by audioperf; the only supported type is single_turn"
+        ),
+    }
+    if !cfg.prompt.output_tokens_stddev.is_finite() || cfg.prompt.output_tokens_stddev < 0.0 {
+        bail!("--output-tokens-stddev must be a finite number >= 0");
+    }
+    request::validate_head(cfg)?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
+    let entries = input::load_single_turn(path, &cwd)?;
+    let seed = cfg.random_seed.unwrap_or_else(rand::random);
+    let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
+    let mut requests = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let model = match cfg.model_names.len() {
+            0 | 1 => cfg.model.clone(),
+            k => cfg.model_names[i % k].clone(),
+        };
+        let max_tokens = e.max_tokens.or(match cfg.prompt.output_tokens_mean {
+            Some(m) if m > 0 => Some(sample_positive_normal_integer(
+                &mut max_tokens_rng,
+                m as f64,
+                cfg.prompt.output_tokens_stddev.trunc(),
+            )),
+            _ => None,
+        });
+        let parts: Vec<AudioPart<'_>> = e
+            .audios
+            .iter()
+            .map(|a| AudioPart {
+                bytes: &a.bytes,
+                format: a.format,
+            })
+            .collect();
+        let inputs = RequestInputs {
+            model: &model,
+            texts: &e.texts,
+            audios: &parts,
+            max_tokens,
+        };
+        let (http, body_offset) = request::build_http(cfg, &inputs)?;
+        requests.push(PreparedRequest {
+            http,
+            body_offset,
+            text: e.texts.join("\n"),
+            text_tokens: None,
+            audio_seconds: e.audios.iter().map(|a| a.seconds).sum(),
+            max_tokens,
+            timestamp_ms: e.timestamp_ms,
+            delay_ms: e.delay_ms,
+        });
+    }
+    let body_bytes = requests.iter().map(|r| r.body().len() as u64).sum();
+    Ok(Dataset {
+        requests,
+        stats: BuildStats {
+            elapsed: started.elapsed(),
+            body_bytes,
+        },
     })
 }
 
@@ -303,6 +393,9 @@ pub(crate) fn test_config() -> ProfileConfig {
         benchmark_duration: None,
         benchmark_grace_period: std::time::Duration::from_secs(30),
         request_timeout: std::time::Duration::from_secs(600),
+        request_cancellation_rate: 0.0,
+        request_cancellation_delay: std::time::Duration::ZERO,
+        latency_from_schedule: false,
         audio: AudioConfig {
             length_mean_s: 1.0,
             length_stddev_s: 0.0,
@@ -499,10 +592,11 @@ mod tests {
             f(&mut cfg);
             build(&cfg).unwrap_err().to_string()
         };
-        assert_eq!(
-            err(&|c| c.audio.format = crate::config::AudioFormat::Mp3),
-            "--audio-format mp3 is not supported yet; use wav"
-        );
+        assert!(err(&|c| {
+            c.audio.format = crate::config::AudioFormat::Mp3;
+            c.audio.sample_rates_hz = vec![16_000, 96_000];
+        })
+        .starts_with("--audio-sample-rates: 96 kHz cannot be encoded as MP3"));
         assert!(err(&|c| c.audio.depths_bits = vec![20]).contains("--audio-depths"));
         assert!(err(&|c| c.num_dataset_entries = 0).contains("--num-dataset-entries"));
         assert!(err(&|c| {
@@ -510,7 +604,58 @@ mod tests {
             c.prompt.input_tokens_mean = 0;
         })
         .contains("--synthetic-input-tokens-mean"));
-        assert!(err(&|c| c.input_file = Some("x.jsonl".into())).contains("--input-file"));
+        assert!(err(&|c| c.input_file = Some("/nonexistent/x.jsonl".into()))
+            .starts_with("--input-file /nonexistent/x.jsonl: cannot read the file"));
+    }
+
+    #[test]
+    fn input_file_gives_one_request_per_line_in_order() {
+        let mut cfg = test_config();
+        cfg.input_file = Some("fixtures/inputs.jsonl".into());
+        cfg.custom_dataset_type = Some("single_turn".into());
+        cfg.num_dataset_entries = 100; // ignored for files
+        cfg.prompt.output_tokens_mean = Some(64);
+        let d = build(&cfg).unwrap();
+        assert_eq!(d.requests.len(), 3);
+        let texts: Vec<&str> = d.requests.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["Transcribe this.", "What is said?", "Summarize."]);
+        assert_eq!(d.requests[0].audio_seconds, 1.0);
+        for (r, name) in d
+            .requests
+            .iter()
+            .zip(["test_audio_1s", "test_audio_2", "test_audio_3"])
+        {
+            let file = std::fs::read(format!("fixtures/audio/{name}.wav")).unwrap();
+            assert_eq!(wavs(r.body()), vec![file]);
+            assert_eq!(r.max_tokens, Some(64));
+            assert_eq!(r.text_tokens, None);
+            assert_eq!((r.timestamp_ms, r.delay_ms), (None, None));
+        }
+        cfg.custom_dataset_type = Some("multi_turn".into());
+        assert_eq!(
+            build(&cfg).unwrap_err().to_string(),
+            "--custom-dataset-type multi_turn is not supported by audioperf; the only supported type is single_turn"
+        );
+    }
+
+    #[test]
+    fn mp3_entries_carry_mp3_parts() {
+        let mut cfg = test_config();
+        cfg.audio.format = crate::config::AudioFormat::Mp3;
+        cfg.audio.channels = 2;
+        cfg.audio.batch_size = 3;
+        let d = build(&cfg).unwrap();
+        let v: Value = serde_json::from_slice(d.requests[0].body()).unwrap();
+        let parts = v["messages"][0]["content"].as_array().unwrap();
+        assert_eq!(parts.len(), 4);
+        for p in &parts[1..] {
+            assert_eq!(p["input_audio"]["format"], "mp3");
+            let b = base64_simd::STANDARD
+                .decode_to_vec(p["input_audio"]["data"].as_str().unwrap())
+                .unwrap();
+            assert!(input::mp3_seconds(&b).unwrap() >= 1.0);
+        }
+        assert_eq!(d.requests[0].audio_seconds, 3.0);
     }
 
     #[test]

@@ -98,21 +98,31 @@ impl AbortSignal {
         self.wakers.borrow_mut().clear();
     }
     fn wait(&self) -> AbortWait<'_> {
-        AbortWait(self)
+        AbortWait {
+            signal: self,
+            registered: false,
+        }
     }
 }
 
-struct AbortWait<'a>(&'a AbortSignal);
+struct AbortWait<'a> {
+    signal: &'a AbortSignal,
+    /// The waker is registered once: a request's task (and so its waker)
+    /// does not change while it is polled again for every event.
+    registered: bool,
+}
 
 impl Future for AbortWait<'_> {
     type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.fired.get() {
-            Poll::Ready(())
-        } else {
-            self.0.wakers.borrow_mut().push(cx.waker().clone());
-            Poll::Pending
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.fired.get() {
+            return Poll::Ready(());
         }
+        if !self.registered {
+            self.signal.wakers.borrow_mut().push(cx.waker().clone());
+            self.registered = true;
+        }
+        Poll::Pending
     }
 }
 
@@ -193,16 +203,31 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
     let mut io_driver = "io_uring";
     let mut ran = false;
     if !shared.force_epoll {
-        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .with_entries(entries)
-            .enable_timer()
-            .build()
-        {
-            Ok(mut rt) => {
-                rt.block_on(worker_main(local.clone(), plan.phases.clone()));
-                ran = true;
+        // COOP_TASKRUN + SINGLE_ISSUER: completions are run when this thread
+        // enters the kernel anyway, instead of by an interrupt (IPI) to it.
+        // Older kernels refuse these flags, so a plain ring is tried next.
+        let tuned = || {
+            let mut b = io_uring::IoUring::builder();
+            b.setup_coop_taskrun().setup_single_issuer();
+            b
+        };
+        for urb in [Some(tuned()), None] {
+            let mut builder =
+                monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().with_entries(entries);
+            if let Some(urb) = urb {
+                builder = builder.uring_builder(urb);
             }
-            Err(e) => driver_note = Some(format!("io_uring unavailable ({e}); using epoll")),
+            match builder.enable_timer().build() {
+                Ok(mut rt) => {
+                    rt.block_on(worker_main(local.clone(), plan.phases.clone()));
+                    ran = true;
+                    break;
+                }
+                Err(e) => driver_note = Some(format!("io_uring unavailable ({e}); using epoll")),
+            }
+        }
+        if ran {
+            driver_note = None;
         }
     } else {
         driver_note = Some("epoll forced by AUDIOPERF_IO_DRIVER=epoll".into());
@@ -264,6 +289,25 @@ fn phase_sync(shared: &Shared) -> Nanos {
 
 async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
     for phase in phases {
+        // Closed loop: open the phase's connections before its clock starts,
+        // so connection set-up is not part of the first requests' latency.
+        // Connections left open by the previous phase are reused.
+        let mut pool: Vec<Option<Conn>> = local.idle.borrow_mut().drain(..).map(Some).collect();
+        if phase.arrivals.is_none() {
+            let conns = phase.connections.max(1) as u64;
+            let conns = phase.count.map_or(conns, |c| conns.min(c)) as usize;
+            pool.truncate(conns);
+            let addr = local.shared.addr;
+            let handles: Vec<_> = (pool.len()..conns)
+                .map(|_| monoio::spawn(async move { connect(addr).await.ok() }))
+                .collect();
+            for h in handles {
+                pool.push(h.await.map(|stream| Conn {
+                    stream,
+                    st: ConnState::default(),
+                }));
+            }
+        }
         let start = phase_sync(&local.shared);
         local.next.set(0);
         local.closed.set(false);
@@ -279,12 +323,10 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
         if let Some(arrivals) = phase.arrivals.as_ref() {
             open_loop(&local, arrivals).await;
         } else {
-            let conns = phase.connections.max(1) as u64;
-            let conns = phase.count.map_or(conns, |c| conns.min(c));
-            let mut handles = Vec::with_capacity(conns as usize);
-            for _ in 0..conns {
-                handles.push(monoio::spawn(closed_loop_connection(local.clone())));
-            }
+            let handles: Vec<_> = pool
+                .into_iter()
+                .map(|conn| monoio::spawn(closed_loop_connection(local.clone(), conn)))
+                .collect();
             for h in handles {
                 h.await;
             }
@@ -292,7 +334,6 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
         local.closed.set(true);
         local.phase_over.set(true);
         watcher.await;
-        local.idle.borrow_mut().clear();
     }
 }
 
@@ -359,12 +400,14 @@ fn claim(local: &Local) -> Option<u64> {
     Some(j * local.workers as u64 + local.worker as u64)
 }
 
-async fn closed_loop_connection(local: Rc<Local>) {
-    let mut conn: Option<Conn> = None;
+async fn closed_loop_connection(local: Rc<Local>, mut conn: Option<Conn>) {
     let mut first_use = true;
     while let Some(id) = claim(&local) {
         conn = one_request(&local, conn, id, None, false, first_use).await;
         first_use = false;
+    }
+    if let Some(c) = conn {
+        local.idle.borrow_mut().push(c);
     }
 }
 

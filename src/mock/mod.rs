@@ -1,1 +1,254 @@
 //! The built-in OpenAI-compatible mock server (`audioperf mock-server`).
+//!
+//! It answers `POST /v1/chat/completions` (streaming and not) the way vLLM does,
+//! with exact, drift-free token timing, validates every `input_audio` part it
+//! receives, and counts what it served (`GET /v1/mock/stats`). Tests, examples and
+//! benchmarks run against it.
+//!
+//! Layout: this file holds the CLI arguments, the shared counters and the entry
+//! points; `server` the per-core accept/serve loop, `http` request-head parsing
+//! and response framing, `timer` the precise per-worker sleep, `audio` WAV/MP3
+//! validation and `openai` request decoding and response bodies.
+
+pub mod audio;
+pub mod http;
+pub mod openai;
+pub mod server;
+pub mod timer;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Arguments of `audioperf mock-server`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MockServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free port (the real one is printed).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Time to first token, milliseconds (from the end of the request's arrival).
+    #[arg(long = "ttft-ms", default_value_t = 50.0)]
+    pub ttft_ms: f64,
+    /// Gap between consecutive tokens, milliseconds.
+    #[arg(long = "itl-ms", default_value_t = 10.0)]
+    pub itl_ms: f64,
+    /// Content tokens per response; a request's max_completion_tokens / max_tokens caps
+    /// reasoning + content tokens together.
+    #[arg(long = "output-tokens", default_value_t = 20)]
+    pub output_tokens: u64,
+    /// Reasoning tokens per response, sent as delta.reasoning_content before the content.
+    #[arg(long = "reasoning-tokens", default_value_t = 0)]
+    pub reasoning_tokens: u64,
+    /// Worker threads (one runtime per core); default: number of cores.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Served model name (listed by /v1/models; other names get 404). Default: any name.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Fault to inject into a fraction of responses (see --fault-rate).
+    #[arg(long, value_enum, default_value_t = FaultMode::None)]
+    pub fault: FaultMode,
+    /// Fraction of chat-completion requests that get the fault, 0..=1.
+    #[arg(long = "fault-rate", default_value_t = 1.0)]
+    pub fault_rate: f64,
+    /// Largest request body accepted, bytes (413 above).
+    #[arg(long = "max-body-bytes", default_value_t = 256 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl Default for MockServerArgs {
+    fn default() -> Self {
+        MockServerArgs {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            ttft_ms: 50.0,
+            itl_ms: 10.0,
+            output_tokens: 20,
+            reasoning_tokens: 0,
+            workers: None,
+            model: None,
+            fault: FaultMode::None,
+            fault_rate: 1.0,
+            max_body_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Faults the server can inject, for testing how a client reports failures.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultMode {
+    /// No fault.
+    None,
+    /// `500` with an OpenAI-style JSON error body.
+    #[value(name = "http500-json")]
+    Http500Json,
+    /// `500` with a plain-text (non-JSON) body.
+    #[value(name = "http500-text")]
+    Http500Text,
+    /// TCP reset (SO_LINGER 0) halfway through the tokens.
+    #[value(name = "reset-mid-stream")]
+    ResetMidStream,
+    /// Orderly close halfway through the tokens: no finish chunk, no `[DONE]`.
+    #[value(name = "close-mid-stream")]
+    CloseMidStream,
+    /// Send the response head (and role chunk when streaming), then nothing more.
+    #[value(name = "stall-after-head")]
+    StallAfterHead,
+    /// Answer normally but with `Connection: close`, closing after each response.
+    #[value(name = "connection-close")]
+    ConnectionClose,
+}
+
+/// Counters since start, summed over workers. Atomics are fine here: the server
+/// is not the client's hot path, and one relaxed add per request is noise.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Chat-completion requests received (including rejected ones).
+    pub requests: AtomicU64,
+    /// Of those, requests asking for a stream.
+    pub streaming: AtomicU64,
+    /// Valid `input_audio` parts seen.
+    pub audio_parts: AtomicU64,
+    /// Sum of the valid parts' durations, microseconds.
+    pub audio_micros: AtomicU64,
+    /// Requests answered with a 4xx.
+    pub rejected: AtomicU64,
+}
+
+impl Stats {
+    /// The `/v1/mock/stats` JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "requests": self.requests.load(Ordering::Relaxed),
+            "streaming": self.streaming.load(Ordering::Relaxed),
+            "audio_parts": self.audio_parts.load(Ordering::Relaxed),
+            "audio_seconds": self.audio_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            "rejected": self.rejected.load(Ordering::Relaxed),
+        })
+        .to_string()
+    }
+}
+
+/// A running server: its address, counters, and the means to stop it.
+pub struct MockServer {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl MockServer {
+    /// The address every worker listens on (the real port when 0 was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Stops every worker (within ~20 ms) and waits for them; open connections are dropped.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Starts the workers and returns once every one of them listens.
+pub fn spawn(args: MockServerArgs) -> anyhow::Result<MockServer> {
+    validate(&args)?;
+    let stats = Arc::new(Stats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (addr, workers) = server::start(&args, stats.clone(), stop.clone())?;
+    Ok(MockServer {
+        addr,
+        stats,
+        stop,
+        workers,
+    })
+}
+
+/// Serves until SIGINT or SIGTERM. Prints exactly one line to stdout once every
+/// worker listens: `audioperf mock-server listening on http://HOST:PORT`.
+pub fn run(args: MockServerArgs) -> anyhow::Result<()> {
+    // Block the stop signals before any worker exists so that every thread inherits
+    // the mask and only this thread's sigwait sees them.
+    let set = stop_signal_set();
+    // SAFETY: `set` is a valid, initialised sigset_t; a null old-set pointer is allowed.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        anyhow::bail!(
+            "could not block SIGINT/SIGTERM: {}",
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+    let server = spawn(args)?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "audioperf mock-server listening on http://{}",
+            server.addr()
+        )?;
+        out.flush()?;
+    }
+    let mut sig: libc::c_int = 0;
+    // SAFETY: both pointers refer to live locals.
+    let rc = unsafe { libc::sigwait(&set, &mut sig) };
+    if rc != 0 {
+        anyhow::bail!("sigwait failed: {}", std::io::Error::from_raw_os_error(rc));
+    }
+    server.shutdown();
+    Ok(())
+}
+
+fn stop_signal_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the zeroed set; the signal numbers are valid.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        set
+    }
+}
+
+fn validate(args: &MockServerArgs) -> anyhow::Result<()> {
+    if !(args.ttft_ms.is_finite() && args.ttft_ms >= 0.0) {
+        anyhow::bail!(
+            "--ttft-ms must be a finite number >= 0, got {}",
+            args.ttft_ms
+        );
+    }
+    if !(args.itl_ms.is_finite() && args.itl_ms >= 0.0) {
+        anyhow::bail!("--itl-ms must be a finite number >= 0, got {}", args.itl_ms);
+    }
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        anyhow::bail!("--fault-rate must be within 0..=1, got {}", args.fault_rate);
+    }
+    if args.workers == Some(0) {
+        anyhow::bail!("--workers must be at least 1");
+    }
+    Ok(())
+}

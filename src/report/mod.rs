@@ -1,1 +1,540 @@
-//! Console table and export files. TODO
+//! Report stage: the console table, the export files and the run log, laid
+//! out like AIPerf 0.13.0's so its users read them the same way.
+//!
+//! Owns formatting and writing only: every number comes from
+//! `metrics::MetricsSummary` (computed once), every name and unit from
+//! `metrics::METRICS`. Writing never stops at the first failure: each file is
+//! attempted and its error recorded, so measurements are never lost to one
+//! unwritable path.
+
+pub mod console;
+pub mod csv;
+pub mod inputs;
+pub mod json;
+pub mod jsonl;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::config::ProfileConfig;
+use crate::dataset::Dataset;
+use crate::engine::RunOutput;
+use crate::metrics::MetricsSummary;
+
+/// AIPerf's file names inside the artifact directory.
+pub const CSV_FILE: &str = "profile_export_aiperf.csv";
+pub const JSON_FILE: &str = "profile_export_aiperf.json";
+pub const JSONL_FILE: &str = "profile_export.jsonl";
+pub const INPUTS_FILE: &str = "inputs.json";
+pub const CONSOLE_FILE: &str = "profile_export_console.txt";
+pub const LOG_DIR: &str = "logs";
+pub const LOG_FILE: &str = "aiperf.log";
+
+/// Which export a path is (the console prints "CSV Export: ..." etc.).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    Csv,
+    Json,
+    Jsonl,
+    Inputs,
+    Console,
+}
+
+impl ExportKind {
+    /// AIPerf's label in the console footer, for the files it lists there.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            ExportKind::Csv => Some("CSV Export"),
+            ExportKind::Json => Some("JSON Export"),
+            _ => None,
+        }
+    }
+}
+
+/// A file that could not be written, and why.
+#[derive(Debug)]
+pub struct ExportError {
+    pub kind: ExportKind,
+    pub path: PathBuf,
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not write {}: {}", self.path.display(), self.error)
+    }
+}
+
+/// What `write_all` did: files written (in order) and files that failed.
+#[derive(Debug, Default)]
+pub struct ExportReport {
+    pub written: Vec<(ExportKind, PathBuf)>,
+    pub errors: Vec<ExportError>,
+}
+
+impl ExportReport {
+    pub fn path_of(&self, kind: ExportKind) -> Option<&Path> {
+        self.written
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, p)| p.as_path())
+    }
+}
+
+/// Writes every export into `dir` (created if needed): CSV, JSON, JSONL,
+/// inputs.json and the console text. Each file is attempted even when an
+/// earlier one failed; failures are collected in the report.
+pub fn write_all(
+    dir: &Path,
+    cfg: &ProfileConfig,
+    dataset: &Dataset,
+    run: &RunOutput,
+    summary: &MetricsSummary,
+) -> ExportReport {
+    let mut report = ExportReport::default();
+    // A failure here shows up again, per file, below; keep going so each
+    // file's own error names its path.
+    let _ = fs::create_dir_all(dir);
+
+    let csv_text = csv::render(summary);
+    write_file(&mut report, ExportKind::Csv, dir.join(CSV_FILE), |w| {
+        w.write_all(csv_text.as_bytes())
+    });
+    write_file(&mut report, ExportKind::Json, dir.join(JSON_FILE), |w| {
+        json::write(w, cfg, run, summary)
+    });
+    write_file(&mut report, ExportKind::Jsonl, dir.join(JSONL_FILE), |w| {
+        jsonl::write(w, run, summary)
+    });
+    write_file(
+        &mut report,
+        ExportKind::Inputs,
+        dir.join(INPUTS_FILE),
+        |w| inputs::write(w, dataset),
+    );
+    // The console text file mirrors the error summary and tables (no
+    // footer), as AIPerf's does.
+    let tables = console::render_errors(summary) + &console::render_tables(summary);
+    write_file(
+        &mut report,
+        ExportKind::Console,
+        dir.join(CONSOLE_FILE),
+        |w| w.write_all(tables.as_bytes()),
+    );
+    report
+}
+
+fn write_file(
+    report: &mut ExportReport,
+    kind: ExportKind,
+    path: PathBuf,
+    body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) {
+    let result = File::create(&path).and_then(|f| {
+        let mut w = BufWriter::with_capacity(1 << 16, f);
+        body(&mut w)?;
+        w.flush()
+    });
+    match result {
+        Ok(()) => report.written.push((kind, path)),
+        Err(error) => report.errors.push(ExportError { kind, path, error }),
+    }
+}
+
+/// Broken-down local time (what Python's `datetime.fromtimestamp` shows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub micros: u32,
+}
+
+impl LocalTime {
+    /// Local time of `wall_ns` (ns since the Unix epoch).
+    pub fn from_wall_ns(wall_ns: u64) -> LocalTime {
+        let secs = (wall_ns / 1_000_000_000) as libc::time_t;
+        let micros = ((wall_ns % 1_000_000_000) / 1_000) as u32;
+        // SAFETY: localtime_r only writes into the tm we own; a zeroed tm is valid.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are valid for the duration of the call.
+        let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+        if !ok {
+            return LocalTime {
+                year: 1970,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0,
+                micros,
+            };
+        }
+        LocalTime {
+            year: tm.tm_year + 1900,
+            month: (tm.tm_mon + 1) as u32,
+            day: tm.tm_mday as u32,
+            hour: tm.tm_hour as u32,
+            minute: tm.tm_min as u32,
+            second: tm.tm_sec as u32,
+            micros,
+        }
+    }
+
+    /// Python's `datetime.isoformat()`: microseconds only when non-zero.
+    pub fn isoformat(&self) -> String {
+        let mut s = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        );
+        if self.micros != 0 {
+            s.push_str(&format!(".{:06}", self.micros));
+        }
+        s
+    }
+}
+
+/// The run log, `<artifact_dir>/logs/aiperf.log`, in AIPerf's line format
+/// (`2026-01-01 12:00:00.123 - audioperf - INFO - message`). Lines logged
+/// before the file can be opened (or when it cannot be) are kept in memory so
+/// nothing is lost; `error()` says why the file is missing.
+#[derive(Debug)]
+pub struct RunLog {
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+    pending: Vec<String>,
+    open_error: Option<String>,
+}
+
+impl RunLog {
+    /// Opens (appends to) `<artifact_dir>/logs/aiperf.log`, creating folders.
+    pub fn open(artifact_dir: &Path) -> RunLog {
+        let path = artifact_dir.join(LOG_DIR).join(LOG_FILE);
+        let opened = fs::create_dir_all(artifact_dir.join(LOG_DIR))
+            .and_then(|_| OpenOptions::new().create(true).append(true).open(&path));
+        let (file, open_error) = match opened {
+            Ok(f) => (Some(BufWriter::new(f)), None),
+            Err(e) => (
+                None,
+                Some(format!("could not open {}: {e}", path.display())),
+            ),
+        };
+        RunLog {
+            path,
+            file,
+            pending: Vec::new(),
+            open_error,
+        }
+    }
+
+    /// The log file's path (printed as "Log File: ...").
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Why the file could not be opened, if it could not.
+    pub fn error(&self) -> Option<&str> {
+        self.open_error.as_deref()
+    }
+
+    /// Lines not written to a file (the file could not be opened).
+    pub fn pending(&self) -> &[String] {
+        &self.pending
+    }
+
+    pub fn info(&mut self, msg: &str) {
+        self.line("INFO", msg);
+    }
+
+    pub fn warning(&mut self, msg: &str) {
+        self.line("WARNING", msg);
+    }
+
+    pub fn error_line(&mut self, msg: &str) {
+        self.line("ERROR", msg);
+    }
+
+    /// Appends one timestamped line at `level`.
+    pub fn line(&mut self, level: &str, msg: &str) {
+        let now = crate::units::ClockAnchor::now().wall_ns;
+        let line = format_log_line(now, level, msg);
+        let failed = match self.file.as_mut() {
+            Some(f) => writeln!(f, "{line}").is_err(),
+            None => true,
+        };
+        if failed {
+            self.pending.push(line);
+        }
+    }
+
+    /// Flushes buffered lines to disk.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunLog {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// One log line in AIPerf's format.
+pub fn format_log_line(wall_ns: u64, level: &str, msg: &str) -> String {
+    let t = LocalTime::from_wall_ns(wall_ns);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03} - audioperf - {} - {}",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.micros / 1000,
+        level,
+        msg
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::*;
+    use crate::dataset::{BuildStats, PreparedRequest};
+    use crate::metrics::{compute, tests::sample_run};
+    use crate::units::ClockAnchor;
+
+    pub(crate) fn test_config(dir: &Path) -> ProfileConfig {
+        // The dataset's shared test config, with what these tests rely on.
+        let mut cfg = crate::dataset::test_config();
+        cfg.model = "m".into();
+        cfg.model_names = vec!["m".into()];
+        cfg.request_count = 3;
+        cfg.warmup_request_count = 1;
+        cfg.concurrency = 1;
+        cfg.random_seed = None;
+        cfg.num_dataset_entries = 1;
+        cfg.artifact_dir = dir.to_path_buf();
+        cfg.use_server_token_count = true;
+        cfg.cli_command = "audioperf profile --model 'm' --streaming".into();
+        cfg.input_config_json = serde_json::json!({"endpoint": {"model_names": ["m"]}});
+        cfg
+    }
+
+    fn dataset() -> Dataset {
+        let head = "POST /v1/chat/completions HTTP/1.1\r\n\r\n";
+        Dataset {
+            requests: vec![PreparedRequest {
+                http: format!("{head}{{\"model\":\"m\",\"stream\":true}}").into_bytes(),
+                body_offset: head.len(),
+                text: String::new(),
+                text_tokens: None,
+                audio_seconds: 0.0,
+                max_tokens: None,
+                ..Default::default()
+            }],
+            stats: BuildStats::default(),
+        }
+    }
+
+    fn run_with_anchor() -> RunOutput {
+        let mut run = sample_run();
+        run.anchor = Some(ClockAnchor {
+            mono_ns: 1_000_000_000,
+            wall_ns: 1_700_000_000_000_000_000,
+        });
+        run
+    }
+
+    #[test]
+    fn write_all_writes_every_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp
+            .path()
+            .join("artifacts")
+            .join("m-openai-chat-concurrency1");
+        let cfg = test_config(&dir);
+        let run = run_with_anchor();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let rep = write_all(&dir, &cfg, &dataset(), &run, &s);
+        assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+        assert_eq!(rep.written.len(), 5);
+
+        // JSON: AIPerf's key order and metric objects.
+        let text = fs::read_to_string(dir.join(JSON_FILE)).unwrap();
+        assert!(!text.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  \""))
+            .map(|l| l.trim_start()[1..].split('"').next().unwrap())
+            .collect();
+        assert_eq!(
+            &keys[..6],
+            [
+                "schema_version",
+                "aiperf_version",
+                "benchmark_id",
+                "request_throughput",
+                "request_latency",
+                "request_count"
+            ]
+        );
+        let pos = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+        assert!(pos("total_osl") < pos("error_request_count"));
+        assert!(pos("error_request_count") < pos("input_config"));
+        assert!(pos("input_config") < pos("run_info"));
+        assert!(pos("was_cancelled") < pos("error_summary"));
+        assert!(pos("end_time") < pos("time_to_first_output_token"));
+        let ttft = &v["time_to_first_token"];
+        let tkeys: Vec<&String> = ttft.as_object().unwrap().keys().collect();
+        assert_eq!(tkeys.len(), 16);
+        assert_eq!(ttft["unit"], "ms");
+        assert_eq!(ttft["avg"], 20.0);
+        assert_eq!(ttft["count"], 3);
+        assert_eq!(
+            v["request_count"],
+            serde_json::json!({"unit": "requests", "avg": 3.0})
+        );
+        assert_eq!(v["benchmark_duration"]["unit"], "sec");
+        assert_eq!(v["input_config"], cfg.input_config_json);
+        assert_eq!(v["run_info"]["cli_command"], cfg.cli_command);
+        assert_eq!(v["was_cancelled"], false);
+        assert_eq!(
+            v["error_summary"],
+            serde_json::json!([{"error_details": {"code": 500, "type": "HTTPError", "message": "Internal Server Error"}, "count": 1}])
+        );
+        let start = LocalTime::from_wall_ns(1_700_000_000_000_000_000).isoformat();
+        assert_eq!(v["start_time"], start);
+
+        // JSONL: one line per profiling request, wall-clock ns.
+        let jl = fs::read_to_string(dir.join(JSONL_FILE)).unwrap();
+        let lines: Vec<serde_json::Value> = jl
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(
+            lines[0]["metadata"]["request_start_ns"],
+            1_700_000_000_000_000_000u64
+        );
+        assert_eq!(lines[0]["metadata"]["benchmark_phase"], "profiling");
+        assert_eq!(lines[0]["metadata"]["worker_id"], "worker_0");
+        assert_eq!(
+            lines[0]["metrics"]["time_to_first_token"],
+            serde_json::json!({"value": 10.0, "unit": "ms"})
+        );
+        assert_eq!(
+            lines[0]["metrics"]["output_sequence_length"],
+            serde_json::json!({"value": 5, "unit": "tokens"})
+        );
+        assert!(lines[0].get("error").is_none());
+        assert_eq!(lines[3]["error"]["type"], "HTTPError");
+        assert_eq!(lines[3]["metrics"], serde_json::json!({}));
+
+        // inputs.json and the console text.
+        let inputs = fs::read_to_string(dir.join(INPUTS_FILE)).unwrap();
+        assert!(inputs.contains("\"payloads\": [\n        {\n          \"model\": \"m\",\n          \"stream\": true\n        }"));
+        let console = fs::read_to_string(dir.join(CONSOLE_FILE)).unwrap();
+        assert!(console.contains("audioperf | LLM Metrics"));
+
+        // Footer wording and paths.
+        let log = RunLog::open(&dir);
+        let text = console::render(&cfg, &s, &rep, log.path());
+        assert!(text.contains("\nCLI Command: audioperf profile --model 'm' --streaming\nBenchmark Duration: 0.10 sec\nCSV Export: "));
+        assert!(text.find("Error Summary").unwrap() < text.find("LLM Metrics").unwrap());
+        assert!(text.contains(&format!(
+            "JSON Export: {}\n",
+            fs::canonicalize(dir.join(JSON_FILE)).unwrap().display()
+        )));
+        assert!(text.ends_with(&format!(
+            "Log File: {}\n",
+            fs::canonicalize(dir.join("logs/aiperf.log"))
+                .unwrap()
+                .display()
+        )));
+    }
+
+    #[test]
+    fn write_all_reports_each_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A directory under a regular file cannot be created (even as root).
+        let blocker = tmp.path().join("file");
+        fs::write(&blocker, b"x").unwrap();
+        let bad = blocker.join("out");
+        let cfg = test_config(&bad);
+        let run = sample_run();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let rep = write_all(&bad, &cfg, &dataset(), &run, &s);
+        assert!(rep.written.is_empty());
+        assert_eq!(rep.errors.len(), 5);
+        assert_eq!(rep.errors[0].path, bad.join(CSV_FILE));
+        assert!(rep.errors[0]
+            .to_string()
+            .starts_with(&format!("could not write {}", bad.join(CSV_FILE).display())));
+
+        // One file blocked (a directory in its place): the others are written.
+        let dir = tmp.path().join("partial");
+        fs::create_dir_all(dir.join(JSONL_FILE)).unwrap();
+        let rep = write_all(&dir, &cfg, &dataset(), &run, &s);
+        assert_eq!(rep.errors.len(), 1);
+        assert_eq!(rep.errors[0].kind, ExportKind::Jsonl);
+        assert_eq!(rep.written.len(), 4);
+        assert!(fs::read_to_string(dir.join(CSV_FILE))
+            .unwrap()
+            .starts_with("Metric,avg,"));
+    }
+
+    #[test]
+    fn run_log_appends_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut log = RunLog::open(tmp.path());
+        log.info("first");
+        log.warning("second");
+        log.flush().unwrap();
+        let text = fs::read_to_string(tmp.path().join("logs/aiperf.log")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].ends_with(" - audioperf - INFO - first"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].ends_with(" - audioperf - WARNING - second"));
+        // "YYYY-MM-DD HH:MM:SS.mmm"
+        assert_eq!(lines[0].as_bytes()[10], b' ');
+        assert_eq!(lines[0].as_bytes()[19], b'.');
+
+        let blocker = tmp.path().join("f");
+        fs::write(&blocker, b"x").unwrap();
+        let mut bad = RunLog::open(&blocker);
+        bad.info("kept");
+        assert!(bad.error().is_some());
+        assert_eq!(bad.pending().len(), 1);
+    }
+
+    #[test]
+    fn isoformat_like_python() {
+        let t = LocalTime {
+            year: 2026,
+            month: 1,
+            day: 2,
+            hour: 3,
+            minute: 4,
+            second: 5,
+            micros: 60,
+        };
+        assert_eq!(t.isoformat(), "2026-01-02T03:04:05.000060");
+        assert_eq!(
+            LocalTime { micros: 0, ..t }.isoformat(),
+            "2026-01-02T03:04:05"
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! Fuzzes the SSE splitter and classifier: no panic, and the events do not
+//! depend on how the stream is cut into reads.
+#![no_main]
+
+use audioperf::http::sse::{classify, parse_completion, SseSplitter};
+use libfuzzer_sys::fuzz_target;
+
+fn events(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut s = SseSplitter::new();
+    let mut out = Vec::new();
+    for p in pieces {
+        s.feed(p, |e| out.push(e.to_vec()));
+    }
+    s.finish(|e| out.push(e.to_vec()));
+    out
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
+    let split = usize::from(split).min(input.len());
+    let whole = events(&[input]);
+    assert_eq!(whole, events(&[&input[..split], &input[split..]]));
+    for e in &whole {
+        let _ = classify(e);
+    }
+    let _ = parse_completion(input);
+});

@@ -1,0 +1,588 @@
+//! Thread-per-core serving: one pinned OS thread per worker, each with its own
+//! monoio runtime (io_uring, epoll fallback) and its own SO_REUSEPORT listener on
+//! the shared port, accepting and serving its connections end to end (HTTP/1.1
+//! keep-alive, pipelining-safe). Token timing comes from absolute deadlines
+//! `arrival + ttft + k * itl` slept on the worker's precise timer.
+
+use std::cell::{Cell, RefCell};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::http::{self, Method, RequestHead};
+use super::openai::{self, ApiError, ChatRequest, EventBuilder, TokenPlan};
+use super::timer::PreciseTimer;
+use super::{FaultMode, MockServerArgs, Stats};
+use crate::units::{now_ns, Nanos};
+
+/// How often a worker checks the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(10);
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The per-run settings every worker reads.
+struct Config {
+    ttft_ns: Nanos,
+    itl_ns: Nanos,
+    output_tokens: u64,
+    reasoning_tokens: u64,
+    model: Option<String>,
+    fault: FaultMode,
+    fault_rate: f64,
+    max_body_bytes: usize,
+}
+
+/// One worker's state, shared by its connection tasks (single-threaded).
+struct Worker {
+    index: usize,
+    cfg: Arc<Config>,
+    stats: Arc<Stats>,
+    timer: PreciseTimer,
+    rng: RefCell<StdRng>,
+    served: Cell<u64>,
+}
+
+fn ms_to_ns(ms: f64) -> Nanos {
+    (ms * 1e6).round() as Nanos
+}
+
+fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Binds every worker's listener, starts the workers and returns once all listen.
+pub(super) fn start(
+    args: &MockServerArgs,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+    let want = (args.host.as_str(), args.port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve --host {:?}", args.host))?
+        .next()
+        .with_context(|| format!("--host {:?} resolves to no address", args.host))?;
+    let n = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    // The first bind learns the real port when 0 was asked; the others share it.
+    let first = bind_reuseport(want).with_context(|| format!("cannot listen on {want}"))?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..n {
+        listeners.push(bind_reuseport(addr).with_context(|| format!("cannot listen on {addr}"))?);
+    }
+    let cfg = Arc::new(Config {
+        ttft_ns: ms_to_ns(args.ttft_ms),
+        itl_ns: ms_to_ns(args.itl_ms),
+        output_tokens: args.output_tokens,
+        reasoning_tokens: args.reasoning_tokens,
+        model: args.model.clone(),
+        fault: args.fault,
+        fault_rate: args.fault_rate,
+        max_body_bytes: args.max_body_bytes,
+    });
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    let mut handles = Vec::with_capacity(n);
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let core = if cores.is_empty() {
+            None
+        } else {
+            Some(cores[index % cores.len()])
+        };
+        let (cfg, stats, stop_flag, ready) =
+            (cfg.clone(), stats.clone(), stop.clone(), ready_tx.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("mock-worker-{index}"))
+            .spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                let rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                    .enable_timer()
+                    .build();
+                match rt {
+                    Ok(mut rt) => {
+                        rt.block_on(worker_main(index, listener, cfg, stats, stop_flag, ready))
+                    }
+                    Err(e) => {
+                        let _ =
+                            ready.send(Err(format!("worker {index}: cannot build runtime: {e}")));
+                    }
+                }
+            });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(e).context("cannot spawn a worker thread");
+            }
+        }
+    }
+    drop(ready_tx);
+    for _ in 0..n {
+        let outcome = ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err("a worker exited before listening".into()));
+        if let Err(e) = outcome {
+            stop.store(true, Ordering::Relaxed);
+            for h in handles {
+                let _ = h.join();
+            }
+            anyhow::bail!("mock server failed to start: {e}");
+        }
+    }
+    Ok((addr, handles))
+}
+
+async fn worker_main(
+    index: usize,
+    listener: std::net::TcpListener,
+    cfg: Arc<Config>,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    let setup = (|| {
+        let listener = monoio::net::TcpListener::from_std(listener)
+            .map_err(|e| format!("worker {index}: cannot register listener: {e}"))?;
+        let timer = PreciseTimer::start()
+            .map_err(|e| format!("worker {index}: cannot create timerfd: {e}"))?;
+        Ok::<_, String>((listener, timer))
+    })();
+    let (listener, timer) = match setup {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let worker = Rc::new(Worker {
+        index,
+        cfg,
+        stats,
+        timer,
+        rng: RefCell::new(StdRng::seed_from_u64(0x5eed ^ index as u64)),
+        served: Cell::new(0),
+    });
+    let _ = ready.send(Ok(()));
+    drop(ready);
+
+    let accept_loop = async {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    // Each event must leave as soon as it is written.
+                    let _ = stream.set_nodelay(true);
+                    monoio::spawn(serve_connection(worker.clone(), stream));
+                }
+                // Typically EMFILE: back off instead of spinning on the error.
+                Err(_) => monoio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    };
+    let stop_watch = async {
+        while !stop.load(Ordering::Relaxed) {
+            monoio::time::sleep(STOP_POLL).await;
+        }
+    };
+    monoio::select! {
+        _ = accept_loop => {},
+        _ = stop_watch => {},
+    }
+}
+
+/// Reads more bytes after `buf`'s end. Returns false on EOF or error.
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+        buf.reserve(READ_CHUNK);
+    }
+    let len = buf.len();
+    let cap = buf.capacity();
+    let (res, slice) = stream
+        .read(monoio::buf::IoBufMut::slice_mut(
+            std::mem::take(buf),
+            len..cap,
+        ))
+        .await;
+    *buf = slice.into_inner();
+    matches!(res, Ok(n) if n > 0)
+}
+
+/// Writes all of `out`; false when the peer is gone.
+async fn send(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
+    let (res, b) = stream.write_all(std::mem::take(out)).await;
+    *out = b;
+    out.clear();
+    res.is_ok()
+}
+
+/// Waits until the peer closes (or errors), discarding what it sends.
+async fn wait_for_close(stream: &mut TcpStream) {
+    let mut sink = Vec::with_capacity(READ_CHUNK);
+    loop {
+        sink.clear();
+        if !read_more(stream, &mut sink).await {
+            return;
+        }
+    }
+}
+
+/// Makes the next close send a TCP RST instead of a FIN.
+fn set_linger_zero(stream: &TcpStream) {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: valid socket fd and a live linger struct of the stated size.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+}
+
+async fn serve_connection(w: Rc<Worker>, mut stream: TcpStream) {
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        let head = loop {
+            match http::parse_head(&buf) {
+                Ok(Some(h)) => break h,
+                Ok(None) => {
+                    if !read_more(&mut stream, &mut buf).await {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    w.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    let body = openai::error_body(e.status, "BadRequestError", &e.message);
+                    http::write_response(&mut out, e.status, "application/json", &body, true);
+                    send(&mut stream, &mut out).await;
+                    return;
+                }
+            }
+        };
+        if head.content_length > w.cfg.max_body_bytes {
+            w.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            let msg = format!(
+                "request body of {} bytes exceeds the limit of {} bytes",
+                head.content_length, w.cfg.max_body_bytes
+            );
+            let body = openai::error_body(413, "BadRequestError", &msg);
+            http::write_response(&mut out, 413, "application/json", &body, true);
+            send(&mut stream, &mut out).await;
+            return;
+        }
+        let need = head.head_len + head.content_length;
+        if head.expect_continue && buf.len() < need {
+            out.extend_from_slice(http::CONTINUE_100);
+            if !send(&mut stream, &mut out).await {
+                return;
+            }
+        }
+        if buf.capacity() < need {
+            buf.reserve(need - buf.len());
+        }
+        while buf.len() < need {
+            if !read_more(&mut stream, &mut buf).await {
+                return;
+            }
+        }
+        // The request has fully arrived: token deadlines count from here.
+        let arrival = now_ns();
+        let keep = handle(
+            &w,
+            &head,
+            &buf[head.head_len..need],
+            arrival,
+            &mut stream,
+            &mut out,
+        )
+        .await;
+        if !keep || !head.keep_alive {
+            return;
+        }
+        buf.drain(..need);
+        // Do not keep a huge audio body's buffer alive on an idle connection.
+        if buf.capacity() > 1 << 20 && buf.len() < READ_CHUNK {
+            buf.shrink_to(READ_CHUNK);
+        }
+    }
+}
+
+/// Routes one request and writes its response. Returns whether the connection
+/// may serve another request.
+async fn handle(
+    w: &Rc<Worker>,
+    head: &RequestHead,
+    body: &[u8],
+    arrival: Nanos,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+) -> bool {
+    let path = head.path.split('?').next().unwrap_or("");
+    let close = !head.keep_alive;
+    let json = "application/json";
+    match (head.method, path) {
+        (Method::Post, "/v1/chat/completions") => {
+            return chat(w, head, body, arrival, stream, out).await
+        }
+        (Method::Get, "/health") => http::write_response(out, 200, json, b"", close),
+        (Method::Get, "/v1/models") => {
+            let model = w.cfg.model.as_deref().unwrap_or("mock");
+            http::write_response(
+                out,
+                200,
+                json,
+                &openai::models_body(model, unix_secs()),
+                close,
+            )
+        }
+        (Method::Get, "/v1/mock/stats") => {
+            http::write_response(out, 200, json, w.stats.to_json().as_bytes(), close)
+        }
+        (_, "/v1/chat/completions" | "/health" | "/v1/models" | "/v1/mock/stats") => {
+            let body = openai::error_body(405, "MethodNotAllowed", "Method Not Allowed");
+            http::write_response(out, 405, json, &body, close)
+        }
+        _ => {
+            let body = openai::error_body(404, "NotFoundError", &format!("Not Found: {path}"));
+            http::write_response(out, 404, json, &body, close)
+        }
+    }
+    send(stream, out).await
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Worker {
+    fn pick_fault(&self) -> FaultMode {
+        let f = self.cfg.fault;
+        if f == FaultMode::None || self.cfg.fault_rate <= 0.0 {
+            return FaultMode::None;
+        }
+        if self.cfg.fault_rate >= 1.0 || self.rng.borrow_mut().gen::<f64>() < self.cfg.fault_rate {
+            f
+        } else {
+            FaultMode::None
+        }
+    }
+
+    fn next_id(&self) -> String {
+        let n = self.served.get();
+        self.served.set(n + 1);
+        format!("chatcmpl-mock{:04x}{:012x}", self.index, n)
+    }
+
+    /// Deadline of token `k` (0-based): absolute, so gaps never accumulate drift.
+    fn token_due(&self, arrival: Nanos, k: u64) -> Nanos {
+        arrival + self.cfg.ttft_ns + k * self.cfg.itl_ns
+    }
+}
+
+async fn chat(
+    w: &Rc<Worker>,
+    head: &RequestHead,
+    body: &[u8],
+    arrival: Nanos,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+) -> bool {
+    let stats = &w.stats;
+    stats.requests.fetch_add(1, Ordering::Relaxed);
+    let req: ChatRequest = match openai::decode_chat_request(body, w.cfg.model.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return reject(w, &e, !head.keep_alive, stream, out).await,
+    };
+    if req.stream {
+        stats.streaming.fetch_add(1, Ordering::Relaxed);
+    }
+    stats
+        .audio_parts
+        .fetch_add(req.audio_parts, Ordering::Relaxed);
+    stats
+        .audio_micros
+        .fetch_add((req.audio_seconds * 1e6).round() as u64, Ordering::Relaxed);
+
+    let fault = w.pick_fault();
+    let close = !head.keep_alive || fault == FaultMode::ConnectionClose;
+    match fault {
+        FaultMode::Http500Json => {
+            let body = openai::error_body(
+                500,
+                "InternalServerError",
+                "mock fault: internal server error",
+            );
+            http::write_response(out, 500, "application/json", &body, close);
+            return send(stream, out).await && !close;
+        }
+        FaultMode::Http500Text => {
+            http::write_response(
+                out,
+                500,
+                "text/plain; charset=utf-8",
+                b"Internal Server Error",
+                close,
+            );
+            return send(stream, out).await && !close;
+        }
+        _ => {}
+    }
+    let plan = TokenPlan::new(w.cfg.output_tokens, w.cfg.reasoning_tokens, req.max_tokens);
+    let id = w.next_id();
+    let created = unix_secs();
+    let ok = if req.stream {
+        stream_response(
+            w, &req, &plan, &id, created, arrival, fault, close, stream, out,
+        )
+        .await
+    } else {
+        whole_response(
+            w, &req, &plan, &id, created, arrival, fault, close, stream, out,
+        )
+        .await
+    };
+    ok && !close
+}
+
+async fn reject(
+    w: &Worker,
+    e: &ApiError,
+    close: bool,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+) -> bool {
+    w.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    http::write_response(out, e.status, "application/json", &e.body(), close);
+    send(stream, out).await && !close
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream_response(
+    w: &Worker,
+    req: &ChatRequest,
+    plan: &TokenPlan,
+    id: &str,
+    created: u64,
+    arrival: Nanos,
+    fault: FaultMode,
+    close: bool,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+) -> bool {
+    let events = EventBuilder::new(id, created, &req.model);
+    let mut event = Vec::with_capacity(512);
+    let n = plan.total();
+    // Like vLLM, the head and the role-only event leave together with the first
+    // token (stall-after-head sends them at once instead, then nothing).
+    if fault != FaultMode::StallAfterHead {
+        w.timer.sleep_until(w.token_due(arrival, 0)).await;
+    }
+    http::write_stream_head(out, close);
+    events.role(&mut event);
+    http::write_chunk(out, &event);
+    if !send(stream, out).await {
+        return false;
+    }
+    if fault == FaultMode::StallAfterHead {
+        wait_for_close(stream).await;
+        return false;
+    }
+    let cut =
+        matches!(fault, FaultMode::ResetMidStream | FaultMode::CloseMidStream).then_some(n / 2);
+    for k in 0..n {
+        if cut == Some(k) {
+            break;
+        }
+        w.timer.sleep_until(w.token_due(arrival, k)).await;
+        event.clear();
+        events.token(&mut event, openai::word(k), k < plan.reasoning);
+        http::write_chunk(out, &event);
+        if !send(stream, out).await {
+            return false;
+        }
+    }
+    if cut.is_some() {
+        if fault == FaultMode::ResetMidStream {
+            set_linger_zero(stream);
+        }
+        return false;
+    }
+    // The closing events are all due with the last token; one chunk per event.
+    event.clear();
+    events.finish(&mut event, plan.finish_reason);
+    http::write_chunk(out, &event);
+    if req.include_usage {
+        event.clear();
+        events.usage(&mut event, req.prompt_tokens, plan);
+        http::write_chunk(out, &event);
+    }
+    http::write_chunk(out, openai::DONE_EVENT);
+    out.extend_from_slice(http::LAST_CHUNK);
+    send(stream, out).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn whole_response(
+    w: &Worker,
+    req: &ChatRequest,
+    plan: &TokenPlan,
+    id: &str,
+    created: u64,
+    arrival: Nanos,
+    fault: FaultMode,
+    close: bool,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+) -> bool {
+    let body = openai::completion_body(id, created, &req.model, req.prompt_tokens, plan);
+    http::write_response(out, 200, "application/json", &body, close);
+    if fault == FaultMode::StallAfterHead {
+        // Everything but the body: the head ends at the blank line.
+        out.truncate(out.len() - body.len());
+        if send(stream, out).await {
+            wait_for_close(stream).await;
+        }
+        return false;
+    }
+    w.timer
+        .sleep_until(w.token_due(arrival, plan.total().saturating_sub(1)))
+        .await;
+    if matches!(fault, FaultMode::ResetMidStream | FaultMode::CloseMidStream) {
+        out.truncate(out.len() - body.len() / 2);
+        send(stream, out).await;
+        if fault == FaultMode::ResetMidStream {
+            set_linger_zero(stream);
+        }
+        return false;
+    }
+    send(stream, out).await
+}

@@ -1,0 +1,192 @@
+//! `profile_export_aiperf.json`: one object per metric tag (`unit`, `avg`,
+//! `p1`…`p99`, `min`, `max`, `std`, `count`, `sum`), then `input_config`,
+//! `run_info`, `was_cancelled`, `is_complete`, `error_summary`, `start_time`,
+//! `end_time`, with AIPerf's key order (its pydantic field order, absent
+//! values left out) and its 2-space indentation, no trailing newline.
+
+use std::io::{self, Write};
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{json, Value};
+
+use crate::config::ProfileConfig;
+use crate::engine::RunOutput;
+use crate::metrics::{MetricResult, MetricValue, MetricsSummary};
+
+use super::LocalTime;
+
+/// Schema version of AIPerf 0.13.0's JSON export, whose layout this follows.
+pub const SCHEMA_VERSION: &str = "1.4";
+/// The AIPerf release whose layout the files follow (readers key on it).
+pub const AIPERF_VERSION: &str = "0.13.0";
+
+/// Metric tags AIPerf declares as fields (they come first, in this order);
+/// every other metric follows the run fields, in display order.
+const DECLARED: [&str; 25] = [
+    "request_throughput",
+    "request_latency",
+    "request_count",
+    "time_to_first_token",
+    "time_to_second_token",
+    "inter_token_latency",
+    "output_token_throughput",
+    "output_token_throughput_per_user",
+    "output_sequence_length",
+    "input_sequence_length",
+    "goodput",
+    "good_request_count",
+    "output_token_count",
+    "reasoning_token_count",
+    "min_request_timestamp",
+    "max_response_timestamp",
+    "inter_chunk_latency",
+    "total_output_tokens",
+    "total_reasoning_tokens",
+    "benchmark_duration",
+    "total_isl",
+    "total_osl",
+    "error_request_count",
+    "error_isl",
+    "total_error_isl",
+];
+
+/// A JSON value whose object keys keep insertion order (serde_json's `Map`
+/// sorts them unless a crate-wide feature is turned on).
+pub(crate) enum Ordered {
+    Obj(Vec<(String, Ordered)>),
+    Arr(Vec<Ordered>),
+    Val(Value),
+}
+
+impl Serialize for Ordered {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Ordered::Val(v) => v.serialize(s),
+            Ordered::Arr(items) => s.collect_seq(items),
+            Ordered::Obj(fields) => {
+                let mut m = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in fields {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+fn obj(fields: Vec<(&str, Ordered)>) -> Ordered {
+    Ordered::Obj(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// `{unit, avg, p1…p99, min, max, std, count, sum}` or `{unit, avg}`.
+pub(crate) fn metric_object(r: &MetricResult) -> Ordered {
+    let mut f = vec![("unit", Ordered::Val(json!(r.def.display_unit)))];
+    match &r.value {
+        MetricValue::Single(v) => f.push(("avg", Ordered::Val(json!(v)))),
+        MetricValue::Stats(s) => {
+            for (k, v) in [
+                ("avg", s.avg),
+                ("p1", s.p1),
+                ("p5", s.p5),
+                ("p10", s.p10),
+                ("p25", s.p25),
+                ("p50", s.p50),
+                ("p75", s.p75),
+                ("p90", s.p90),
+                ("p95", s.p95),
+                ("p99", s.p99),
+                ("min", s.min),
+                ("max", s.max),
+                ("std", s.std),
+            ] {
+                f.push((k, Ordered::Val(json!(v))));
+            }
+            f.push(("count", Ordered::Val(json!(s.count))));
+            f.push(("sum", Ordered::Val(json!(s.sum))));
+        }
+    }
+    obj(f)
+}
+
+/// The whole document as an ordered value.
+pub(crate) fn document(cfg: &ProfileConfig, run: &RunOutput, summary: &MetricsSummary) -> Ordered {
+    let benchmark_id = format!(
+        "{:012x}",
+        run.anchor.map_or(0, |a| a.wall_ns) & 0xffff_ffff_ffff
+    );
+    let mut f: Vec<(&str, Ordered)> = vec![
+        ("schema_version", Ordered::Val(json!(SCHEMA_VERSION))),
+        ("aiperf_version", Ordered::Val(json!(AIPERF_VERSION))),
+        ("benchmark_id", Ordered::Val(json!(benchmark_id))),
+    ];
+    let by_tag = |tag: &str| summary.results.iter().find(|r| r.def.tag == tag);
+    for tag in DECLARED {
+        if let Some(r) = by_tag(tag) {
+            f.push((r.def.tag, metric_object(r)));
+        }
+    }
+    f.push(("input_config", Ordered::Val(cfg.input_config_json.clone())));
+    f.push((
+        "run_info",
+        obj(vec![
+            ("benchmark_id", Ordered::Val(json!(benchmark_id))),
+            ("trial", Ordered::Val(json!(0))),
+            ("cli_command", Ordered::Val(json!(cfg.cli_command))),
+        ]),
+    ));
+    f.push(("was_cancelled", Ordered::Val(json!(summary.was_cancelled))));
+    f.push(("is_complete", Ordered::Val(json!(!summary.was_cancelled))));
+    let errors = summary
+        .error_summary
+        .iter()
+        .map(|e| {
+            let mut details = Vec::new();
+            if let Some(code) = e.code {
+                details.push(("code", Ordered::Val(json!(code))));
+            }
+            details.push(("type", Ordered::Val(json!(e.error_type))));
+            details.push(("message", Ordered::Val(json!(e.message))));
+            obj(vec![
+                ("error_details", obj(details)),
+                ("count", Ordered::Val(json!(e.count))),
+            ])
+        })
+        .collect::<Vec<_>>();
+    f.push(("error_summary", Ordered::Arr(errors)));
+    if let Some(anchor) = run.anchor {
+        for (key, ts) in [
+            ("start_time", summary.start_ns),
+            ("end_time", summary.end_ns),
+        ] {
+            if let Some(ts) = ts {
+                let t = LocalTime::from_wall_ns(anchor.wall_of(ts));
+                f.push((key, Ordered::Val(json!(t.isoformat()))));
+            }
+        }
+    }
+    let mut rest: Vec<&MetricResult> = summary
+        .results
+        .iter()
+        .filter(|r| !DECLARED.contains(&r.def.tag))
+        .collect();
+    rest.sort_by_key(|r| (r.def.display_order, r.def.tag));
+    for r in rest {
+        f.push((r.def.tag, metric_object(r)));
+    }
+    obj(f)
+}
+
+/// Writes the document (2-space indent, no trailing newline, like orjson's).
+pub fn write(
+    w: &mut impl Write,
+    cfg: &ProfileConfig,
+    run: &RunOutput,
+    summary: &MetricsSummary,
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &document(cfg, run, summary)).map_err(io::Error::other)
+}

@@ -1,0 +1,90 @@
+//! `profile_export.jsonl`: one compact JSON line per profiling request, in
+//! AIPerf's record layout: `metadata` (ids, wall-clock ns timestamps via
+//! `RunOutput::anchor`, worker, phase, cancelled), `metrics`
+//! (`tag: {value, unit}`) and, for failed requests, `error` (AIPerf leaves the
+//! key out when there is none). Written line by line, never held whole.
+
+use std::io::{self, Write};
+
+use serde_json::json;
+
+use crate::engine::RunOutput;
+use crate::metrics::{MetricsSummary, RecordMetrics, RecordValue};
+use crate::record::RequestRecord;
+use crate::units::ClockAnchor;
+
+use super::json::Ordered;
+
+fn val(v: serde_json::Value) -> Ordered {
+    Ordered::Val(v)
+}
+
+/// One record as an ordered JSON object.
+pub(crate) fn line(r: &RequestRecord, m: &RecordMetrics, anchor: Option<ClockAnchor>) -> Ordered {
+    let wall = |ns: u64| anchor.map_or(ns, |a| a.wall_of(ns));
+    let mut meta = vec![
+        ("session_num".to_string(), val(json!(r.request_id))),
+        (
+            "conversation_id".to_string(),
+            val(json!(r.dataset_index.to_string())),
+        ),
+        ("turn_index".to_string(), val(json!(0))),
+        ("request_start_ns".to_string(), val(json!(wall(r.start_ns)))),
+    ];
+    if let Some(ack) = r.ack_ns {
+        meta.push(("request_ack_ns".into(), val(json!(wall(ack)))));
+    }
+    meta.push(("request_end_ns".into(), val(json!(wall(r.end_ns)))));
+    meta.push((
+        "worker_id".into(),
+        val(json!(format!("worker_{}", r.worker))),
+    ));
+    let phase = if r.warmup { "warmup" } else { "profiling" };
+    meta.push(("benchmark_phase".into(), val(json!(phase))));
+    meta.push(("phase_name".into(), val(json!(phase))));
+    meta.push(("was_cancelled".into(), val(json!(r.cancelled))));
+
+    let metrics = m
+        .values
+        .iter()
+        .map(|&(id, v)| {
+            let value = match v {
+                RecordValue::Int(i) => json!(i),
+                RecordValue::Float(f) => json!(f),
+            };
+            (
+                id.def().tag.to_string(),
+                Ordered::Obj(vec![
+                    ("value".into(), val(value)),
+                    ("unit".into(), val(json!(id.def().display_unit))),
+                ]),
+            )
+        })
+        .collect();
+    let mut fields = vec![
+        ("metadata".to_string(), Ordered::Obj(meta)),
+        ("metrics".to_string(), Ordered::Obj(metrics)),
+    ];
+    if let Some(e) = &r.error {
+        let mut err = Vec::new();
+        if let Some(code) = e.code {
+            err.push(("code".to_string(), val(json!(code))));
+        }
+        err.push(("type".into(), val(json!(e.kind.as_str()))));
+        err.push(("message".into(), val(json!(e.message))));
+        fields.push(("error".into(), Ordered::Obj(err)));
+    }
+    Ordered::Obj(fields)
+}
+
+/// Writes one line per profiling-phase request (the summary's records).
+pub fn write(w: &mut impl Write, run: &RunOutput, summary: &MetricsSummary) -> io::Result<()> {
+    for m in &summary.records {
+        let Some(r) = run.records.get(m.record_index) else {
+            continue;
+        };
+        serde_json::to_writer(&mut *w, &line(r, m, run.anchor)).map_err(io::Error::other)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
