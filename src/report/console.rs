@@ -1,6 +1,7 @@
 //! The console summary: AIPerf's end-of-run tables (rich's heavy-head box,
 //! right-aligned columns, `1,234.56` numbers, `N/A`), the error summary and
-//! the footer (CLI command, benchmark duration, export paths, log file).
+//! the footer (CLI command, benchmark duration, export paths, log file), with
+//! the client-saturation warning between the tables and the footer.
 //!
 //! Reads rows from `metrics::METRICS` (order, group, header, unit) and values
 //! from the summary; computes nothing.
@@ -226,20 +227,26 @@ fn shown_path(p: &Path) -> String {
         .to_string()
 }
 
-/// Everything printed at the end of a run: error summary, tables, then
-/// `CLI Command:`, `Benchmark Duration:`, the CSV/JSON export paths and the
-/// log file, worded as AIPerf does.
+/// Everything printed at the end of a run: error summary, tables, the
+/// client-saturation warning (one line, when given), then `CLI Command:`,
+/// `Benchmark Duration:`, the CSV/JSON export paths and the log file, worded
+/// as AIPerf does.
 pub fn render(
     cfg: &ProfileConfig,
     summary: &MetricsSummary,
     exports: &ExportReport,
     log_file: &Path,
+    warning: Option<&str>,
 ) -> String {
     // AIPerf prints the error summary before the metric tables.
     let mut out = render_errors(summary);
     out.push_str(&render_tables(summary));
     if !out.is_empty() {
         out.push('\n');
+    }
+    if let Some(w) = warning {
+        out.push_str(w);
+        out.push_str("\n\n");
     }
     out.push_str(&format!("CLI Command: {}\n", cfg.cli_command));
     if let Some(secs) = summary.benchmark_duration_sec() {
