@@ -1539,6 +1539,128 @@ pub(crate) mod tests {
         assert_eq!(s.end_ns, Some(1_000 * MS + 106 * MS));
     }
 
+    /// Open loop: three arrivals due at 0, 10 and 20 ms after t0, sent 1, 4
+    /// and 12 ms late (the third waited for a connection), plus one error
+    /// sent 2 ms late and one cancelled request sent on time.
+    pub(crate) fn open_loop_run() -> RunOutput {
+        let t0 = 1_000 * MS;
+        let mut records = Vec::new();
+        for (id, (due, late, waited)) in [(0, 1, false), (10, 4, false), (20, 12, true)]
+            .into_iter()
+            .enumerate()
+        {
+            // rec() starts at 1000 ms + start_ms; TTFT 10 ms, latency 50 ms.
+            let mut r = rec(id as u64, due + late, 10, 50, 5, 10);
+            r.intended_start_ns = Some(t0 + due * MS);
+            r.waited_for_connection = waited;
+            records.push(r);
+        }
+        let mut bad = rec(3, 32, 0, 5, 0, 0);
+        bad.intended_start_ns = Some(t0 + 30 * MS);
+        bad.first_token_ns = None;
+        bad.usage = None;
+        bad.error = Some(RequestError {
+            kind: ErrorKind::ConnectionClosed,
+            code: None,
+            message: "closed".into(),
+        });
+        let mut cancelled = rec(4, 40, 10, 50, 5, 10);
+        cancelled.intended_start_ns = Some(t0 + 40 * MS);
+        cancelled.cancelled = true;
+        cancelled.error = Some(RequestError {
+            kind: ErrorKind::Cancelled,
+            code: Some(200),
+            message: "cancelled by --request-cancellation-rate".into(),
+        });
+        records.extend([bad, cancelled]);
+        RunOutput {
+            records,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn schedule_lag_and_accounting() {
+        let run = open_loop_run();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        // Lags of every request sent: 1, 4, 12, 2 and 0 ms.
+        let lag = stats(&s, MetricId::ScheduleLag);
+        assert_eq!(lag.count, 5);
+        assert!(close(lag.avg, 19.0 / 5.0) && close(lag.max, 12.0) && close(lag.min, 0.0));
+        assert!(close(lag.p50, 2.0));
+        assert_eq!(single(&s, MetricId::WaitedForConnectionCount), 1.0);
+        assert_eq!(s.waited_for_connection, 1);
+        // Cancelled: not an error, counted apart, listed as AIPerf does.
+        assert_eq!(
+            s.accounting,
+            RequestAccounting {
+                sent: 5,
+                successful: 3,
+                errors: 1,
+                cancelled: 1
+            }
+        );
+        assert!(s.accounting.holds());
+        assert_eq!(single(&s, MetricId::ErrorRequestCount), 1.0);
+        assert_eq!(single(&s, MetricId::CancelledRequestCount), 1.0);
+        assert_eq!(single(&s, MetricId::CompletedRequestCount), 4.0);
+        assert_eq!(single(&s, MetricId::RequestErrorRate), 25.0);
+        assert_eq!(single(&s, MetricId::RequestCount), 3.0);
+        assert!(s.error_summary.contains(&ErrorCount {
+            code: Some(CANCELLED_CODE),
+            error_type: "RequestCancellationError",
+            message: "cancelled by --request-cancellation-rate".into(),
+            count: 1
+        }));
+        assert_eq!(s.error_summary.len(), 2);
+        // Error and cancelled records carry their schedule lag in the JSONL.
+        assert_eq!(
+            s.records[3].values,
+            vec![(MetricId::ScheduleLag, RecordValue::Float(2.0))]
+        );
+        assert_eq!(
+            s.records[4].values,
+            vec![(MetricId::ScheduleLag, RecordValue::Float(0.0))]
+        );
+        // Default: latency from the actual start.
+        assert!(close(stats(&s, MetricId::RequestLatency).avg, 50.0));
+        assert!(close(stats(&s, MetricId::TimeToFirstToken).avg, 10.0));
+    }
+
+    #[test]
+    fn latency_from_schedule() {
+        let run = open_loop_run();
+        let tokens = crate::tokens::from_server_usage(&run);
+        let opts = ComputeOptions {
+            latency_from_schedule: true,
+        };
+        let s = compute_with_options(&run, &tokens, &[], opts);
+        assert!(s.latency_from_schedule);
+        // Each lateness (1, 4, 12 ms) is added to latency, TTFT and TTFO.
+        let lat = stats(&s, MetricId::RequestLatency);
+        assert!(close(lat.min, 51.0) && close(lat.max, 62.0) && close(lat.avg, 167.0 / 3.0));
+        let ttft = stats(&s, MetricId::TimeToFirstToken);
+        assert!(close(ttft.min, 11.0) && close(ttft.max, 22.0));
+        let ttfo = stats(&s, MetricId::TimeToFirstOutputToken);
+        assert!(close(ttfo.avg, 10.0 + 17.0 / 3.0));
+        // TTST and ITL are differences of response times: unchanged.
+        assert!(close(stats(&s, MetricId::TimeToSecondToken).avg, 2.0));
+        assert!(close(stats(&s, MetricId::InterTokenLatency).avg, 10.0));
+        // Benchmark duration stays on actual times: first actual start (1 ms)
+        // to the last actual response (32 + 50 ms).
+        assert_eq!(s.benchmark_duration_ns, Some(81 * MS));
+        // Closed-loop records (no intended start) are unaffected.
+        let closed = sample_run();
+        let a = compute(&closed, &crate::tokens::from_server_usage(&closed));
+        let b = compute_with_options(
+            &closed,
+            &crate::tokens::from_server_usage(&closed),
+            &[],
+            opts,
+        );
+        assert_eq!(a.results, b.results);
+    }
+
     #[test]
     fn audio_metrics_need_audio() {
         let run = sample_run();

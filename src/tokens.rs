@@ -217,4 +217,123 @@ mod tests {
         assert_eq!(t[2].osl, Some(5));
         assert_eq!(t[2].output(), Some(0));
     }
+
+    /// Counts whitespace-separated words: easy to check by hand.
+    struct Words;
+    impl TokenCounter for Words {
+        fn count(&self, text: &str) -> usize {
+            text.split_whitespace().count()
+        }
+        fn name(&self) -> &str {
+            "words"
+        }
+    }
+
+    #[test]
+    fn counter_counts_prompt_and_output_text() {
+        let arena = b"think hard answer is forty two".to_vec();
+        let usage = Some(Usage {
+            prompt_tokens: Some(99),
+            completion_tokens: Some(77),
+            reasoning_tokens: None,
+        });
+        let records = vec![
+            // Reasoning "think hard " located in the arena, then content.
+            RequestRecord {
+                dataset_index: 1,
+                output_text: 0..30,
+                reasoning_text: 0..11,
+                usage,
+                ..Default::default()
+            },
+            // No reasoning located: the whole output is counted as OSL.
+            RequestRecord {
+                dataset_index: 0,
+                output_text: 11..30,
+                usage,
+                ..Default::default()
+            },
+            // No text kept: server usage, ISL still from the prompt text.
+            RequestRecord {
+                dataset_index: 0,
+                usage,
+                ..Default::default()
+            },
+            // Unknown dataset entry and no text: server usage for both.
+            RequestRecord {
+                dataset_index: 7,
+                usage,
+                ..Default::default()
+            },
+        ];
+        let run = RunOutput {
+            records,
+            text_arenas: vec![arena],
+            ..Default::default()
+        };
+        let source = TokenSource::Counter(Box::new(Words));
+        assert_eq!(source.name(), "words");
+        let t = source.resolve(&run, &["one two three", "Transcribe this audio now."]);
+        assert_eq!(
+            t,
+            vec![
+                RequestTokens {
+                    isl: Some(4),
+                    osl: Some(6),
+                    reasoning: Some(2)
+                },
+                RequestTokens {
+                    isl: Some(3),
+                    osl: Some(4),
+                    reasoning: None
+                },
+                RequestTokens {
+                    isl: Some(3),
+                    osl: Some(77),
+                    reasoning: None
+                },
+                RequestTokens {
+                    isl: Some(99),
+                    osl: Some(77),
+                    reasoning: None
+                },
+            ]
+        );
+        assert_eq!(t[0].output(), Some(4));
+    }
+
+    #[test]
+    fn counter_spreads_many_records_in_order() {
+        // Enough records to use several threads; each output has i % 5 words.
+        let mut arena = Vec::new();
+        let records: Vec<RequestRecord> = (0..3000u32)
+            .map(|i| {
+                let start = arena.len() as u32;
+                for _ in 0..i % 5 {
+                    arena.extend_from_slice(b"w ");
+                }
+                RequestRecord {
+                    request_id: i as u64,
+                    output_text: start..arena.len() as u32,
+                    usage: Some(Usage {
+                        completion_tokens: Some(1_000),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let run = RunOutput {
+            records,
+            text_arenas: vec![arena],
+            ..Default::default()
+        };
+        let t = from_counter(&Words, &run, &["a b"]);
+        assert_eq!(t.len(), 3000);
+        for (i, tok) in t.iter().enumerate() {
+            let want = if i % 5 == 0 { 1_000 } else { (i % 5) as u64 };
+            assert_eq!(tok.osl, Some(want), "record {i}");
+            assert_eq!(tok.isl, Some(2));
+        }
+    }
 }

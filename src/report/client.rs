@@ -245,3 +245,145 @@ impl ClientReport {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::WorkerStats;
+    use crate::metrics::{compute, tests::open_loop_run, tests::sample_run};
+
+    fn hist(values_ns: &[u64]) -> hdrhistogram::Histogram<u64> {
+        let mut h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        for &v in values_ns {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    fn worker(w: u16, cpu_ms: u64, wall_ms: u64, lag_ns: &[u64]) -> WorkerStats {
+        let h = hist(lag_ns);
+        WorkerStats {
+            worker: w,
+            cpu_ns: cpu_ms * 1_000_000,
+            wall_ns: wall_ms * 1_000_000,
+            requests: 100,
+            events: 1_000,
+            bytes_read: 2_000_000,
+            max_loop_lag_ns: h.max(),
+            p99_loop_lag_ns: h.value_at_quantile(0.99),
+            loop_lag: Some(h),
+        }
+    }
+
+    fn report(run: &RunOutput) -> ClientReport {
+        let s = compute(run, &crate::tokens::from_server_usage(run));
+        ClientReport::new(run, &s)
+    }
+
+    #[test]
+    fn healthy_client_gives_no_warning() {
+        let mut run = sample_run();
+        run.io_driver = "io_uring";
+        // 100 x 0.1 ms on worker 0, 100 x 0.3 ms on worker 1.
+        run.workers = vec![
+            worker(0, 100, 1_000, &[100_000; 100]),
+            worker(1, 300, 1_000, &[300_000; 100]),
+        ];
+        let c = report(&run);
+        assert!((c.cpu_sec - 0.4).abs() < 1e-12);
+        // 0.4 s over 200 requests.
+        assert!((c.cpu_per_request_us - 2_000.0).abs() < 1e-9);
+        assert!((c.workers[0].busy - 0.1).abs() < 1e-12);
+        assert!((c.workers[1].busy - 0.3).abs() < 1e-12);
+        // Merged histogram: half at 0.1 ms, half at 0.3 ms (3 significant digits).
+        let p50 = c.loop_lag_p50_ms.unwrap();
+        let p99 = c.loop_lag_p99_ms.unwrap();
+        assert!((p50 - 0.1).abs() < 0.001, "{p50}");
+        assert!((p99 - 0.3).abs() < 0.001, "{p99}");
+        assert!((c.loop_lag_max_ms.unwrap() - 0.3).abs() < 0.001);
+        assert_eq!(c.schedule_lag_p99_ms, None);
+        assert!(c.saturation().is_empty());
+        assert_eq!(c.warning(), None);
+        let lines = c.log_lines();
+        assert_eq!(lines[0], "I/O driver: io_uring");
+        assert_eq!(lines.len(), 4);
+        assert!(
+            lines[3].starts_with("worker 1: 100 requests, 1000 events, 2.0 MB read, CPU 0.300 s of 1.000 s wall (30.0% busy, 3000.0 us/request)"),
+            "{}",
+            lines[3]
+        );
+    }
+
+    #[test]
+    fn each_limit_triggers_the_warning() {
+        // A busy worker.
+        let mut run = sample_run();
+        run.workers = vec![worker(0, 850, 1_000, &[100_000])];
+        let c = report(&run);
+        assert_eq!(c.saturation(), vec!["worker 0 was 85% busy".to_string()]);
+        let w = c.warning().unwrap();
+        assert!(w.starts_with(
+            "WARNING: the client may have been the bottleneck (worker 0 was 85% busy)"
+        ));
+        assert!(!w.contains('\n'));
+
+        // Loop lag: 98 fast ticks and 2 of 5 ms put the p99 at 5 ms.
+        let mut lags = vec![100_000u64; 98];
+        lags.extend([5_000_000, 5_000_000]);
+        run.workers = vec![worker(0, 100, 1_000, &lags)];
+        let c = report(&run);
+        assert_eq!(c.saturation().len(), 1);
+        assert!(
+            c.saturation()[0].starts_with("loop lag p99 5.00 ms"),
+            "{:?}",
+            c.saturation()
+        );
+
+        // Schedule lag: open-loop arrivals up to 12 ms late.
+        let mut run = open_loop_run();
+        run.workers = vec![worker(0, 100, 1_000, &[100_000])];
+        let c = report(&run);
+        let p99 = c.schedule_lag_p99_ms.unwrap();
+        // np.percentile([0, 1, 2, 4, 12], 99) = 11.68
+        assert!((p99 - 11.68).abs() < 1e-9, "{p99}");
+        assert_eq!(
+            c.saturation(),
+            vec!["schedule lag p99 11.68 ms > 2 ms".to_string()]
+        );
+        // Just under every limit: silent.
+        let mut run = sample_run();
+        // (1.99 ms: the histogram reports the top of a value's bucket.)
+        run.workers = vec![worker(0, 800, 1_000, &[1_990_000])];
+        assert!(report(&run).warning().is_none());
+    }
+
+    #[test]
+    fn json_object_keys() {
+        let mut run = sample_run();
+        run.io_driver = "epoll";
+        run.workers = vec![worker(0, 900, 1_000, &[100_000])];
+        let c = report(&run);
+        let v = serde_json::to_value(c.to_json()).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        for k in [
+            "io_driver",
+            "client_cpu_sec",
+            "client_cpu_per_request_us",
+            "loop_lag_p50_ms",
+            "loop_lag_p99_ms",
+            "loop_lag_max_ms",
+            "schedule_lag_p99_ms",
+            "client_saturated",
+            "saturation_reasons",
+            "workers",
+        ] {
+            assert!(keys.contains(&k), "{k}");
+        }
+        assert_eq!(v["io_driver"], "epoll");
+        assert_eq!(v["client_cpu_sec"], 0.9);
+        assert_eq!(v["client_saturated"], true);
+        assert_eq!(v["workers"][0]["busy_fraction"], 0.9);
+        assert_eq!(v["workers"][0]["requests"], 100);
+        assert_eq!(v["schedule_lag_p99_ms"], serde_json::Value::Null);
+    }
+}

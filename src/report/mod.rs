@@ -413,6 +413,16 @@ mod tests {
         assert_eq!(v["input_config"], cfg.input_config_json);
         assert_eq!(v["run_info"]["cli_command"], cfg.cli_command);
         assert_eq!(v["was_cancelled"], false);
+        // audioperf extensions: the accounting invariant and the client report.
+        assert_eq!(
+            v["request_accounting"],
+            serde_json::json!({"sent": 4, "successful": 3, "errors": 1, "cancelled": 0,
+                               "warmup": 1, "latency_from_schedule": false})
+        );
+        assert_eq!(keys[keys.len() - 2..], ["request_accounting", "audioperf"]);
+        assert!(v["audioperf"]["client_cpu_sec"].is_number());
+        assert!(v["audioperf"]["workers"].is_array());
+        assert_eq!(v["warmup_request_count"]["avg"], 1.0);
         assert_eq!(
             v["error_summary"],
             serde_json::json!([{"error_details": {"code": 500, "type": "HTTPError", "message": "Internal Server Error"}, "count": 1}])
@@ -459,6 +469,12 @@ mod tests {
         let log = RunLog::open(&dir);
         let text = console::render(&cfg, &s, &rep, log.path(), None);
         assert!(text.contains("\nCLI Command: audioperf profile --model 'm' --streaming\nBenchmark Duration: 0.10 sec\nCSV Export: "));
+        // The saturation warning: one line between the tables and the footer.
+        let warned = console::render(&cfg, &s, &rep, log.path(), Some("WARNING: busy"));
+        assert!(
+            warned.contains("┘\n\nWARNING: busy\n\nCLI Command: "),
+            "{warned}"
+        );
         assert!(text.find("Error Summary").unwrap() < text.find("LLM Metrics").unwrap());
         assert!(text.contains(&format!(
             "JSON Export: {}\n",
