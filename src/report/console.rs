@@ -352,4 +352,23 @@ mod tests {
             "{t}"
         );
     }
+
+    #[test]
+    fn open_loop_rows() {
+        let run = crate::metrics::tests::open_loop_run();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let text = render_tables(&s);
+        let lag = text
+            .lines()
+            .find(|l| l.contains("Schedule Lag (ms)"))
+            .unwrap();
+        // avg of 1, 4, 12, 2, 0 ms; min 0; max 12.
+        assert!(lag.contains("│   3.80 │   0.00 │  12.00 │"), "{lag}");
+        assert!(text.contains("Cancelled Request Count (requests) │   1.00 │"));
+        assert!(text.contains("Waited For Connection Count (requests) │   1.00 │"));
+        let csv = crate::report::csv::render(&s);
+        assert!(csv.contains("\r\nSchedule Lag (ms),3.80,0.00,12.00,19.00,"));
+        assert!(csv.contains("\r\nCancelled Request Count,1.00\r\n"));
+        assert!(csv.contains("\r\nWaited For Connection Count,1.00\r\n"));
+    }
 }

@@ -99,3 +99,39 @@ pub fn write(w: &mut impl Write, run: &RunOutput, summary: &MetricsSummary) -> i
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{compute, tests::open_loop_run};
+
+    #[test]
+    fn open_loop_lines() {
+        let run = open_loop_run();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let mut out = Vec::new();
+        write(&mut out, &run, &s).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 5);
+        // Arrival 2 was due at 1020 ms and sent at 1032 ms.
+        assert_eq!(
+            lines[2]["metrics"]["schedule_lag"],
+            json!({"value": 12.0, "unit": "ms"})
+        );
+        assert_eq!(lines[2]["metadata"]["credit_issued_ns"], 1_020_000_000u64);
+        let c = &lines[4];
+        assert_eq!(c["metadata"]["was_cancelled"], true);
+        assert_eq!(c["metadata"]["cancellation_time_ns"], 1_091_000_000u64);
+        assert_eq!(
+            c["error"],
+            json!({"code": 499, "type": "RequestCancellationError",
+                   "message": "cancelled by --request-cancellation-rate"})
+        );
+        assert_eq!(lines[3]["error"]["type"], "ConnectionClosed");
+        assert_eq!(lines[3]["metadata"]["was_cancelled"], false);
+    }
+}
