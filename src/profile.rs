@@ -130,7 +130,7 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     }
     let warning = client.warning();
     if let Some(w) = &warning {
-        log.warning(w);
+        log.warning(w.trim_start_matches("WARNING: "));
     }
     let exports = report::write_all(&cfg.artifact_dir, &cfg, &ds, &run, &summary);
     for e in &exports.errors {

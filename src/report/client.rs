@@ -164,7 +164,7 @@ impl ClientReport {
         let why = self.saturation();
         (!why.is_empty()).then(|| {
             format!(
-                "WARNING: the client may have been the bottleneck ({}); latencies may include client delay: use fewer connections per core or a larger machine before trusting these numbers.",
+                "WARNING: the client may have been the bottleneck ({}); latencies may include client delay: give the client more or less loaded cores before trusting these numbers.",
                 why.join(", ")
             )
         })
