@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use crate::engine::RunOutput;
-use crate::record::{RequestError, RequestRecord};
+use crate::record::{ErrorKind, RequestRecord};
 use crate::tokens::RequestTokens;
 use crate::units::{Nanos, NANOS_PER_SEC};
 
@@ -76,6 +76,10 @@ pub enum MetricId {
     TotalUsageTotalTokens,
     AudioDuration,
     Rtfx,
+    ScheduleLag,
+    WaitedForConnectionCount,
+    CancelledRequestCount,
+    WarmupRequestCount,
 }
 
 /// The single definition of a metric, read by every writer.
@@ -129,7 +133,7 @@ macro_rules! def {
 }
 
 /// All metric definitions, in `MetricId` order.
-pub static METRICS: [MetricDef; 35] = [
+pub static METRICS: [MetricDef; 39] = [
     def!(
         TimeToFirstToken,
         "time_to_first_token",
@@ -142,7 +146,7 @@ pub static METRICS: [MetricDef; 35] = [
         Default,
         100,
         false,
-        "first event carrying content or reasoning - request start"
+        "first event carrying content or reasoning - request start (the intended start with --latency-from-schedule)"
     ),
     def!(
         TimeToSecondToken,
@@ -170,7 +174,7 @@ pub static METRICS: [MetricDef; 35] = [
         Default,
         210,
         false,
-        "first event carrying non-reasoning content - request start"
+        "first event carrying non-reasoning content - request start (the intended start with --latency-from-schedule)"
     ),
     def!(
         RequestLatency,
@@ -184,7 +188,7 @@ pub static METRICS: [MetricDef; 35] = [
         Default,
         300,
         false,
-        "last content event (or the full response when not streaming) - request start"
+        "last content event (or the full response when not streaming) - request start (the intended start with --latency-from-schedule)"
     ),
     def!(
         DecodeDuration,
@@ -478,7 +482,7 @@ pub static METRICS: [MetricDef; 35] = [
         Hidden,
         LAST,
         false,
-        "max(request start + request latency) - min(request start)"
+        "max(last response of a successful request) - min(its request start), actual times (also with --benchmark-duration, as AIPerf)"
     ),
     def!(
         TotalOutputTokens,
@@ -619,6 +623,62 @@ pub static METRICS: [MetricDef; 35] = [
         850,
         false,
         "audio duration (seconds) / request latency (seconds)"
+    ),
+    def!(
+        ScheduleLag,
+        "schedule_lag",
+        "Schedule Lag",
+        "ns",
+        "ms",
+        NS_TO_MS,
+        false,
+        Record,
+        Default,
+        360,
+        false,
+        "request start - intended start, every profiling request sent (--request-rate only; audioperf)"
+    ),
+    def!(
+        WaitedForConnectionCount,
+        "waited_for_connection_count",
+        "Waited For Connection Count",
+        "requests",
+        "requests",
+        1.0,
+        true,
+        Aggregate,
+        Default,
+        1110,
+        false,
+        "arrivals that found no free connection and waited for one (--request-rate only; audioperf)"
+    ),
+    def!(
+        CancelledRequestCount,
+        "cancelled_request_count",
+        "Cancelled Request Count",
+        "requests",
+        "requests",
+        1.0,
+        true,
+        Aggregate,
+        Default,
+        1090,
+        false,
+        "requests cancelled on purpose (cancellation rate, grace period, interrupt); not errors (audioperf)"
+    ),
+    def!(
+        WarmupRequestCount,
+        "warmup_request_count",
+        "Warmup Request Count",
+        "requests",
+        "requests",
+        1.0,
+        true,
+        Aggregate,
+        Hidden,
+        LAST,
+        false,
+        "warmup requests sent; never part of any other metric (audioperf)"
     ),
 ];
 
@@ -810,12 +870,32 @@ pub struct ErrorCount {
     pub count: u64,
 }
 
+/// How the profiling requests ended: `sent = successful + errors + cancelled`
+/// always holds (each request is exactly one of the three). Exported as
+/// `request_accounting` in `profile_export_aiperf.json` (audioperf extension).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestAccounting {
+    pub sent: u64,
+    pub successful: u64,
+    /// Failed for a reason other than a deliberate cancellation.
+    pub errors: u64,
+    /// Cancelled on purpose (`RequestRecord::cancelled`).
+    pub cancelled: u64,
+}
+
+impl RequestAccounting {
+    pub fn holds(&self) -> bool {
+        self.sent == self.successful + self.errors + self.cancelled
+    }
+}
+
 /// Everything the report stage prints, computed once.
 #[derive(Clone, Debug, Default)]
 pub struct MetricsSummary {
     /// Results in `MetricId` order; metrics without a value are absent.
     pub results: Vec<MetricResult>,
-    /// Per profiling-phase request (successful or not), in record order.
+    /// Per request (warmup first, then profiling), in record order. Warmup
+    /// entries carry their own values for the JSONL but feed no result.
     pub records: Vec<RecordMetrics>,
     pub error_summary: Vec<ErrorCount>,
     /// Benchmark duration (ns), when at least one request succeeded.
@@ -825,6 +905,14 @@ pub struct MetricsSummary {
     pub start_ns: Option<Nanos>,
     pub end_ns: Option<Nanos>,
     pub was_cancelled: bool,
+    /// Profiling requests by outcome.
+    pub accounting: RequestAccounting,
+    /// Warmup requests sent (any outcome); not part of any metric.
+    pub warmup_requests: u64,
+    /// Open loop: profiling arrivals that had to wait for a connection.
+    pub waited_for_connection: u64,
+    /// Latency and the TTFT family were measured from the intended start.
+    pub latency_from_schedule: bool,
 }
 
 impl MetricsSummary {
@@ -837,17 +925,76 @@ impl MetricsSummary {
         self.benchmark_duration_ns
             .map(|ns| ns as f64 / NANOS_PER_SEC)
     }
+
+    /// A per-request metric's stats, when it has values.
+    pub fn stats(&self, id: MetricId) -> Option<&Stats> {
+        match self.get(id).map(|r| &r.value) {
+            Some(MetricValue::Stats(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// AIPerf's code for a request the client cancelled ("Client Closed Request").
+pub const CANCELLED_CODE: u16 = 499;
+
+/// What the error summary and the JSONL say about a request that did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorDetails<'a> {
+    pub error_type: &'static str,
+    pub code: Option<u16>,
+    pub message: &'a str,
+}
+
+/// The error shown for a record: its own error, or for a cancelled request
+/// AIPerf's `RequestCancellationError` with code 499 (whatever status the
+/// server had sent before the cancellation). None for a success.
+pub fn error_details(r: &RequestRecord) -> Option<ErrorDetails<'_>> {
+    if r.cancelled {
+        return Some(ErrorDetails {
+            error_type: ErrorKind::Cancelled.as_str(),
+            code: Some(CANCELLED_CODE),
+            message: r
+                .error
+                .as_ref()
+                .map_or("Request cancelled", |e| e.message.as_str()),
+        });
+    }
+    r.error.as_ref().map(|e| ErrorDetails {
+        error_type: e.kind.as_str(),
+        code: e.code,
+        message: &e.message,
+    })
+}
+
+/// Options that change how metrics are measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ComputeOptions {
+    /// `--latency-from-schedule`: request latency, TTFT and TTFO are taken
+    /// from the intended start (open loop), so time an arrival spent waiting
+    /// in the client is part of them (coordinated omission made visible).
+    pub latency_from_schedule: bool,
+}
+
+impl ComputeOptions {
+    pub fn from_config(cfg: &crate::config::ProfileConfig) -> ComputeOptions {
+        ComputeOptions {
+            latency_from_schedule: cfg.latency_from_schedule,
+        }
+    }
 }
 
 /// Per-request metric values in native units, for one successful record.
+/// `origin` is where request latency and the TTFT family start from.
 fn record_values(
     r: &RequestRecord,
     t: &RequestTokens,
     audio_s: Option<f64>,
+    origin: Nanos,
 ) -> Vec<(MetricId, f64)> {
     use MetricId::*;
     let mut out = Vec::with_capacity(16);
-    let since_start = |ts: Option<Nanos>| ts.map(|v| v.saturating_sub(r.start_ns) as f64);
+    let since_start = |ts: Option<Nanos>| ts.map(|v| v.saturating_sub(origin) as f64);
     let ttft = since_start(r.first_token_ns);
     if let Some(v) = ttft {
         out.push((TimeToFirstToken, v));
@@ -860,11 +1007,11 @@ fn record_values(
     }
     // AIPerf: the last response carrying content; a non-streaming response is
     // its own last content response, so fall back to the end of the response.
-    let latency = r
-        .last_token_ns
-        .unwrap_or(r.end_ns)
-        .saturating_sub(r.start_ns) as f64;
+    let latency = response_end(r).saturating_sub(origin) as f64;
     out.push((RequestLatency, latency));
+    if let Some(lag) = r.schedule_lag_ns() {
+        out.push((ScheduleLag, lag as f64));
+    }
     // AIPerf: requests without audio have neither audio duration nor RTFx.
     if let Some(a) = audio_s.filter(|&a| a > 0.0) {
         out.push((AudioDuration, a));
@@ -929,6 +1076,12 @@ fn to_record_value(id: MetricId, native: f64) -> RecordValue {
     }
 }
 
+/// The actual end of a request's response: the last content event, or the
+/// end of the response when there was none (not streaming).
+fn response_end(r: &RequestRecord) -> Nanos {
+    r.last_token_ns.unwrap_or(r.end_ns)
+}
+
 /// Computes every metric of the profiling phase. `tokens` is index-aligned
 /// with `run.records` (a shorter slice means unknown counts for the rest).
 pub fn compute(run: &RunOutput, tokens: &[RequestTokens]) -> MetricsSummary {
@@ -943,57 +1096,94 @@ pub fn compute_with_audio(
     tokens: &[RequestTokens],
     audio_seconds: &[f64],
 ) -> MetricsSummary {
+    compute_with_options(run, tokens, audio_seconds, ComputeOptions::default())
+}
+
+/// Everything: the audio metrics and the measuring options.
+///
+/// Accounting follows the brief of issue A: a cancelled request is neither a
+/// success nor an error (`error_request_count`, `request_error_rate` and
+/// `completed_request_count` leave it out), is counted in
+/// `cancelled_request_count`, and is listed in `error_summary` as AIPerf's
+/// `RequestCancellationError` (code 499). AIPerf 0.13 itself also counts it
+/// in `error_request_count`.
+pub fn compute_with_options(
+    run: &RunOutput,
+    tokens: &[RequestTokens],
+    audio_seconds: &[f64],
+    opts: ComputeOptions,
+) -> MetricsSummary {
     use MetricId::*;
     let none = RequestTokens::default();
     let mut per_metric: BTreeMap<MetricId, Vec<f64>> = BTreeMap::new();
     let mut records = Vec::new();
     let mut errors: BTreeMap<(&'static str, Option<u16>, String), u64> = BTreeMap::new();
-    let (mut ok, mut failed) = (0u64, 0u64);
+    let mut acc = RequestAccounting::default();
+    let (mut warmup, mut waited, mut open_loop) = (0u64, 0u64, false);
     let (mut first_start, mut last_response) = (None::<Nanos>, None::<Nanos>);
     let (mut span_start, mut span_end) = (None::<Nanos>, None::<Nanos>);
 
     for (i, r) in run.records.iter().enumerate() {
-        if r.warmup {
-            continue;
-        }
-        span_start = Some(span_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
-        span_end = Some(span_end.map_or(r.end_ns, |e| e.max(r.end_ns)));
-        if let Some(RequestError {
-            kind,
-            code,
-            message,
-        }) = &r.error
-        {
-            failed += 1;
-            *errors
-                .entry((kind.as_str(), *code, message.clone()))
-                .or_insert(0) += 1;
-            records.push(RecordMetrics {
-                record_index: i,
-                values: Vec::new(),
-            });
-            continue;
-        }
-        if !r.is_success() {
-            // Cancelled on purpose: neither a success nor an error (AIPerf drops them).
-            records.push(RecordMetrics {
-                record_index: i,
-                values: Vec::new(),
-            });
-            continue;
-        }
-        ok += 1;
+        let origin = match (opts.latency_from_schedule, r.intended_start_ns) {
+            (true, Some(intended)) => intended,
+            _ => r.start_ns,
+        };
         let t = tokens.get(i).unwrap_or(&none);
         let audio = audio_seconds.get(r.dataset_index as usize).copied();
-        let values = record_values(r, t, audio);
+        if r.warmup {
+            // Warmup requests get their own values in the JSONL (phase
+            // "warmup") and feed nothing else.
+            warmup += 1;
+            let values = if r.is_success() {
+                record_values(r, t, audio, origin)
+            } else {
+                Vec::new()
+            };
+            records.push(RecordMetrics {
+                record_index: i,
+                values: values
+                    .into_iter()
+                    .map(|(id, v)| (id, to_record_value(id, v)))
+                    .collect(),
+            });
+            continue;
+        }
+        acc.sent += 1;
+        open_loop |= r.intended_start_ns.is_some();
+        waited += u64::from(r.waited_for_connection);
+        span_start = Some(span_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
+        span_end = Some(span_end.map_or(r.end_ns, |e| e.max(r.end_ns)));
+        if let Some(e) = error_details(r) {
+            if r.cancelled {
+                acc.cancelled += 1;
+            } else {
+                acc.errors += 1;
+            }
+            *errors
+                .entry((e.error_type, e.code, e.message.to_string()))
+                .or_insert(0) += 1;
+            // Schedule lag is the client's, whatever the outcome.
+            let mut values = Vec::new();
+            if let Some(lag) = r.schedule_lag_ns() {
+                per_metric.entry(ScheduleLag).or_default().push(lag as f64);
+                values.push((ScheduleLag, to_record_value(ScheduleLag, lag as f64)));
+            }
+            records.push(RecordMetrics {
+                record_index: i,
+                values,
+            });
+            continue;
+        }
+        acc.successful += 1;
+        let values = record_values(r, t, audio, origin);
         for &(id, v) in &values {
             per_metric.entry(id).or_default().push(v);
-            if id == RequestLatency {
-                let end = r.start_ns + v as Nanos;
-                last_response = Some(last_response.map_or(end, |e| e.max(end)));
-                first_start = Some(first_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
-            }
         }
+        // AIPerf: max(start + latency) - min(start) over successful
+        // requests, always on actual times (never the intended ones).
+        let end = response_end(r);
+        last_response = Some(last_response.map_or(end, |e| e.max(end)));
+        first_start = Some(first_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
         records.push(RecordMetrics {
             record_index: i,
             values: values
@@ -1025,6 +1215,7 @@ pub fn compute_with_audio(
             value: MetricValue::Single(v / id.def().display_scale),
         })
     };
+    let (ok, failed) = (acc.successful, acc.errors);
     let total_osl = sum_of(OutputSequenceLength);
     let total_isl = sum_of(InputSequenceLength);
     if let Some(d) = duration_ns {
@@ -1053,6 +1244,17 @@ pub fn compute_with_audio(
     }
     if failed > 0 {
         single(ErrorRequestCount, failed as f64);
+    }
+    if acc.cancelled > 0 {
+        single(CancelledRequestCount, acc.cancelled as f64);
+    }
+    // Shown whenever the run was open loop, zero included: "no arrival
+    // waited" is the answer users look for.
+    if open_loop {
+        single(WaitedForConnectionCount, waited as f64);
+    }
+    if warmup > 0 {
+        single(WarmupRequestCount, warmup as f64);
     }
     for (src, dst) in [
         (OutputTokenCount, TotalOutputTokens),
@@ -1090,6 +1292,10 @@ pub fn compute_with_audio(
         start_ns: span_start,
         end_ns: span_end,
         was_cancelled: run.was_cancelled,
+        accounting: acc,
+        warmup_requests: warmup,
+        waited_for_connection: waited,
+        latency_from_schedule: opts.latency_from_schedule,
     }
 }
 
@@ -1295,10 +1501,30 @@ pub(crate) mod tests {
         assert_eq!(single(&s, MetricId::TotalUsageTotalTokens), 85.0);
         assert!(s.get(MetricId::ReasoningTokenCount).is_none());
 
-        // Warmup excluded from per-record output; the error is listed without metrics.
-        assert_eq!(s.records.len(), 4);
-        assert_eq!(s.records[0].record_index, 1);
-        assert!(s.records[3].values.is_empty());
+        // Warmup keeps its own per-record values (JSONL) and feeds no
+        // result; the error is listed without metrics.
+        assert_eq!(s.records.len(), 5);
+        assert_eq!(s.records[0].record_index, 0);
+        assert!(s.records[0]
+            .values
+            .contains(&(MetricId::OutputSequenceLength, RecordValue::Int(100))));
+        assert_eq!(s.records[1].record_index, 1);
+        assert!(s.records[4].values.is_empty());
+        assert_eq!(s.warmup_requests, 1);
+        assert_eq!(single(&s, MetricId::WarmupRequestCount), 1.0);
+        assert_eq!(
+            s.accounting,
+            RequestAccounting {
+                sent: 4,
+                successful: 3,
+                errors: 1,
+                cancelled: 0
+            }
+        );
+        // Closed loop: no schedule lag, no waited count, no cancellations.
+        assert!(s.get(MetricId::ScheduleLag).is_none());
+        assert!(s.get(MetricId::WaitedForConnectionCount).is_none());
+        assert!(s.get(MetricId::CancelledRequestCount).is_none());
         assert_eq!(
             s.error_summary,
             vec![ErrorCount {
@@ -1311,6 +1537,128 @@ pub(crate) mod tests {
         // Span covers every profiling request: first start to the last end (R2: 5 + 100 + 1 ms).
         assert_eq!(s.start_ns, Some(1_000 * MS));
         assert_eq!(s.end_ns, Some(1_000 * MS + 106 * MS));
+    }
+
+    /// Open loop: three arrivals due at 0, 10 and 20 ms after t0, sent 1, 4
+    /// and 12 ms late (the third waited for a connection), plus one error
+    /// sent 2 ms late and one cancelled request sent on time.
+    pub(crate) fn open_loop_run() -> RunOutput {
+        let t0 = 1_000 * MS;
+        let mut records = Vec::new();
+        for (id, (due, late, waited)) in [(0, 1, false), (10, 4, false), (20, 12, true)]
+            .into_iter()
+            .enumerate()
+        {
+            // rec() starts at 1000 ms + start_ms; TTFT 10 ms, latency 50 ms.
+            let mut r = rec(id as u64, due + late, 10, 50, 5, 10);
+            r.intended_start_ns = Some(t0 + due * MS);
+            r.waited_for_connection = waited;
+            records.push(r);
+        }
+        let mut bad = rec(3, 32, 0, 5, 0, 0);
+        bad.intended_start_ns = Some(t0 + 30 * MS);
+        bad.first_token_ns = None;
+        bad.usage = None;
+        bad.error = Some(RequestError {
+            kind: ErrorKind::ConnectionClosed,
+            code: None,
+            message: "closed".into(),
+        });
+        let mut cancelled = rec(4, 40, 10, 50, 5, 10);
+        cancelled.intended_start_ns = Some(t0 + 40 * MS);
+        cancelled.cancelled = true;
+        cancelled.error = Some(RequestError {
+            kind: ErrorKind::Cancelled,
+            code: Some(200),
+            message: "cancelled by --request-cancellation-rate".into(),
+        });
+        records.extend([bad, cancelled]);
+        RunOutput {
+            records,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn schedule_lag_and_accounting() {
+        let run = open_loop_run();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        // Lags of every request sent: 1, 4, 12, 2 and 0 ms.
+        let lag = stats(&s, MetricId::ScheduleLag);
+        assert_eq!(lag.count, 5);
+        assert!(close(lag.avg, 19.0 / 5.0) && close(lag.max, 12.0) && close(lag.min, 0.0));
+        assert!(close(lag.p50, 2.0));
+        assert_eq!(single(&s, MetricId::WaitedForConnectionCount), 1.0);
+        assert_eq!(s.waited_for_connection, 1);
+        // Cancelled: not an error, counted apart, listed as AIPerf does.
+        assert_eq!(
+            s.accounting,
+            RequestAccounting {
+                sent: 5,
+                successful: 3,
+                errors: 1,
+                cancelled: 1
+            }
+        );
+        assert!(s.accounting.holds());
+        assert_eq!(single(&s, MetricId::ErrorRequestCount), 1.0);
+        assert_eq!(single(&s, MetricId::CancelledRequestCount), 1.0);
+        assert_eq!(single(&s, MetricId::CompletedRequestCount), 4.0);
+        assert_eq!(single(&s, MetricId::RequestErrorRate), 25.0);
+        assert_eq!(single(&s, MetricId::RequestCount), 3.0);
+        assert!(s.error_summary.contains(&ErrorCount {
+            code: Some(CANCELLED_CODE),
+            error_type: "RequestCancellationError",
+            message: "cancelled by --request-cancellation-rate".into(),
+            count: 1
+        }));
+        assert_eq!(s.error_summary.len(), 2);
+        // Error and cancelled records carry their schedule lag in the JSONL.
+        assert_eq!(
+            s.records[3].values,
+            vec![(MetricId::ScheduleLag, RecordValue::Float(2.0))]
+        );
+        assert_eq!(
+            s.records[4].values,
+            vec![(MetricId::ScheduleLag, RecordValue::Float(0.0))]
+        );
+        // Default: latency from the actual start.
+        assert!(close(stats(&s, MetricId::RequestLatency).avg, 50.0));
+        assert!(close(stats(&s, MetricId::TimeToFirstToken).avg, 10.0));
+    }
+
+    #[test]
+    fn latency_from_schedule() {
+        let run = open_loop_run();
+        let tokens = crate::tokens::from_server_usage(&run);
+        let opts = ComputeOptions {
+            latency_from_schedule: true,
+        };
+        let s = compute_with_options(&run, &tokens, &[], opts);
+        assert!(s.latency_from_schedule);
+        // Each lateness (1, 4, 12 ms) is added to latency, TTFT and TTFO.
+        let lat = stats(&s, MetricId::RequestLatency);
+        assert!(close(lat.min, 51.0) && close(lat.max, 62.0) && close(lat.avg, 167.0 / 3.0));
+        let ttft = stats(&s, MetricId::TimeToFirstToken);
+        assert!(close(ttft.min, 11.0) && close(ttft.max, 22.0));
+        let ttfo = stats(&s, MetricId::TimeToFirstOutputToken);
+        assert!(close(ttfo.avg, 10.0 + 17.0 / 3.0));
+        // TTST and ITL are differences of response times: unchanged.
+        assert!(close(stats(&s, MetricId::TimeToSecondToken).avg, 2.0));
+        assert!(close(stats(&s, MetricId::InterTokenLatency).avg, 10.0));
+        // Benchmark duration stays on actual times: first actual start (1 ms)
+        // to the last actual response (32 + 50 ms).
+        assert_eq!(s.benchmark_duration_ns, Some(81 * MS));
+        // Closed-loop records (no intended start) are unaffected.
+        let closed = sample_run();
+        let a = compute(&closed, &crate::tokens::from_server_usage(&closed));
+        let b = compute_with_options(
+            &closed,
+            &crate::tokens::from_server_usage(&closed),
+            &[],
+            opts,
+        );
+        assert_eq!(a.results, b.results);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use crate::config::{ProfileConfig, UiType};
 use crate::engine::{self, Progress};
+use crate::report::client::ClientReport;
 use crate::report::RunLog;
 use crate::{dataset, metrics, report, tokens};
 use std::io::{IsTerminal, Write};
@@ -26,6 +27,13 @@ fn install_signal_handlers() {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
+}
+
+/// Where token counts come from. Server usage until a tokenizer is plugged
+/// in: return `TokenSource::Counter(Box::new(tokenizer))` here to count ISL
+/// and OSL from text like AIPerf (unless `--use-server-token-count`).
+fn token_source(_cfg: &ProfileConfig) -> tokens::TokenSource {
+    tokens::TokenSource::ServerUsage
 }
 
 pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
@@ -96,36 +104,41 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     })?;
     let mut run = run;
     run.was_cancelled = INTERRUPTED.load(Ordering::Relaxed);
-    log.info(&format!("I/O driver: {}", run.io_driver));
-    for w in &run.workers {
-        log.info(&format!(
-            "worker {}: {} requests, {} events, {:.1} MB read, CPU {:.3} s of {:.3} s wall ({:.1} us/request), loop lag p99 {:.2} ms max {:.2} ms",
-            w.worker,
-            w.requests,
-            w.events,
-            w.bytes_read as f64 / 1e6,
-            w.cpu_ns as f64 / 1e9,
-            w.wall_ns as f64 / 1e9,
-            w.cpu_ns as f64 / 1e3 / w.requests.max(1) as f64,
-            w.p99_loop_lag_ns as f64 / 1e6,
-            w.max_loop_lag_ns as f64 / 1e6,
-        ));
-    }
     for n in &run.driver_notes {
         log.info(n);
     }
 
-    let toks = tokens::from_server_usage(&run);
-    log.info("token counts: server usage (usage.prompt_tokens / usage.completion_tokens)");
+    let source = token_source(&cfg);
+    let prompts: Vec<&str> = ds.requests.iter().map(|r| r.text.as_str()).collect();
+    let toks = source.resolve(&run, &prompts);
+    log.info(&format!("token counts: {}", source.name()));
     let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
-    let summary = metrics::compute_with_audio(&run, &toks, &audio_seconds);
+    let summary = metrics::compute_with_options(
+        &run,
+        &toks,
+        &audio_seconds,
+        metrics::ComputeOptions::from_config(&cfg),
+    );
+    let a = summary.accounting;
+    log.info(&format!(
+        "requests: {} sent = {} successful + {} errors + {} cancelled; {} warmup; {} waited for a connection",
+        a.sent, a.successful, a.errors, a.cancelled, summary.warmup_requests, summary.waited_for_connection
+    ));
+    let client = ClientReport::new(&run, &summary);
+    for line in client.log_lines() {
+        log.info(&line);
+    }
+    let warning = client.warning();
+    if let Some(w) = &warning {
+        log.warning(w.trim_start_matches("WARNING: "));
+    }
     let exports = report::write_all(&cfg.artifact_dir, &cfg, &ds, &run, &summary);
     for e in &exports.errors {
         log.error_line(&e.to_string());
     }
     print!(
         "{}",
-        report::console::render(&cfg, &summary, &exports, log.path())
+        report::console::render(&cfg, &summary, &exports, log.path(), warning.as_deref())
     );
     if let Err(e) = log.flush() {
         eprintln!(

@@ -1,10 +1,11 @@
 //! Per-request token counts (ISL, OSL, reasoning), resolved after the run.
 //!
-//! Owns where token counts come from. Today the only source is the server's
-//! `usage` object; a tokenizer-based source can be added as another
-//! `TokenSource` variant without touching `metrics` (it reads only
-//! `RequestTokens`). Nothing here runs while requests are in flight.
+//! Owns where token counts come from: the server's `usage` object (default)
+//! or any `TokenCounter` (e.g. the model's Hugging Face tokenizer), boxed in
+//! `TokenSource::Counter`. `metrics` reads only `RequestTokens`, so sources
+//! change nothing there. Nothing here runs while requests are in flight.
 
+use crate::dataset::prompt::TokenCounter;
 use crate::engine::RunOutput;
 use crate::record::RequestRecord;
 
@@ -29,25 +30,119 @@ impl RequestTokens {
 }
 
 /// Where token counts come from; `name()` is what the run log prints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenSource {
-    /// `usage.prompt_tokens` / `usage.completion_tokens` as the server sent them.
+    /// `usage.prompt_tokens` / `usage.completion_tokens` as the server sent them
+    /// (the default when no tokenizer is given).
     ServerUsage,
+    /// A tokenizer (AIPerf's default): ISL = count(prompt text of the dataset
+    /// entry), OSL = count(generated reasoning + content), reasoning counted
+    /// apart when the record locates it. Records without generated text fall
+    /// back to their server usage.
+    Counter(Box<dyn TokenCounter>),
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenSource({})", self.name())
+    }
 }
 
 impl TokenSource {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             TokenSource::ServerUsage => "server usage",
+            TokenSource::Counter(c) => c.name(),
         }
     }
 
     /// Token counts for every record of the run, in record order.
-    pub fn resolve(self, run: &RunOutput) -> Vec<RequestTokens> {
+    /// `prompts[dataset_index]` is the text of each dataset entry
+    /// (`PreparedRequest::text`); the server source ignores it.
+    pub fn resolve(&self, run: &RunOutput, prompts: &[&str]) -> Vec<RequestTokens> {
         match self {
             TokenSource::ServerUsage => from_server_usage(run),
+            TokenSource::Counter(c) => from_counter(c.as_ref(), run, prompts),
         }
     }
+}
+
+/// Token counts from a tokenizer. Prompts are counted once per dataset entry
+/// (entries are reused across requests); outputs once per record, spread over
+/// the available cores since a real tokenizer costs microseconds per text.
+pub fn from_counter(
+    counter: &dyn TokenCounter,
+    run: &RunOutput,
+    prompts: &[&str],
+) -> Vec<RequestTokens> {
+    let isl: Vec<u64> = prompts.iter().map(|p| counter.count(p) as u64).collect();
+    let one = |r: &RequestRecord| -> RequestTokens {
+        let server = tokens_of(r);
+        let isl = match isl.get(r.dataset_index as usize) {
+            Some(&n) => Some(n),
+            None => server.isl,
+        };
+        let out = run.output_text(r);
+        if out.is_empty() {
+            // No generated text kept (failed, or nothing captured): the
+            // server's numbers are the best there is.
+            return RequestTokens { isl, ..server };
+        }
+        let text = String::from_utf8_lossy(out);
+        let (osl, reasoning) = match reasoning_split(r, out.len()) {
+            Some(cut) if text.is_char_boundary(cut) => {
+                let (reason, content) = text.split_at(cut);
+                let reasoning = counter.count(reason) as u64;
+                (reasoning + counter.count(content) as u64, Some(reasoning))
+            }
+            _ => (counter.count(&text) as u64, None),
+        };
+        RequestTokens {
+            isl,
+            osl: Some(osl),
+            reasoning,
+        }
+    };
+    let records = &run.records;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(records.len() / 256 + 1);
+    if threads <= 1 {
+        return records.iter().map(one).collect();
+    }
+    let chunk = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = records
+            .chunks(chunk)
+            .map(|part| {
+                (
+                    part.len(),
+                    s.spawn(move || part.iter().map(one).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|(len, h)| {
+                // A counter that panics loses its chunk's counts (unknown,
+                // still index-aligned), not the run.
+                h.join()
+                    .unwrap_or_else(|_| vec![RequestTokens::default(); len])
+            })
+            .collect()
+    })
+}
+
+/// Where the reasoning ends inside the record's output text (reasoning
+/// comes first). `reasoning_text` may index the worker's arena (starting
+/// where `output_text` starts) or the request's own text (starting at 0).
+/// None when the record does not locate any reasoning.
+fn reasoning_split(r: &RequestRecord, out_len: usize) -> Option<usize> {
+    let (o, rs) = (&r.output_text, &r.reasoning_text);
+    if rs.is_empty() || (rs.start != o.start && rs.start != 0) {
+        return None;
+    }
+    let cut = (rs.end - rs.start) as usize;
+    (cut <= out_len).then_some(cut)
 }
 
 /// Token counts from each record's server `usage` object.
@@ -106,7 +201,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let t = TokenSource::ServerUsage.resolve(&run);
+        let t = TokenSource::ServerUsage.resolve(&run, &[]);
         assert_eq!(TokenSource::ServerUsage.name(), "server usage");
         assert_eq!(t.len(), 3);
         assert_eq!(
@@ -121,5 +216,124 @@ mod tests {
         assert_eq!(t[1], RequestTokens::default());
         assert_eq!(t[2].osl, Some(5));
         assert_eq!(t[2].output(), Some(0));
+    }
+
+    /// Counts whitespace-separated words: easy to check by hand.
+    struct Words;
+    impl TokenCounter for Words {
+        fn count(&self, text: &str) -> usize {
+            text.split_whitespace().count()
+        }
+        fn name(&self) -> &str {
+            "words"
+        }
+    }
+
+    #[test]
+    fn counter_counts_prompt_and_output_text() {
+        let arena = b"think hard answer is forty two".to_vec();
+        let usage = Some(Usage {
+            prompt_tokens: Some(99),
+            completion_tokens: Some(77),
+            reasoning_tokens: None,
+        });
+        let records = vec![
+            // Reasoning "think hard " located in the arena, then content.
+            RequestRecord {
+                dataset_index: 1,
+                output_text: 0..30,
+                reasoning_text: 0..11,
+                usage,
+                ..Default::default()
+            },
+            // No reasoning located: the whole output is counted as OSL.
+            RequestRecord {
+                dataset_index: 0,
+                output_text: 11..30,
+                usage,
+                ..Default::default()
+            },
+            // No text kept: server usage, ISL still from the prompt text.
+            RequestRecord {
+                dataset_index: 0,
+                usage,
+                ..Default::default()
+            },
+            // Unknown dataset entry and no text: server usage for both.
+            RequestRecord {
+                dataset_index: 7,
+                usage,
+                ..Default::default()
+            },
+        ];
+        let run = RunOutput {
+            records,
+            text_arenas: vec![arena],
+            ..Default::default()
+        };
+        let source = TokenSource::Counter(Box::new(Words));
+        assert_eq!(source.name(), "words");
+        let t = source.resolve(&run, &["one two three", "Transcribe this audio now."]);
+        assert_eq!(
+            t,
+            vec![
+                RequestTokens {
+                    isl: Some(4),
+                    osl: Some(6),
+                    reasoning: Some(2)
+                },
+                RequestTokens {
+                    isl: Some(3),
+                    osl: Some(4),
+                    reasoning: None
+                },
+                RequestTokens {
+                    isl: Some(3),
+                    osl: Some(77),
+                    reasoning: None
+                },
+                RequestTokens {
+                    isl: Some(99),
+                    osl: Some(77),
+                    reasoning: None
+                },
+            ]
+        );
+        assert_eq!(t[0].output(), Some(4));
+    }
+
+    #[test]
+    fn counter_spreads_many_records_in_order() {
+        // Enough records to use several threads; each output has i % 5 words.
+        let mut arena = Vec::new();
+        let records: Vec<RequestRecord> = (0..3000u32)
+            .map(|i| {
+                let start = arena.len() as u32;
+                for _ in 0..i % 5 {
+                    arena.extend_from_slice(b"w ");
+                }
+                RequestRecord {
+                    request_id: i as u64,
+                    output_text: start..arena.len() as u32,
+                    usage: Some(Usage {
+                        completion_tokens: Some(1_000),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let run = RunOutput {
+            records,
+            text_arenas: vec![arena],
+            ..Default::default()
+        };
+        let t = from_counter(&Words, &run, &["a b"]);
+        assert_eq!(t.len(), 3000);
+        for (i, tok) in t.iter().enumerate() {
+            let want = if i % 5 == 0 { 1_000 } else { (i % 5) as u64 };
+            assert_eq!(tok.osl, Some(want), "record {i}");
+            assert_eq!(tok.isl, Some(2));
+        }
     }
 }

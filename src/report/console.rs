@@ -1,6 +1,7 @@
 //! The console summary: AIPerf's end-of-run tables (rich's heavy-head box,
 //! right-aligned columns, `1,234.56` numbers, `N/A`), the error summary and
-//! the footer (CLI command, benchmark duration, export paths, log file).
+//! the footer (CLI command, benchmark duration, export paths, log file), with
+//! the client-saturation warning between the tables and the footer.
 //!
 //! Reads rows from `metrics::METRICS` (order, group, header, unit) and values
 //! from the summary; computes nothing.
@@ -226,20 +227,26 @@ fn shown_path(p: &Path) -> String {
         .to_string()
 }
 
-/// Everything printed at the end of a run: error summary, tables, then
-/// `CLI Command:`, `Benchmark Duration:`, the CSV/JSON export paths and the
-/// log file, worded as AIPerf does.
+/// Everything printed at the end of a run: error summary, tables, the
+/// client-saturation warning (one line, when given), then `CLI Command:`,
+/// `Benchmark Duration:`, the CSV/JSON export paths and the log file, worded
+/// as AIPerf does.
 pub fn render(
     cfg: &ProfileConfig,
     summary: &MetricsSummary,
     exports: &ExportReport,
     log_file: &Path,
+    warning: Option<&str>,
 ) -> String {
     // AIPerf prints the error summary before the metric tables.
     let mut out = render_errors(summary);
     out.push_str(&render_tables(summary));
     if !out.is_empty() {
         out.push('\n');
+    }
+    if let Some(w) = warning {
+        out.push_str(w);
+        out.push_str("\n\n");
     }
     out.push_str(&format!("CLI Command: {}\n", cfg.cli_command));
     if let Some(secs) = summary.benchmark_duration_sec() {
@@ -344,5 +351,24 @@ mod tests {
             t.contains("│  500 │ HTTPError │ Internal Server Error │     1 │"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn open_loop_rows() {
+        let run = crate::metrics::tests::open_loop_run();
+        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let text = render_tables(&s);
+        let lag = text
+            .lines()
+            .find(|l| l.contains("Schedule Lag (ms)"))
+            .unwrap();
+        // avg of 1, 4, 12, 2, 0 ms; min 0; max 12.
+        assert!(lag.contains("│   3.80 │   0.00 │  12.00 │"), "{lag}");
+        assert!(text.contains("Cancelled Request Count (requests) │   1.00 │"));
+        assert!(text.contains("Waited For Connection Count (requests) │   1.00 │"));
+        let csv = crate::report::csv::render(&s);
+        assert!(csv.contains("\r\nSchedule Lag (ms),3.80,0.00,12.00,19.00,"));
+        assert!(csv.contains("\r\nCancelled Request Count,1.00\r\n"));
+        assert!(csv.contains("\r\nWaited For Connection Count,1.00\r\n"));
     }
 }

@@ -3,6 +3,12 @@
 //! `run_info`, `was_cancelled`, `is_complete`, `error_summary`, `start_time`,
 //! `end_time`, with AIPerf's key order (its pydantic field order, absent
 //! values left out) and its 2-space indentation, no trailing newline.
+//!
+//! audioperf extensions come last: `request_accounting` (`sent`,
+//! `successful`, `errors`, `cancelled` of the profiling phase, with
+//! `sent = successful + errors + cancelled`; plus `warmup` and
+//! `latency_from_schedule`) and `audioperf` (the client self-report, see
+//! `report::client`).
 
 use std::io::{self, Write};
 
@@ -13,6 +19,7 @@ use crate::config::ProfileConfig;
 use crate::engine::RunOutput;
 use crate::metrics::{MetricResult, MetricValue, MetricsSummary};
 
+use super::client::ClientReport;
 use super::LocalTime;
 
 /// Schema version of AIPerf 0.13.0's JSON export, whose layout this follows.
@@ -178,6 +185,23 @@ pub(crate) fn document(cfg: &ProfileConfig, run: &RunOutput, summary: &MetricsSu
     for r in rest {
         f.push((r.def.tag, metric_object(r)));
     }
+    // audioperf extensions, last so AIPerf readers see its layout unchanged.
+    let a = &summary.accounting;
+    f.push((
+        "request_accounting",
+        obj(vec![
+            ("sent", Ordered::Val(json!(a.sent))),
+            ("successful", Ordered::Val(json!(a.successful))),
+            ("errors", Ordered::Val(json!(a.errors))),
+            ("cancelled", Ordered::Val(json!(a.cancelled))),
+            ("warmup", Ordered::Val(json!(summary.warmup_requests))),
+            (
+                "latency_from_schedule",
+                Ordered::Val(json!(summary.latency_from_schedule)),
+            ),
+        ]),
+    ));
+    f.push(("audioperf", ClientReport::new(run, summary).to_json()));
     obj(f)
 }
 

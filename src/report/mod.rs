@@ -7,6 +7,7 @@
 //! attempted and its error recorded, so measurements are never lost to one
 //! unwritable path.
 
+pub mod client;
 pub mod console;
 pub mod csv;
 pub mod inputs;
@@ -114,8 +115,13 @@ pub fn write_all(
         |w| inputs::write(w, dataset),
     );
     // The console text file mirrors the error summary and tables (no
-    // footer), as AIPerf's does.
-    let tables = console::render_errors(summary) + &console::render_tables(summary);
+    // footer), as AIPerf's does, plus the saturation warning when there is one.
+    let mut tables = console::render_errors(summary) + &console::render_tables(summary);
+    if let Some(w) = client::ClientReport::new(run, summary).warning() {
+        tables.push('\n');
+        tables.push_str(&w);
+        tables.push('\n');
+    }
     write_file(
         &mut report,
         ExportKind::Console,
@@ -407,6 +413,16 @@ mod tests {
         assert_eq!(v["input_config"], cfg.input_config_json);
         assert_eq!(v["run_info"]["cli_command"], cfg.cli_command);
         assert_eq!(v["was_cancelled"], false);
+        // audioperf extensions: the accounting invariant and the client report.
+        assert_eq!(
+            v["request_accounting"],
+            serde_json::json!({"sent": 4, "successful": 3, "errors": 1, "cancelled": 0,
+                               "warmup": 1, "latency_from_schedule": false})
+        );
+        assert_eq!(keys[keys.len() - 2..], ["request_accounting", "audioperf"]);
+        assert!(v["audioperf"]["client_cpu_sec"].is_number());
+        assert!(v["audioperf"]["workers"].is_array());
+        assert_eq!(v["warmup_request_count"]["avg"], 1.0);
         assert_eq!(
             v["error_summary"],
             serde_json::json!([{"error_details": {"code": 500, "type": "HTTPError", "message": "Internal Server Error"}, "count": 1}])
@@ -414,13 +430,17 @@ mod tests {
         let start = LocalTime::from_wall_ns(1_700_000_000_000_000_000).isoformat();
         assert_eq!(v["start_time"], start);
 
-        // JSONL: one line per profiling request, wall-clock ns.
+        // JSONL: the warmup line first (AIPerf's phase name), then one line
+        // per profiling request, wall-clock ns.
         let jl = fs::read_to_string(dir.join(JSONL_FILE)).unwrap();
-        let lines: Vec<serde_json::Value> = jl
+        let mut lines: Vec<serde_json::Value> = jl
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 4);
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0]["metadata"]["benchmark_phase"], "warmup");
+        assert_eq!(lines[0]["metrics"]["output_sequence_length"]["value"], 100);
+        lines.remove(0);
         assert_eq!(
             lines[0]["metadata"]["request_start_ns"],
             1_700_000_000_000_000_000u64
@@ -447,8 +467,14 @@ mod tests {
 
         // Footer wording and paths.
         let log = RunLog::open(&dir);
-        let text = console::render(&cfg, &s, &rep, log.path());
+        let text = console::render(&cfg, &s, &rep, log.path(), None);
         assert!(text.contains("\nCLI Command: audioperf profile --model 'm' --streaming\nBenchmark Duration: 0.10 sec\nCSV Export: "));
+        // The saturation warning: one line between the tables and the footer.
+        let warned = console::render(&cfg, &s, &rep, log.path(), Some("WARNING: busy"));
+        assert!(
+            warned.contains("┘\n\nWARNING: busy\n\nCLI Command: "),
+            "{warned}"
+        );
         assert!(text.find("Error Summary").unwrap() < text.find("LLM Metrics").unwrap());
         assert!(text.contains(&format!(
             "JSON Export: {}\n",

@@ -1,0 +1,389 @@
+//! The client's self-report: proof that audioperf itself was not the
+//! bottleneck. Turns `RunOutput::workers` (CPU, wall, loop-lag histograms)
+//! and the schedule lag into per-worker busy fractions, merged loop-lag
+//! percentiles and one saturation verdict, for the log, the console warning
+//! and the `audioperf` object of `profile_export_aiperf.json`.
+//!
+//! Computes from finished runs only; nothing here runs during the load.
+
+use serde_json::json;
+
+use crate::engine::RunOutput;
+use crate::metrics::{MetricId, MetricsSummary};
+use crate::units::NANOS_PER_MS;
+
+use super::json::Ordered;
+
+/// A worker busier than this (CPU time / wall time) may have delayed requests.
+pub const BUSY_LIMIT: f64 = 0.80;
+/// Loop lag p99 above this (ms): timers and reads were served late.
+pub const LOOP_LAG_P99_LIMIT_MS: f64 = 2.0;
+/// Schedule lag p99 above this (ms): arrivals were sent late (open loop).
+pub const SCHEDULE_LAG_P99_LIMIT_MS: f64 = 2.0;
+
+/// One worker thread's load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkerLoad {
+    pub worker: u16,
+    pub requests: u64,
+    pub events: u64,
+    pub bytes_read: u64,
+    pub cpu_sec: f64,
+    pub wall_sec: f64,
+    /// CPU time / wall time (0 when the wall time is unknown).
+    pub busy: f64,
+    pub loop_lag_p99_ms: f64,
+    pub loop_lag_max_ms: f64,
+}
+
+/// The client's own cost and health over the whole run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientReport {
+    pub io_driver: &'static str,
+    /// CPU time of all workers together.
+    pub cpu_sec: f64,
+    /// `cpu_sec` per request sent (warmup included, as the workers count).
+    pub cpu_per_request_us: f64,
+    /// Loop lag over every worker's merged histogram (None without histograms).
+    pub loop_lag_p50_ms: Option<f64>,
+    pub loop_lag_p99_ms: Option<f64>,
+    pub loop_lag_max_ms: Option<f64>,
+    /// p99 of `schedule_lag` (open loop only).
+    pub schedule_lag_p99_ms: Option<f64>,
+    pub workers: Vec<WorkerLoad>,
+}
+
+impl ClientReport {
+    pub fn new(run: &RunOutput, summary: &MetricsSummary) -> ClientReport {
+        let workers: Vec<WorkerLoad> = run
+            .workers
+            .iter()
+            .map(|w| WorkerLoad {
+                worker: w.worker,
+                requests: w.requests,
+                events: w.events,
+                bytes_read: w.bytes_read,
+                cpu_sec: w.cpu_ns as f64 / 1e9,
+                wall_sec: w.wall_ns as f64 / 1e9,
+                busy: if w.wall_ns > 0 {
+                    w.cpu_ns as f64 / w.wall_ns as f64
+                } else {
+                    0.0
+                },
+                loop_lag_p99_ms: w.p99_loop_lag_ns as f64 / NANOS_PER_MS,
+                loop_lag_max_ms: w.max_loop_lag_ns as f64 / NANOS_PER_MS,
+            })
+            .collect();
+        // Histograms are added, never their percentiles averaged.
+        let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
+        for h in run.workers.iter().filter_map(|w| w.loop_lag.as_ref()) {
+            match merged.as_mut() {
+                None => merged = Some(h.clone()),
+                Some(m) => {
+                    // Same bounds on every worker; should an add fail, fall
+                    // back to the worst worker's own numbers below.
+                    if m.add(h).is_err() {
+                        merged = None;
+                        break;
+                    }
+                }
+            }
+        }
+        let merged = merged.filter(|h| !h.is_empty());
+        let ms = |ns: u64| ns as f64 / NANOS_PER_MS;
+        let worst = |f: fn(&WorkerLoad) -> f64| {
+            workers
+                .iter()
+                .map(f)
+                .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))))
+        };
+        let (p50, p99, max) = match &merged {
+            Some(h) => (
+                Some(ms(h.value_at_quantile(0.50))),
+                Some(ms(h.value_at_quantile(0.99))),
+                Some(ms(h.max())),
+            ),
+            None => (
+                None,
+                worst(|w| w.loop_lag_p99_ms),
+                worst(|w| w.loop_lag_max_ms),
+            ),
+        };
+        let cpu_ns: u64 = run.workers.iter().map(|w| w.cpu_ns).sum();
+        let requests: u64 = run.workers.iter().map(|w| w.requests).sum();
+        ClientReport {
+            io_driver: if run.io_driver.is_empty() {
+                "unknown"
+            } else {
+                run.io_driver
+            },
+            cpu_sec: cpu_ns as f64 / 1e9,
+            cpu_per_request_us: if requests > 0 {
+                cpu_ns as f64 / 1e3 / requests as f64
+            } else {
+                0.0
+            },
+            loop_lag_p50_ms: p50,
+            loop_lag_p99_ms: p99,
+            loop_lag_max_ms: max,
+            schedule_lag_p99_ms: summary.stats(MetricId::ScheduleLag).map(|s| s.p99),
+            workers,
+        }
+    }
+
+    /// Why the client may have been the bottleneck; empty when it was not.
+    pub fn saturation(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        for w in &self.workers {
+            if w.busy > BUSY_LIMIT {
+                why.push(format!(
+                    "worker {} was {:.0}% busy",
+                    w.worker,
+                    100.0 * w.busy
+                ));
+            }
+        }
+        if let Some(p99) = self.loop_lag_p99_ms.filter(|&v| v > LOOP_LAG_P99_LIMIT_MS) {
+            why.push(format!(
+                "loop lag p99 {p99:.2} ms > {LOOP_LAG_P99_LIMIT_MS} ms"
+            ));
+        }
+        if let Some(p99) = self
+            .schedule_lag_p99_ms
+            .filter(|&v| v > SCHEDULE_LAG_P99_LIMIT_MS)
+        {
+            why.push(format!(
+                "schedule lag p99 {p99:.2} ms > {SCHEDULE_LAG_P99_LIMIT_MS} ms"
+            ));
+        }
+        why
+    }
+
+    /// The one console line printed when the client was saturated.
+    pub fn warning(&self) -> Option<String> {
+        let why = self.saturation();
+        (!why.is_empty()).then(|| {
+            format!(
+                "WARNING: the client may have been the bottleneck ({}); latencies may include client delay: give the client more or less loaded cores before trusting these numbers.",
+                why.join(", ")
+            )
+        })
+    }
+
+    /// Lines for the run log: the driver, the totals, one per worker.
+    pub fn log_lines(&self) -> Vec<String> {
+        let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2} ms"));
+        let mut lines = vec![
+            format!("I/O driver: {}", self.io_driver),
+            format!(
+                "client: CPU {:.3} s ({:.1} us/request), loop lag p50 {} p99 {} max {}{}",
+                self.cpu_sec,
+                self.cpu_per_request_us,
+                opt(self.loop_lag_p50_ms),
+                opt(self.loop_lag_p99_ms),
+                opt(self.loop_lag_max_ms),
+                self.schedule_lag_p99_ms
+                    .map_or(String::new(), |v| format!(", schedule lag p99 {v:.2} ms")),
+            ),
+        ];
+        for w in &self.workers {
+            lines.push(format!(
+                "worker {}: {} requests, {} events, {:.1} MB read, CPU {:.3} s of {:.3} s wall ({:.1}% busy, {:.1} us/request), loop lag p99 {:.2} ms max {:.2} ms",
+                w.worker,
+                w.requests,
+                w.events,
+                w.bytes_read as f64 / 1e6,
+                w.cpu_sec,
+                w.wall_sec,
+                100.0 * w.busy,
+                w.cpu_sec * 1e6 / w.requests.max(1) as f64,
+                w.loop_lag_p99_ms,
+                w.loop_lag_max_ms,
+            ));
+        }
+        lines
+    }
+
+    /// The `audioperf` object of `profile_export_aiperf.json`.
+    pub(crate) fn to_json(&self) -> Ordered {
+        let v = |x: serde_json::Value| Ordered::Val(x);
+        let workers = self
+            .workers
+            .iter()
+            .map(|w| {
+                Ordered::Obj(vec![
+                    ("worker".into(), v(json!(w.worker))),
+                    ("requests".into(), v(json!(w.requests))),
+                    ("events".into(), v(json!(w.events))),
+                    ("bytes_read".into(), v(json!(w.bytes_read))),
+                    ("cpu_sec".into(), v(json!(w.cpu_sec))),
+                    ("wall_sec".into(), v(json!(w.wall_sec))),
+                    ("busy_fraction".into(), v(json!(w.busy))),
+                    ("loop_lag_p99_ms".into(), v(json!(w.loop_lag_p99_ms))),
+                    ("loop_lag_max_ms".into(), v(json!(w.loop_lag_max_ms))),
+                ])
+            })
+            .collect();
+        let why = self.saturation();
+        Ordered::Obj(vec![
+            ("io_driver".into(), v(json!(self.io_driver))),
+            ("client_cpu_sec".into(), v(json!(self.cpu_sec))),
+            (
+                "client_cpu_per_request_us".into(),
+                v(json!(self.cpu_per_request_us)),
+            ),
+            ("loop_lag_p50_ms".into(), v(json!(self.loop_lag_p50_ms))),
+            ("loop_lag_p99_ms".into(), v(json!(self.loop_lag_p99_ms))),
+            ("loop_lag_max_ms".into(), v(json!(self.loop_lag_max_ms))),
+            (
+                "schedule_lag_p99_ms".into(),
+                v(json!(self.schedule_lag_p99_ms)),
+            ),
+            ("client_saturated".into(), v(json!(!why.is_empty()))),
+            ("saturation_reasons".into(), v(json!(why))),
+            ("workers".into(), Ordered::Arr(workers)),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::WorkerStats;
+    use crate::metrics::{compute, tests::open_loop_run, tests::sample_run};
+
+    fn hist(values_ns: &[u64]) -> hdrhistogram::Histogram<u64> {
+        let mut h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        for &v in values_ns {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    fn worker(w: u16, cpu_ms: u64, wall_ms: u64, lag_ns: &[u64]) -> WorkerStats {
+        let h = hist(lag_ns);
+        WorkerStats {
+            worker: w,
+            cpu_ns: cpu_ms * 1_000_000,
+            wall_ns: wall_ms * 1_000_000,
+            requests: 100,
+            events: 1_000,
+            bytes_read: 2_000_000,
+            max_loop_lag_ns: h.max(),
+            p99_loop_lag_ns: h.value_at_quantile(0.99),
+            loop_lag: Some(h),
+        }
+    }
+
+    fn report(run: &RunOutput) -> ClientReport {
+        let s = compute(run, &crate::tokens::from_server_usage(run));
+        ClientReport::new(run, &s)
+    }
+
+    #[test]
+    fn healthy_client_gives_no_warning() {
+        let mut run = sample_run();
+        run.io_driver = "io_uring";
+        // 100 x 0.1 ms on worker 0, 100 x 0.3 ms on worker 1.
+        run.workers = vec![
+            worker(0, 100, 1_000, &[100_000; 100]),
+            worker(1, 300, 1_000, &[300_000; 100]),
+        ];
+        let c = report(&run);
+        assert!((c.cpu_sec - 0.4).abs() < 1e-12);
+        // 0.4 s over 200 requests.
+        assert!((c.cpu_per_request_us - 2_000.0).abs() < 1e-9);
+        assert!((c.workers[0].busy - 0.1).abs() < 1e-12);
+        assert!((c.workers[1].busy - 0.3).abs() < 1e-12);
+        // Merged histogram: half at 0.1 ms, half at 0.3 ms (3 significant digits).
+        let p50 = c.loop_lag_p50_ms.unwrap();
+        let p99 = c.loop_lag_p99_ms.unwrap();
+        assert!((p50 - 0.1).abs() < 0.001, "{p50}");
+        assert!((p99 - 0.3).abs() < 0.001, "{p99}");
+        assert!((c.loop_lag_max_ms.unwrap() - 0.3).abs() < 0.001);
+        assert_eq!(c.schedule_lag_p99_ms, None);
+        assert!(c.saturation().is_empty());
+        assert_eq!(c.warning(), None);
+        let lines = c.log_lines();
+        assert_eq!(lines[0], "I/O driver: io_uring");
+        assert_eq!(lines.len(), 4);
+        assert!(
+            lines[3].starts_with("worker 1: 100 requests, 1000 events, 2.0 MB read, CPU 0.300 s of 1.000 s wall (30.0% busy, 3000.0 us/request)"),
+            "{}",
+            lines[3]
+        );
+    }
+
+    #[test]
+    fn each_limit_triggers_the_warning() {
+        // A busy worker.
+        let mut run = sample_run();
+        run.workers = vec![worker(0, 850, 1_000, &[100_000])];
+        let c = report(&run);
+        assert_eq!(c.saturation(), vec!["worker 0 was 85% busy".to_string()]);
+        let w = c.warning().unwrap();
+        assert!(w.starts_with(
+            "WARNING: the client may have been the bottleneck (worker 0 was 85% busy)"
+        ));
+        assert!(!w.contains('\n'));
+
+        // Loop lag: 98 fast ticks and 2 of 5 ms put the p99 at 5 ms.
+        let mut lags = vec![100_000u64; 98];
+        lags.extend([5_000_000, 5_000_000]);
+        run.workers = vec![worker(0, 100, 1_000, &lags)];
+        let c = report(&run);
+        assert_eq!(c.saturation().len(), 1);
+        assert!(
+            c.saturation()[0].starts_with("loop lag p99 5.00 ms"),
+            "{:?}",
+            c.saturation()
+        );
+
+        // Schedule lag: open-loop arrivals up to 12 ms late.
+        let mut run = open_loop_run();
+        run.workers = vec![worker(0, 100, 1_000, &[100_000])];
+        let c = report(&run);
+        let p99 = c.schedule_lag_p99_ms.unwrap();
+        // np.percentile([0, 1, 2, 4, 12], 99) = 11.68
+        assert!((p99 - 11.68).abs() < 1e-9, "{p99}");
+        assert_eq!(
+            c.saturation(),
+            vec!["schedule lag p99 11.68 ms > 2 ms".to_string()]
+        );
+        // Just under every limit: silent.
+        let mut run = sample_run();
+        // (1.99 ms: the histogram reports the top of a value's bucket.)
+        run.workers = vec![worker(0, 800, 1_000, &[1_990_000])];
+        assert!(report(&run).warning().is_none());
+    }
+
+    #[test]
+    fn json_object_keys() {
+        let mut run = sample_run();
+        run.io_driver = "epoll";
+        run.workers = vec![worker(0, 900, 1_000, &[100_000])];
+        let c = report(&run);
+        let v = serde_json::to_value(c.to_json()).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        for k in [
+            "io_driver",
+            "client_cpu_sec",
+            "client_cpu_per_request_us",
+            "loop_lag_p50_ms",
+            "loop_lag_p99_ms",
+            "loop_lag_max_ms",
+            "schedule_lag_p99_ms",
+            "client_saturated",
+            "saturation_reasons",
+            "workers",
+        ] {
+            assert!(keys.contains(&k), "{k}");
+        }
+        assert_eq!(v["io_driver"], "epoll");
+        assert_eq!(v["client_cpu_sec"], 0.9);
+        assert_eq!(v["client_saturated"], true);
+        assert_eq!(v["workers"][0]["busy_fraction"], 0.9);
+        assert_eq!(v["workers"][0]["requests"], 100);
+        assert_eq!(v["schedule_lag_p99_ms"], serde_json::Value::Null);
+    }
+}
