@@ -1832,6 +1832,64 @@ mod tests {
     }
 
     #[test]
+    fn tls_flags() {
+        // Plain runs carry the defaults and no audioperf section in the export.
+        let c = ok("-m a");
+        assert_eq!(c.tls, TlsOptions::default());
+        assert_eq!(c.tls.roots, TlsRoots::Webpki);
+        assert!(c.input_config_json.get("audioperf").is_none());
+        let c = ok("-m a --url https://localhost:8443");
+        assert_eq!(c.target.scheme, Scheme::Https);
+        assert_eq!(c.tls, TlsOptions::default());
+
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let mut ca = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut ca, key.cert.pem().as_bytes()).unwrap();
+        let p = ca.path().display().to_string();
+        let c = ok(&format!(
+            "-m a --url https://10.0.0.2:8443 -k --ca-file {p} --tls-roots BOTH --tls-server-name api.lab"
+        ));
+        assert_eq!(
+            c.tls,
+            TlsOptions {
+                roots: TlsRoots::Both,
+                ca_file: Some(PathBuf::from(&p)),
+                insecure: true,
+                server_name: Some("api.lab".into()),
+            }
+        );
+        assert_eq!(
+            c.input_config_json["audioperf"],
+            json!({"tls": {"insecure": true, "ca_file": p, "roots": "both", "server_name": "api.lab"}})
+        );
+        assert!(ok("-m a --url https://h --insecure").tls.insecure);
+
+        // Bad values name their flag, for https:// and (when given) http:// alike.
+        for url in ["https://localhost", "http://localhost"] {
+            let e = err(&format!("-m a --url {url} --ca-file /nonexistent/ca.pem"));
+            assert_eq!(e.flag, "--ca-file");
+            assert!(
+                e.message.contains("cannot read '/nonexistent/ca.pem'"),
+                "{e}"
+            );
+        }
+        let text = tempfile::NamedTempFile::new().unwrap();
+        let e = err(&format!(
+            "-m a --url https://h --ca-file {}",
+            text.path().display()
+        ));
+        assert_eq!(e.flag, "--ca-file");
+        assert!(e.message.contains("no certificates found"), "{e}");
+        let e = err("-m a --url https://h --tls-server-name bad!name");
+        assert_eq!(e.flag, "--tls-server-name");
+        let msg = clap_err("-m a --tls-roots mozilla");
+        assert!(
+            msg.contains("--tls-roots") && msg.contains("allowed: webpki, system, both"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn artifact_dir_names() {
         let m = |s: &str| vec![s.to_string()];
         assert_eq!(
