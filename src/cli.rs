@@ -16,7 +16,8 @@ use clap::ArgAction;
 use serde_json::{json, Map, Value};
 
 use crate::config::{
-    ArrivalPattern, AudioConfig, AudioFormat, ProfileConfig, PromptConfig, Scheme, Target, UiType,
+    ArrivalPattern, AudioConfig, AudioFormat, ProfileConfig, PromptConfig, Scheme, Target,
+    TlsOptions, TlsRoots, UiType,
 };
 
 /// AIPerf's defaults, in one place (values from AIPerf 0.13.0's `CLIConfig`).
@@ -285,6 +286,20 @@ pub struct ProfileArgs {
     #[arg(long = "log-level", value_name = "LEVEL", value_parser = parse_log_level)]
     pub log_level: Option<String>,
 
+    // ---- TLS (audioperf extensions; AIPerf has no TLS flags) ----
+    /// audioperf extension: skip TLS certificate checks for https:// (self-signed lab servers).
+    #[arg(long = "insecure", short = 'k')]
+    pub insecure: bool,
+    /// audioperf extension: PEM (or DER) CA certificate(s) to trust for https://, on top of --tls-roots.
+    #[arg(long = "ca-file", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// audioperf extension: trusted roots for https://: webpki (Mozilla's, built in), system or both [default: webpki].
+    #[arg(long = "tls-roots", value_name = "ROOTS", value_parser = parse_tls_roots)]
+    pub tls_roots: Option<TlsRoots>,
+    /// audioperf extension: TLS server name (SNI and certificate name) instead of the URL's host.
+    #[arg(long = "tls-server-name", value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
     // ---- Accepted no-ops: AIPerf collectors audioperf does not have ----
     /// Accepted for compatibility (audioperf never scrapes /metrics).
     #[arg(long = "no-server-metrics")]
@@ -403,6 +418,17 @@ fn parse_ui_type(s: &str) -> Result<UiType, String> {
         "dashboard" => Ok(UiType::Dashboard),
         _ => Err(format!(
             "'{s}' is not a UI type; allowed: none, simple, dashboard"
+        )),
+    }
+}
+
+fn parse_tls_roots(s: &str) -> Result<TlsRoots, String> {
+    match normalize_choice(s).as_str() {
+        "webpki" => Ok(TlsRoots::Webpki),
+        "system" => Ok(TlsRoots::System),
+        "both" => Ok(TlsRoots::Both),
+        _ => Err(format!(
+            "'{s}' is not a root store; allowed: webpki, system, both"
         )),
     }
 }
@@ -753,6 +779,21 @@ impl ProfileArgs {
             ));
         }
         let target = parse_target(&urls[0])?;
+        let tls = TlsOptions {
+            roots: a.tls_roots.unwrap_or_default(),
+            ca_file: a.ca_file.clone(),
+            insecure: a.insecure,
+            server_name: a.tls_server_name.clone(),
+        };
+        // Checked now (CA file readable, certificates in it, server name
+        // valid) so a bad value is a configuration error naming its flag,
+        // not a failure of every connection. For http:// the TLS flags are
+        // unused, but a given one is still checked.
+        if target.scheme == Scheme::Https || tls != TlsOptions::default() {
+            crate::tls::client_config(&tls)
+                .and_then(|_| crate::tls::server_name(&target, &tls))
+                .map_err(|e| CliError::new(e.flag, e.message))?;
+        }
         let request_timeout = secs(
             "--request-timeout-seconds",
             a.request_timeout_seconds
@@ -1036,6 +1077,7 @@ impl ProfileArgs {
             num_dataset_entries,
             artifact_dir,
             api_key: a.api_key.clone(),
+            tls,
             headers,
             extra_inputs,
             input_file: a.input_file.clone(),
@@ -1345,6 +1387,29 @@ fn input_config(
     };
     if let Some(l) = level {
         root.insert("logging".into(), json!({ "level": l }));
+    }
+    // audioperf-only options, kept apart from AIPerf's keys and written only
+    // when set, so a plain run's export matches AIPerf's shape.
+    let mut tls = Map::new();
+    if a.insecure {
+        tls.insert("insecure".into(), json!(true));
+    }
+    if let Some(p) = &a.ca_file {
+        tls.insert("ca_file".into(), json!(p.to_string_lossy()));
+    }
+    if let Some(r) = a.tls_roots {
+        let name = match r {
+            TlsRoots::Webpki => "webpki",
+            TlsRoots::System => "system",
+            TlsRoots::Both => "both",
+        };
+        tls.insert("roots".into(), json!(name));
+    }
+    if let Some(n) = &a.tls_server_name {
+        tls.insert("server_name".into(), json!(n));
+    }
+    if !tls.is_empty() {
+        root.insert("audioperf".into(), json!({ "tls": tls }));
     }
     Value::Object(root)
 }
@@ -1763,6 +1828,64 @@ mod tests {
         assert_eq!(
             c.input_config_json["endpoint"]["urls"],
             json!(["http://localhost:8000"])
+        );
+    }
+
+    #[test]
+    fn tls_flags() {
+        // Plain runs carry the defaults and no audioperf section in the export.
+        let c = ok("-m a");
+        assert_eq!(c.tls, TlsOptions::default());
+        assert_eq!(c.tls.roots, TlsRoots::Webpki);
+        assert!(c.input_config_json.get("audioperf").is_none());
+        let c = ok("-m a --url https://localhost:8443");
+        assert_eq!(c.target.scheme, Scheme::Https);
+        assert_eq!(c.tls, TlsOptions::default());
+
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let mut ca = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut ca, key.cert.pem().as_bytes()).unwrap();
+        let p = ca.path().display().to_string();
+        let c = ok(&format!(
+            "-m a --url https://10.0.0.2:8443 -k --ca-file {p} --tls-roots BOTH --tls-server-name api.lab"
+        ));
+        assert_eq!(
+            c.tls,
+            TlsOptions {
+                roots: TlsRoots::Both,
+                ca_file: Some(PathBuf::from(&p)),
+                insecure: true,
+                server_name: Some("api.lab".into()),
+            }
+        );
+        assert_eq!(
+            c.input_config_json["audioperf"],
+            json!({"tls": {"insecure": true, "ca_file": p, "roots": "both", "server_name": "api.lab"}})
+        );
+        assert!(ok("-m a --url https://h --insecure").tls.insecure);
+
+        // Bad values name their flag, for https:// and (when given) http:// alike.
+        for url in ["https://localhost", "http://localhost"] {
+            let e = err(&format!("-m a --url {url} --ca-file /nonexistent/ca.pem"));
+            assert_eq!(e.flag, "--ca-file");
+            assert!(
+                e.message.contains("cannot read '/nonexistent/ca.pem'"),
+                "{e}"
+            );
+        }
+        let text = tempfile::NamedTempFile::new().unwrap();
+        let e = err(&format!(
+            "-m a --url https://h --ca-file {}",
+            text.path().display()
+        ));
+        assert_eq!(e.flag, "--ca-file");
+        assert!(e.message.contains("no certificates found"), "{e}");
+        let e = err("-m a --url https://h --tls-server-name bad!name");
+        assert_eq!(e.flag, "--tls-server-name");
+        let msg = clap_err("-m a --tls-roots mozilla");
+        assert!(
+            msg.contains("--tls-roots") && msg.contains("allowed: webpki, system, both"),
+            "{msg}"
         );
     }
 

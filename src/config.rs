@@ -38,6 +38,32 @@ impl AudioFormat {
     }
 }
 
+/// Which trust anchors verify an `https://` server (`--tls-roots`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TlsRoots {
+    /// Mozilla's roots compiled in (webpki-roots): the same everywhere.
+    #[default]
+    Webpki,
+    /// The operating system's store (rustls-native-certs).
+    System,
+    /// Both of the above.
+    Both,
+}
+
+/// TLS client options for `https://` targets (audioperf extensions; AIPerf
+/// has no TLS flags). Ignored for `http://`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsOptions {
+    pub roots: TlsRoots,
+    /// Extra PEM (or DER) CA certificates trusted on top of `roots` (`--ca-file`).
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate chain and name checks (`--insecure`); signatures are
+    /// still verified so the handshake stays a real one.
+    pub insecure: bool,
+    /// SNI and certificate name override (`--tls-server-name`); default: the URL's host.
+    pub server_name: Option<String>,
+}
+
 /// Synthetic audio: AIPerf's `--audio-*` options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AudioConfig {
@@ -119,6 +145,8 @@ pub struct ProfileConfig {
     /// Directory the exports are written into (already joined with the run name).
     pub artifact_dir: PathBuf,
     pub api_key: Option<String>,
+    /// TLS client options, used when `target.scheme` is `Https`.
+    pub tls: TlsOptions,
     /// Extra headers, in order, as given.
     pub headers: Vec<(String, String)>,
     /// Merged into the top level of every request body.

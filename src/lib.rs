@@ -19,5 +19,6 @@ pub mod profile;
 pub mod record;
 pub mod report;
 pub mod tokenizer;
+pub mod tls;
 pub mod tokens;
 pub mod units;

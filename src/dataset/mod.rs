@@ -417,6 +417,7 @@ pub(crate) fn test_config() -> ProfileConfig {
         num_dataset_entries: 4,
         artifact_dir: std::path::PathBuf::from("artifacts"),
         api_key: None,
+        tls: TlsOptions::default(),
         headers: Vec::new(),
         extra_inputs: serde_json::Map::new(),
         input_file: None,

@@ -3,6 +3,7 @@
 
 pub mod exchange;
 pub mod schedule;
+pub mod stream;
 pub mod worker;
 
 use crate::config::ProfileConfig;

@@ -1,0 +1,474 @@
+//! One connection to the target, plain TCP or TLS, behind monoio's rent-style
+//! I/O traits so the exchange code is the same for `http://` and `https://`.
+//!
+//! This module owns opening a connection (TCP connect, `TCP_NODELAY`, the TLS
+//! handshake when the target is `https://`) and naming what went wrong. It
+//! does no buffering of its own: reads and writes go straight to the socket
+//! or to rustls, so the plain path costs one `match` per call.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::net::TcpStream;
+use monoio::BufResult;
+use rustls::pki_types::ServerName;
+
+use crate::config::{ProfileConfig, Scheme, Target, TlsOptions};
+use crate::tls::{self, TlsSetupError};
+
+/// A connection to the target.
+pub enum Stream {
+    Plain(TcpStream),
+    /// Boxed: the TLS state is large and the plain variant should stay small.
+    Tls(Box<monoio_rustls::ClientTlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Whether this connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// The negotiated ALPN protocol (always `http/1.1` when present).
+    pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(s) => s.alpn_protocol(),
+        }
+    }
+}
+
+impl fmt::Debug for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stream::Plain(_) => "Stream::Plain",
+            Stream::Tls(_) => "Stream::Tls",
+        })
+    }
+}
+
+// `async fn` satisfies the traits' `impl Future` (RPITIT) signatures; each
+// call is one `match` and a delegated await, nothing buffered here.
+impl AsyncReadRent for Stream {
+    #[inline]
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.read(buf).await,
+            Stream::Tls(s) => s.read(buf).await,
+        }
+    }
+
+    #[inline]
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.readv(buf).await,
+            Stream::Tls(s) => s.readv(buf).await,
+        }
+    }
+}
+
+impl AsyncWriteRent for Stream {
+    #[inline]
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.write(buf).await,
+            Stream::Tls(s) => s.write(buf).await,
+        }
+    }
+
+    #[inline]
+    async fn writev<T: IoVecBuf>(&mut self, buf_vec: T) -> BufResult<usize, T> {
+        match self {
+            Stream::Plain(s) => s.writev(buf_vec).await,
+            Stream::Tls(s) => s.writev(buf_vec).await,
+        }
+    }
+
+    #[inline]
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush().await,
+            Stream::Tls(s) => s.flush().await,
+        }
+    }
+
+    #[inline]
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.shutdown().await,
+            Stream::Tls(s) => s.shutdown().await,
+        }
+    }
+}
+
+/// The TLS side of a run, built once before the clock starts and shared by
+/// every worker (it is `Send + Sync`; cloning copies two small handles).
+#[derive(Clone)]
+pub struct TlsConnector {
+    inner: monoio_rustls::TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConnector")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsConnector {
+    /// The connector for `target` with `opts` (roots, CA file, `--insecure`, SNI).
+    pub fn new(target: &Target, opts: &TlsOptions) -> Result<Self, TlsSetupError> {
+        let config = tls::client_config(opts)?;
+        let server_name = tls::server_name(target, opts)?;
+        Ok(Self::from_parts(config, server_name))
+    }
+
+    /// A connector from a ready client configuration (tests, embedding).
+    pub fn from_parts(config: Arc<rustls::ClientConfig>, server_name: ServerName<'static>) -> Self {
+        TlsConnector {
+            inner: monoio_rustls::TlsConnector::from(config),
+            server_name,
+        }
+    }
+
+    /// `Some` connector for an `https://` target, `None` for `http://`.
+    pub fn for_config(cfg: &ProfileConfig) -> Result<Option<Self>, TlsSetupError> {
+        match cfg.target.scheme {
+            Scheme::Http => Ok(None),
+            Scheme::Https => Self::new(&cfg.target, &cfg.tls).map(Some),
+        }
+    }
+
+    /// The name sent as SNI and checked against the certificate.
+    pub fn server_name(&self) -> &ServerName<'static> {
+        &self.server_name
+    }
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// TCP connect (or setting `TCP_NODELAY`) failed.
+    Tcp(io::Error),
+    /// The TLS handshake failed; the message says why and what to try.
+    Tls(String),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Tcp(e) => write!(f, "{e}"),
+            ConnectError::Tls(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Tcp(e) => Some(e),
+            ConnectError::Tls(_) => None,
+        }
+    }
+}
+
+/// Opens a connection to `addr`: TCP with `TCP_NODELAY` (requests are written
+/// whole, so Nagle would only delay them), then the TLS handshake if `tls`.
+pub async fn connect(addr: SocketAddr, tls: Option<&TlsConnector>) -> Result<Stream, ConnectError> {
+    let tcp = TcpStream::connect_addr(addr)
+        .await
+        .map_err(ConnectError::Tcp)?;
+    tcp.set_nodelay(true).map_err(ConnectError::Tcp)?;
+    let Some(tls) = tls else {
+        return Ok(Stream::Plain(tcp));
+    };
+    match tls.inner.connect(tls.server_name.clone(), tcp).await {
+        Ok(s) => Ok(Stream::Tls(Box::new(s))),
+        Err(monoio_rustls::TlsError::Io(e)) => {
+            Err(ConnectError::Tls(tls::describe_handshake_error(&e)))
+        }
+        Err(monoio_rustls::TlsError::Rustls(e)) => {
+            // Raised before any byte is sent (e.g. a session that cannot start).
+            let e = io::Error::new(io::ErrorKind::InvalidData, e);
+            Err(ConnectError::Tls(tls::describe_handshake_error(&e)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Scheme, Target, TlsOptions};
+    use monoio::io::AsyncWriteRentExt;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::io::{Read, Write};
+    use std::thread::JoinHandle;
+    use std::time::{Duration, Instant};
+
+    const REQUEST: &[u8] = b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    /// What the test server saw: SNI, ALPN and the request bytes.
+    type Seen = (Option<String>, Option<Vec<u8>>, Vec<u8>);
+
+    fn target(host: &str, port: u16) -> Target {
+        Target {
+            scheme: Scheme::Https,
+            host: host.into(),
+            port,
+            host_header: format!("{host}:{port}"),
+            base_path: String::new(),
+        }
+    }
+
+    fn response(body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// Accepts one connection on 127.0.0.1 within `LIMIT`.
+    fn accept_one(listener: &std::net::TcpListener) -> Result<std::net::TcpStream, String> {
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            match listener.accept() {
+                Ok((tcp, _)) => {
+                    tcp.set_nonblocking(false).map_err(|e| e.to_string())?;
+                    tcp.set_read_timeout(Some(LIMIT))
+                        .map_err(|e| e.to_string())?;
+                    tcp.set_write_timeout(Some(LIMIT))
+                        .map_err(|e| e.to_string())?;
+                    return Ok(tcp);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// A one-connection rustls server (std thread, blocking I/O) holding `key`'s
+    /// certificate: reads one request head, answers with what it saw.
+    fn tls_server(key: &rcgen::CertifiedKey) -> (SocketAddr, JoinHandle<Result<Seen, String>>) {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(key.cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.key_pair.serialize_der())),
+            )
+            .unwrap();
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let cfg = Arc::new(cfg);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || -> Result<Seen, String> {
+            let tcp = accept_one(&listener)?;
+            let conn = rustls::ServerConnection::new(cfg).map_err(|e| e.to_string())?;
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 512];
+            while !req.ends_with(b"\r\n\r\n") {
+                let n = tls.read(&mut buf).map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("client closed before a full request".into());
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            let sni = tls.conn.server_name().map(str::to_string);
+            let alpn = tls.conn.alpn_protocol().map(<[u8]>::to_vec);
+            tls.write_all(&response("hello over tls"))
+                .map_err(|e| e.to_string())?;
+            tls.conn.send_close_notify();
+            tls.flush().map_err(|e| e.to_string())?;
+            Ok((sni, alpn, req))
+        });
+        (addr, handle)
+    }
+
+    /// Connects, writes `REQUEST`, reads to EOF; all within `LIMIT`.
+    fn exchange(addr: SocketAddr, tls: Option<TlsConnector>) -> Result<(bool, Vec<u8>), String> {
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let run = async {
+                let mut s = connect(addr, tls.as_ref())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let is_tls = s.is_tls();
+                if is_tls {
+                    assert_eq!(s.alpn_protocol().as_deref(), Some(&b"http/1.1"[..]));
+                }
+                let (r, _) = s.write_all(REQUEST.to_vec()).await;
+                r.map_err(|e| e.to_string())?;
+                let mut got = Vec::new();
+                // One buffer reused for every read, as the workers do.
+                let mut buf = Vec::with_capacity(64);
+                loop {
+                    buf.clear();
+                    let (r, b) = s.read(buf).await;
+                    buf = b;
+                    match r.map_err(|e| e.to_string())? {
+                        0 => break,
+                        _ => got.extend_from_slice(&buf),
+                    }
+                }
+                Ok((is_tls, got))
+            };
+            monoio::time::timeout(LIMIT, run)
+                .await
+                .map_err(|_| "timed out".to_string())?
+        })
+    }
+
+    fn cert() -> rcgen::CertifiedKey {
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap()
+    }
+
+    fn ca_file(key: &rcgen::CertifiedKey) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(key.cert.pem().as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn insecure_accepts_a_self_signed_server_and_sends_sni_and_alpn() {
+        let key = cert();
+        let (addr, server) = tls_server(&key);
+        let opts = TlsOptions {
+            insecure: true,
+            server_name: Some("localhost".into()),
+            ..Default::default()
+        };
+        let c = TlsConnector::new(&target("127.0.0.1", addr.port()), &opts).unwrap();
+        let (is_tls, got) = exchange(addr, Some(c)).unwrap();
+        assert!(is_tls);
+        assert_eq!(got, response("hello over tls"));
+        let (sni, alpn, req) = server.join().unwrap().unwrap();
+        assert_eq!(sni.as_deref(), Some("localhost"));
+        // The server prefers h2, but only http/1.1 was offered.
+        assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+        assert_eq!(req, REQUEST);
+    }
+
+    #[test]
+    fn ca_file_trusts_the_server_certificate() {
+        let key = cert();
+        let f = ca_file(&key);
+        let (addr, server) = tls_server(&key);
+        let opts = TlsOptions {
+            ca_file: Some(f.path().to_path_buf()),
+            ..Default::default()
+        };
+        let c = TlsConnector::new(&target("localhost", addr.port()), &opts).unwrap();
+        let (_, got) = exchange(addr, Some(c)).unwrap();
+        assert_eq!(got, response("hello over tls"));
+        let (sni, _, req) = server.join().unwrap().unwrap();
+        assert_eq!(sni.as_deref(), Some("localhost"));
+        assert_eq!(req, REQUEST);
+    }
+
+    #[test]
+    fn default_roots_reject_a_self_signed_server_with_a_clear_error() {
+        let key = cert();
+        let (addr, server) = tls_server(&key);
+        let c =
+            TlsConnector::new(&target("localhost", addr.port()), &TlsOptions::default()).unwrap();
+        let e = exchange(addr, Some(c)).unwrap_err();
+        assert!(
+            e.starts_with("TLS handshake failed: invalid peer certificate: UnknownIssuer (")
+                && e.contains("--ca-file")
+                && e.contains("--insecure"),
+            "{e}"
+        );
+        // The server never got a request: the connection ended in the handshake.
+        assert!(server.join().unwrap().is_err());
+    }
+
+    #[test]
+    fn name_mismatch_is_named() {
+        let key = cert();
+        let f = ca_file(&key);
+        let (addr, server) = tls_server(&key);
+        let opts = TlsOptions {
+            ca_file: Some(f.path().to_path_buf()),
+            server_name: Some("api.example.com".into()),
+            ..Default::default()
+        };
+        let c = TlsConnector::new(&target("localhost", addr.port()), &opts).unwrap();
+        let e = exchange(addr, Some(c)).unwrap_err();
+        assert!(
+            e.starts_with("TLS handshake failed: invalid peer certificate: certificate not valid for name \"api.example.com\"")
+                && e.contains("--tls-server-name"),
+            "{e}"
+        );
+        assert!(server.join().unwrap().is_err());
+    }
+
+    #[test]
+    fn plain_stream_and_tcp_errors() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+            let mut tcp = accept_one(&listener)?;
+            let mut req = vec![0u8; REQUEST.len()];
+            tcp.read_exact(&mut req).map_err(|e| e.to_string())?;
+            tcp.write_all(&response("plain"))
+                .map_err(|e| e.to_string())?;
+            Ok(req)
+        });
+        let (is_tls, got) = exchange(addr, None).unwrap();
+        assert!(!is_tls);
+        assert_eq!(got, response("plain"));
+        assert_eq!(server.join().unwrap().unwrap(), REQUEST);
+
+        // Nothing listens on the port any more: a TCP error, not a TLS one.
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        let r = rt.block_on(connect(addr, None));
+        match r {
+            Err(ConnectError::Tcp(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
+            other => panic!("expected a TCP error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_http_server_behind_an_https_url_gets_a_hint() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || -> Result<(), String> {
+            let mut tcp = accept_one(&listener)?;
+            let mut buf = [0u8; 64];
+            let _ = tcp.read(&mut buf).map_err(|e| e.to_string())?;
+            tcp.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .map_err(|e| e.to_string())
+        });
+        let c = TlsConnector::new(
+            &target("localhost", addr.port()),
+            &TlsOptions {
+                insecure: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let e = exchange(addr, Some(c)).unwrap_err();
+        assert!(e.contains("use an http:// URL"), "{e}");
+        server.join().unwrap().unwrap();
+    }
+}
