@@ -561,6 +561,19 @@ fn sse_crlf_is_valid() {
 }
 
 #[test]
+fn body_until_close_is_valid() {
+    let m = mock("until-close", None, &[]);
+    all_ok(&profile_run(&m.url, &STREAM));
+    all_ok(&profile_run(
+        &m.url,
+        &Opts {
+            streaming: false,
+            ..STREAM
+        },
+    ));
+}
+
+#[test]
 fn split_bytes_is_valid() {
     let m = mock("split-bytes", None, &[]);
     all_ok(&profile_run(&m.url, &STREAM));

@@ -177,6 +177,10 @@ pub enum FaultMode {
     /// Valid: the response one byte per write, `--trickle-us` apart.
     #[value(name = "trickle")]
     Trickle,
+    /// Valid: no Content-Length and no chunking; the body ends when the
+    /// server closes the connection (HTTP/1.0 style, `Connection: close`).
+    #[value(name = "until-close")]
+    UntilClose,
 }
 
 impl FaultMode {

@@ -456,17 +456,20 @@ impl Writer<'_> {
                 self.out.extend_from_slice(payload);
                 self.out.extend_from_slice(b"\r\n");
             }
+            FaultMode::UntilClose => self.out.extend_from_slice(payload),
             _ => http::write_chunk(self.out, payload),
         }
     }
 
     /// Appends the last chunk (with extensions and trailers for `chunk-extensions`).
     fn last_chunk(&mut self) {
-        if self.fault == FaultMode::ChunkExtensions {
-            self.out
-                .extend_from_slice(b"0;final=1\r\nx-trailer: done\r\nx-other-trailer: 2\r\n\r\n");
-        } else {
-            self.out.extend_from_slice(http::LAST_CHUNK);
+        match self.fault {
+            FaultMode::ChunkExtensions => self
+                .out
+                .extend_from_slice(b"0;final=1\r\nx-trailer: done\r\nx-other-trailer: 2\r\n\r\n"),
+            // The close that follows ends the body.
+            FaultMode::UntilClose => {}
+            _ => self.out.extend_from_slice(http::LAST_CHUNK),
         }
     }
 
@@ -702,7 +705,11 @@ async fn stream_response(
     if fault != FaultMode::StallAfterHead {
         w.timer.sleep_until(w.token_due(arrival, 0)).await;
     }
-    http::write_stream_head(wr.out, close);
+    if fault == FaultMode::UntilClose {
+        wr.out.extend_from_slice(b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: text/event-stream; charset=utf-8\r\nconnection: close\r\n\r\n");
+    } else {
+        http::write_stream_head(wr.out, close);
+    }
     events.role(&mut event);
     push_event(wr, &mut scratch, 0, &event);
     if !wr.flush().await {
@@ -798,6 +805,8 @@ async fn whole_response(
     );
     if chunked {
         http::write_chunked_head(wr.out, json, close);
+    } else if fault == FaultMode::UntilClose {
+        wr.out.extend_from_slice(b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n");
     } else {
         http::write_length_head(wr.out, json, body.len(), close);
     }
