@@ -15,6 +15,7 @@ pub mod http;
 pub mod openai;
 pub mod server;
 pub mod timer;
+pub mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -70,6 +71,18 @@ pub struct MockServerArgs {
     /// Largest request body accepted, bytes (413 above).
     #[arg(long = "max-body-bytes", default_value_t = 256 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long = "tls-cert", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long = "tls-key", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Serve HTTPS with a certificate for 127.0.0.1/localhost generated at start.
+    #[arg(long = "tls-self-signed", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls_self_signed: bool,
+    /// Where --tls-self-signed writes its certificate (PEM), for clients to trust.
+    #[arg(long = "tls-cert-out", requires = "tls_self_signed")]
+    pub tls_cert_out: Option<std::path::PathBuf>,
 }
 
 impl Default for MockServerArgs {
@@ -88,6 +101,10 @@ impl Default for MockServerArgs {
             fault_every: None,
             trickle_us: 100,
             max_body_bytes: 256 * 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            tls_cert_out: None,
         }
     }
 }
@@ -239,6 +256,8 @@ impl Stats {
 /// A running server: its address, counters, and the means to stop it.
 pub struct MockServer {
     addr: SocketAddr,
+    /// Serving HTTPS.
+    tls: bool,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
@@ -279,9 +298,12 @@ pub fn spawn(args: MockServerArgs) -> anyhow::Result<MockServer> {
     validate(&args)?;
     let stats = Arc::new(Stats::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let (addr, workers) = server::start(&args, stats.clone(), stop.clone())?;
+    let tls = tls::server_config(&args)?;
+    let is_tls = tls.is_some();
+    let (addr, workers) = server::start(&args, tls, stats.clone(), stop.clone())?;
     Ok(MockServer {
         addr,
+        tls: is_tls,
         stats,
         stop,
         workers,
@@ -289,7 +311,8 @@ pub fn spawn(args: MockServerArgs) -> anyhow::Result<MockServer> {
 }
 
 /// Serves until SIGINT or SIGTERM. Prints exactly one line to stdout once every
-/// worker listens: `audioperf mock-server listening on http://HOST:PORT`.
+/// worker listens: `audioperf mock-server listening on http://HOST:PORT`
+/// (`https://` with TLS).
 pub fn run(args: MockServerArgs) -> anyhow::Result<()> {
     // Block the stop signals before any worker exists so that every thread inherits
     // the mask and only this thread's sigwait sees them.
@@ -308,7 +331,8 @@ pub fn run(args: MockServerArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "audioperf mock-server listening on http://{}",
+            "audioperf mock-server listening on {}://{}",
+            if server.tls { "https" } else { "http" },
             server.addr()
         )?;
         out.flush()?;

@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -15,8 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -25,6 +24,10 @@ use super::openai::{self, ApiError, ChatRequest, EventBuilder, TokenPlan};
 use super::timer::PreciseTimer;
 use super::{FaultMode, MockServerArgs, Stats};
 use crate::units::{now_ns, Nanos};
+
+/// A connection the server speaks HTTP over: plain TCP or TLS over TCP.
+trait Io: AsyncReadRent + AsyncWriteRent {}
+impl<T: AsyncReadRent + AsyncWriteRent> Io for T {}
 
 /// How often a worker checks the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(10);
@@ -71,6 +74,7 @@ fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 /// Binds every worker's listener, starts the workers and returns once all listen.
 pub(super) fn start(
     args: &MockServerArgs,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
@@ -112,8 +116,13 @@ pub(super) fn start(
         } else {
             Some(cores[index % cores.len()])
         };
-        let (cfg, stats, stop_flag, ready) =
-            (cfg.clone(), stats.clone(), stop.clone(), ready_tx.clone());
+        let (cfg, stats, stop_flag, ready, tls) = (
+            cfg.clone(),
+            stats.clone(),
+            stop.clone(),
+            ready_tx.clone(),
+            tls.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name(format!("mock-worker-{index}"))
             .spawn(move || {
@@ -124,9 +133,9 @@ pub(super) fn start(
                     .enable_timer()
                     .build();
                 match rt {
-                    Ok(mut rt) => {
-                        rt.block_on(worker_main(index, listener, cfg, stats, stop_flag, ready))
-                    }
+                    Ok(mut rt) => rt.block_on(worker_main(
+                        index, listener, tls, cfg, stats, stop_flag, ready,
+                    )),
                     Err(e) => {
                         let _ =
                             ready.send(Err(format!("worker {index}: cannot build runtime: {e}")));
@@ -160,6 +169,7 @@ pub(super) fn start(
 async fn worker_main(
     index: usize,
     listener: std::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     cfg: Arc<Config>,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
@@ -196,7 +206,22 @@ async fn worker_main(
                 Ok((stream, _)) => {
                     // Each event must leave as soon as it is written.
                     let _ = stream.set_nodelay(true);
-                    monoio::spawn(serve_connection(worker.clone(), stream));
+                    let fd = stream.as_raw_fd();
+                    match &tls {
+                        None => {
+                            monoio::spawn(serve_connection(worker.clone(), stream, fd));
+                        }
+                        Some(cfg) => {
+                            let acceptor = monoio_rustls::TlsAcceptor::from(cfg.clone());
+                            let worker = worker.clone();
+                            // A failed handshake only ends that connection.
+                            monoio::spawn(async move {
+                                if let Ok(tls_stream) = acceptor.accept(stream).await {
+                                    serve_connection(worker, tls_stream, fd).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 // Typically EMFILE: back off instead of spinning on the error.
                 Err(_) => monoio::time::sleep(Duration::from_millis(5)).await,
@@ -215,7 +240,7 @@ async fn worker_main(
 }
 
 /// Reads more bytes after `buf`'s end. Returns false on EOF or error.
-async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+async fn read_more(stream: &mut impl Io, buf: &mut Vec<u8>) -> bool {
     if buf.capacity() - buf.len() < READ_CHUNK / 2 {
         buf.reserve(READ_CHUNK);
     }
@@ -232,7 +257,7 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
 }
 
 /// Writes all of `out`; false when the peer is gone.
-async fn send(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
+async fn send(stream: &mut impl Io, out: &mut Vec<u8>) -> bool {
     let (res, b) = stream.write_all(std::mem::take(out)).await;
     *out = b;
     out.clear();
@@ -240,7 +265,7 @@ async fn send(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
 }
 
 /// Waits until the peer closes (or errors), discarding what it sends.
-async fn wait_for_close(stream: &mut TcpStream) {
+async fn wait_for_close(stream: &mut impl Io) {
     let mut sink = Vec::with_capacity(READ_CHUNK);
     loop {
         sink.clear();
@@ -251,7 +276,7 @@ async fn wait_for_close(stream: &mut TcpStream) {
 }
 
 /// Makes the next close send a TCP RST instead of a FIN.
-fn set_linger_zero(stream: &TcpStream) {
+fn set_linger_zero(fd: RawFd) {
     let l = libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -259,7 +284,7 @@ fn set_linger_zero(stream: &TcpStream) {
     // SAFETY: valid socket fd and a live linger struct of the stated size.
     unsafe {
         libc::setsockopt(
-            stream.as_raw_fd(),
+            fd,
             libc::SOL_SOCKET,
             libc::SO_LINGER,
             (&l as *const libc::linger).cast(),
@@ -268,7 +293,8 @@ fn set_linger_zero(stream: &TcpStream) {
     };
 }
 
-async fn serve_connection(w: Rc<Worker>, mut stream: TcpStream) {
+/// Serves one connection; `fd` is its TCP socket (for the reset faults).
+async fn serve_connection(w: Rc<Worker>, mut stream: impl Io, fd: RawFd) {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(4096);
     loop {
@@ -323,6 +349,7 @@ async fn serve_connection(w: Rc<Worker>, mut stream: TcpStream) {
             &buf[head.head_len..need],
             arrival,
             &mut stream,
+            fd,
             &mut out,
         )
         .await;
@@ -344,7 +371,8 @@ async fn handle(
     head: &RequestHead,
     body: &[u8],
     arrival: Nanos,
-    stream: &mut TcpStream,
+    stream: &mut impl Io,
+    fd: RawFd,
     out: &mut Vec<u8>,
 ) -> bool {
     let path = head.path.split('?').next().unwrap_or("");
@@ -352,7 +380,7 @@ async fn handle(
     let json = "application/json";
     match (head.method, path) {
         (Method::Post, "/v1/chat/completions") => {
-            return chat(w, head, body, arrival, stream, out).await
+            return chat(w, head, body, arrival, stream, fd, out).await
         }
         (Method::Get, "/health") => http::write_response(out, 200, json, b"", close),
         (Method::Get, "/v1/models") => {
@@ -429,15 +457,16 @@ const LONG_BY: usize = 16;
 
 /// Writes one response with the framing faults applied: per-byte writes
 /// (`split-bytes`, `trickle`), per-byte chunks, chunk extensions and trailers.
-struct Writer<'a> {
+struct Writer<'a, S> {
     w: &'a Worker,
-    stream: &'a mut TcpStream,
+    stream: &'a mut S,
+    fd: RawFd,
     out: &'a mut Vec<u8>,
     fault: FaultMode,
     one: Vec<u8>,
 }
 
-impl Writer<'_> {
+impl<S: Io> Writer<'_, S> {
     /// Appends one chunk holding `payload`.
     fn chunk(&mut self, payload: &[u8]) {
         match self.fault {
@@ -508,7 +537,8 @@ async fn chat(
     head: &RequestHead,
     body: &[u8],
     arrival: Nanos,
-    stream: &mut TcpStream,
+    stream: &mut impl Io,
+    fd: RawFd,
     out: &mut Vec<u8>,
 ) -> bool {
     let stats = &w.stats;
@@ -571,7 +601,7 @@ async fn chat(
             return send(stream, out).await && !close;
         }
         FaultMode::ResetBeforeHead => {
-            set_linger_zero(stream);
+            set_linger_zero(fd);
             return false;
         }
         FaultMode::BadStatusLine => {
@@ -630,6 +660,7 @@ async fn chat(
     let mut wr = Writer {
         w,
         stream,
+        fd,
         out,
         fault,
         one: Vec::with_capacity(1),
@@ -646,7 +677,7 @@ async fn reject(
     w: &Worker,
     e: &ApiError,
     close: bool,
-    stream: &mut TcpStream,
+    stream: &mut impl Io,
     out: &mut Vec<u8>,
 ) -> bool {
     w.stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -656,7 +687,7 @@ async fn reject(
 
 /// Appends `event` (`data: ...\n\n`) as one chunk, dressed up as the SSE
 /// faults ask: comment lines, extra fields, CRLF line ends.
-fn push_event(wr: &mut Writer<'_>, scratch: &mut Vec<u8>, k: u64, event: &[u8]) {
+fn push_event<S: Io>(wr: &mut Writer<'_, S>, scratch: &mut Vec<u8>, k: u64, event: &[u8]) {
     match wr.fault {
         FaultMode::SseComments => {
             wr.chunk(b": ping\n\n");
@@ -685,8 +716,8 @@ fn push_event(wr: &mut Writer<'_>, scratch: &mut Vec<u8>, k: u64, event: &[u8]) 
     }
 }
 
-async fn stream_response(
-    wr: &mut Writer<'_>,
+async fn stream_response<S: Io>(
+    wr: &mut Writer<'_, S>,
     req: &ChatRequest,
     plan: &TokenPlan,
     id: &str,
@@ -725,7 +756,7 @@ async fn stream_response(
             match fault {
                 FaultMode::ResetMidStream | FaultMode::CloseMidStream => {
                     if fault == FaultMode::ResetMidStream {
-                        set_linger_zero(wr.stream);
+                        set_linger_zero(wr.fd);
                     }
                     return false;
                 }
@@ -786,8 +817,8 @@ async fn stream_response(
     wr.flush().await
 }
 
-async fn whole_response(
-    wr: &mut Writer<'_>,
+async fn whole_response<S: Io>(
+    wr: &mut Writer<'_, S>,
     req: &ChatRequest,
     plan: &TokenPlan,
     id: &str,
@@ -826,7 +857,7 @@ async fn whole_response(
             wr.out.extend_from_slice(first);
             let sent = wr.flush().await;
             match fault {
-                FaultMode::ResetMidStream => set_linger_zero(wr.stream),
+                FaultMode::ResetMidStream => set_linger_zero(wr.fd),
                 FaultMode::StallMidStream if sent => wait_for_close(wr.stream).await,
                 _ => {}
             }
