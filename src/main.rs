@@ -20,7 +20,7 @@ enum Command {
     /// Profile an OpenAI-compatible server (AIPerf's `profile` flags).
     Profile(Box<audioperf::cli::ProfileArgs>),
     /// Run the built-in OpenAI-compatible mock server.
-    MockServer(audioperf::mock::MockServerArgs),
+    MockServer(Box<audioperf::mock::MockServerArgs>),
 }
 
 fn main() -> ExitCode {
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::MockServer(args) => match audioperf::mock::run(args) {
+        Command::MockServer(args) => match audioperf::mock::run(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");

@@ -288,6 +288,10 @@ pub async fn read_response<S: AsyncReadRent>(
                 now = t;
                 if matches!(head.framing, BodyFraming::UntilClose) {
                     sink.now = now;
+                    if streaming {
+                        // The close ends the last event even without its blank line.
+                        st.sse.finish(|ev| sink.on_event(ev));
+                    }
                     break;
                 }
                 let msg = match remaining {

@@ -135,8 +135,10 @@ pub fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         411 => "Length Required",
         413 => "Payload Too Large",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Unknown",
     }
 }
@@ -169,6 +171,32 @@ pub fn write_stream_head(out: &mut Vec<u8>, close: bool) {
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the head of a 200 response with a chunked body of `content_type`.
+pub fn write_chunked_head(out: &mut Vec<u8>, content_type: &str, close: bool) {
+    use std::io::Write;
+    let _ = write!(
+        out,
+        "HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n{}\r\n",
+        if close { "connection: close\r\n" } else { "" }
+    );
+}
+
+/// Appends the head of a 200 response declaring `content_length` body bytes
+/// (which the caller may then deliberately not honour).
+pub fn write_length_head(
+    out: &mut Vec<u8>,
+    content_type: &str,
+    content_length: usize,
+    close: bool,
+) {
+    use std::io::Write;
+    let _ = write!(
+        out,
+        "HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: {content_type}\r\ncontent-length: {content_length}\r\n{}\r\n",
+        if close { "connection: close\r\n" } else { "" }
+    );
 }
 
 /// Appends one chunk of chunked transfer coding holding `payload` (non-empty).

@@ -15,6 +15,7 @@ pub mod http;
 pub mod openai;
 pub mod server;
 pub mod timer;
+pub mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -55,12 +56,33 @@ pub struct MockServerArgs {
     /// Fault to inject into a fraction of responses (see --fault-rate).
     #[arg(long, value_enum, default_value_t = FaultMode::None)]
     pub fault: FaultMode,
-    /// Fraction of chat-completion requests that get the fault, 0..=1.
+    /// Fraction of chat-completion requests that get the fault, 0..=1 (a seeded
+    /// per-worker draw for each request).
     #[arg(long = "fault-rate", default_value_t = 1.0)]
     pub fault_rate: f64,
+    /// Targeted instead of random: exactly every Nth chat-completion request
+    /// (counted over all workers, from 1) gets the fault; 1 = every request.
+    /// Overrides --fault-rate.
+    #[arg(long = "fault-every", value_parser = clap::value_parser!(u64).range(1..))]
+    pub fault_every: Option<u64>,
+    /// Gap between bytes for `--fault trickle`, microseconds.
+    #[arg(long = "trickle-us", default_value_t = 100)]
+    pub trickle_us: u64,
     /// Largest request body accepted, bytes (413 above).
     #[arg(long = "max-body-bytes", default_value_t = 256 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long = "tls-cert", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long = "tls-key", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Serve HTTPS with a certificate for 127.0.0.1/localhost generated at start.
+    #[arg(long = "tls-self-signed", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls_self_signed: bool,
+    /// Where --tls-self-signed writes its certificate (PEM), for clients to trust.
+    #[arg(long = "tls-cert-out", requires = "tls_self_signed")]
+    pub tls_cert_out: Option<std::path::PathBuf>,
 }
 
 impl Default for MockServerArgs {
@@ -76,22 +98,43 @@ impl Default for MockServerArgs {
             model: None,
             fault: FaultMode::None,
             fault_rate: 1.0,
+            fault_every: None,
+            trickle_us: 100,
             max_body_bytes: 256 * 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            tls_cert_out: None,
         }
     }
 }
 
 /// Faults the server can inject, for testing how a client reports failures.
+///
+/// Each applies to a chat-completions request picked by `--fault-every` or
+/// `--fault-rate`. The `sse-*` faults only change streamed responses; the
+/// framing faults (`bad-chunk-size`, `chunk-extensions`, `split-bytes`,
+/// `trickle`, stalls, resets) apply to streamed and whole responses alike.
+/// Faults marked "valid" are odd but legal HTTP/SSE: a client must succeed.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultMode {
     /// No fault.
     None,
+    /// `429 Too Many Requests` with an OpenAI-style JSON error body (`RateLimitError`).
+    #[value(name = "http429-json")]
+    Http429Json,
     /// `500` with an OpenAI-style JSON error body.
     #[value(name = "http500-json")]
     Http500Json,
     /// `500` with a plain-text (non-JSON) body.
     #[value(name = "http500-text")]
     Http500Text,
+    /// `503` with an HTML (non-JSON) body, as a proxy in front of a dead server sends.
+    #[value(name = "http503-html")]
+    Http503Html,
+    /// TCP reset (SO_LINGER 0) after reading the request, before any response byte.
+    #[value(name = "reset-before-head")]
+    ResetBeforeHead,
     /// TCP reset (SO_LINGER 0) halfway through the tokens.
     #[value(name = "reset-mid-stream")]
     ResetMidStream,
@@ -101,9 +144,83 @@ pub enum FaultMode {
     /// Send the response head (and role chunk when streaming), then nothing more.
     #[value(name = "stall-after-head")]
     StallAfterHead,
+    /// Send half the tokens (half the body when not streaming), then nothing more.
+    #[value(name = "stall-mid-stream")]
+    StallMidStream,
     /// Answer normally but with `Connection: close`, closing after each response.
     #[value(name = "connection-close")]
     ConnectionClose,
+    /// A status line that is not HTTP (`HTTP/1.1 2OO OK`), then close.
+    #[value(name = "bad-status-line")]
+    BadStatusLine,
+    /// A header line without a colon, then close.
+    #[value(name = "bad-header-line")]
+    BadHeaderLine,
+    /// A 200 head carrying 100 KiB of headers, then close.
+    #[value(name = "oversized-head")]
+    OversizedHead,
+    /// A chunk size line that is not hex (`zz`) halfway through the body, then a stall.
+    #[value(name = "bad-chunk-size")]
+    BadChunkSize,
+    /// Valid: every chunk carries extensions (`;ext=1`) and the last chunk trailers.
+    #[value(name = "chunk-extensions")]
+    ChunkExtensions,
+    /// A whole (non-chunked) response whose body is shorter than its
+    /// Content-Length, then an orderly close.
+    #[value(name = "content-length-short")]
+    ContentLengthShort,
+    /// A whole response whose body is 16 bytes longer than its Content-Length, then close.
+    #[value(name = "content-length-long")]
+    ContentLengthLong,
+    /// Streaming: a `data:` line that is not JSON halfway through (then the stream goes on).
+    #[value(name = "sse-invalid-json")]
+    SseInvalidJson,
+    /// Valid, streaming: `: ping` comment events and comment lines inside events.
+    #[value(name = "sse-comments")]
+    SseComments,
+    /// Valid, streaming: `event:`, `id:` and `retry:` fields in every event.
+    #[value(name = "sse-fields")]
+    SseFields,
+    /// Valid, streaming: CRLF line ends in the event stream.
+    #[value(name = "sse-crlf")]
+    SseCrlf,
+    /// Streaming: an OpenAI `error` object halfway through, then `[DONE]`.
+    #[value(name = "sse-error-event")]
+    SseErrorEvent,
+    /// Valid: every byte of the response in its own write (and, when chunked,
+    /// its own chunk).
+    #[value(name = "split-bytes")]
+    SplitBytes,
+    /// Valid: the response one byte per write, `--trickle-us` apart.
+    #[value(name = "trickle")]
+    Trickle,
+    /// Valid: no Content-Length and no chunking; the body ends when the
+    /// server closes the connection (HTTP/1.0 style, `Connection: close`).
+    #[value(name = "until-close")]
+    UntilClose,
+}
+
+impl FaultMode {
+    /// Faults after which the server closes the connection (it never serves
+    /// another request on it).
+    pub fn closes(self) -> bool {
+        !matches!(
+            self,
+            FaultMode::None
+                | FaultMode::Http429Json
+                | FaultMode::Http500Json
+                | FaultMode::Http500Text
+                | FaultMode::Http503Html
+                | FaultMode::ChunkExtensions
+                | FaultMode::SseInvalidJson
+                | FaultMode::SseComments
+                | FaultMode::SseFields
+                | FaultMode::SseCrlf
+                | FaultMode::SseErrorEvent
+                | FaultMode::SplitBytes
+                | FaultMode::Trickle
+        )
+    }
 }
 
 /// Counters since start, summed over workers. Atomics are fine here: the server
@@ -139,6 +256,8 @@ impl Stats {
 /// A running server: its address, counters, and the means to stop it.
 pub struct MockServer {
     addr: SocketAddr,
+    /// Serving HTTPS.
+    tls: bool,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
@@ -179,9 +298,12 @@ pub fn spawn(args: MockServerArgs) -> anyhow::Result<MockServer> {
     validate(&args)?;
     let stats = Arc::new(Stats::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let (addr, workers) = server::start(&args, stats.clone(), stop.clone())?;
+    let tls = tls::server_config(&args)?;
+    let is_tls = tls.is_some();
+    let (addr, workers) = server::start(&args, tls, stats.clone(), stop.clone())?;
     Ok(MockServer {
         addr,
+        tls: is_tls,
         stats,
         stop,
         workers,
@@ -189,7 +311,8 @@ pub fn spawn(args: MockServerArgs) -> anyhow::Result<MockServer> {
 }
 
 /// Serves until SIGINT or SIGTERM. Prints exactly one line to stdout once every
-/// worker listens: `audioperf mock-server listening on http://HOST:PORT`.
+/// worker listens: `audioperf mock-server listening on http://HOST:PORT`
+/// (`https://` with TLS).
 pub fn run(args: MockServerArgs) -> anyhow::Result<()> {
     // Block the stop signals before any worker exists so that every thread inherits
     // the mask and only this thread's sigwait sees them.
@@ -208,7 +331,8 @@ pub fn run(args: MockServerArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "audioperf mock-server listening on http://{}",
+            "audioperf mock-server listening on {}://{}",
+            if server.tls { "https" } else { "http" },
             server.addr()
         )?;
         out.flush()?;

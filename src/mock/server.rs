@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -15,8 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -25,6 +24,10 @@ use super::openai::{self, ApiError, ChatRequest, EventBuilder, TokenPlan};
 use super::timer::PreciseTimer;
 use super::{FaultMode, MockServerArgs, Stats};
 use crate::units::{now_ns, Nanos};
+
+/// A connection the server speaks HTTP over: plain TCP or TLS over TCP.
+trait Io: AsyncReadRent + AsyncWriteRent {}
+impl<T: AsyncReadRent + AsyncWriteRent> Io for T {}
 
 /// How often a worker checks the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(10);
@@ -39,6 +42,8 @@ struct Config {
     model: Option<String>,
     fault: FaultMode,
     fault_rate: f64,
+    fault_every: Option<u64>,
+    trickle_ns: Nanos,
     max_body_bytes: usize,
 }
 
@@ -69,6 +74,7 @@ fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 /// Binds every worker's listener, starts the workers and returns once all listen.
 pub(super) fn start(
     args: &MockServerArgs,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
@@ -97,6 +103,8 @@ pub(super) fn start(
         model: args.model.clone(),
         fault: args.fault,
         fault_rate: args.fault_rate,
+        fault_every: args.fault_every,
+        trickle_ns: args.trickle_us.saturating_mul(1000),
         max_body_bytes: args.max_body_bytes,
     });
     let cores = core_affinity::get_core_ids().unwrap_or_default();
@@ -108,8 +116,13 @@ pub(super) fn start(
         } else {
             Some(cores[index % cores.len()])
         };
-        let (cfg, stats, stop_flag, ready) =
-            (cfg.clone(), stats.clone(), stop.clone(), ready_tx.clone());
+        let (cfg, stats, stop_flag, ready, tls) = (
+            cfg.clone(),
+            stats.clone(),
+            stop.clone(),
+            ready_tx.clone(),
+            tls.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name(format!("mock-worker-{index}"))
             .spawn(move || {
@@ -120,9 +133,9 @@ pub(super) fn start(
                     .enable_timer()
                     .build();
                 match rt {
-                    Ok(mut rt) => {
-                        rt.block_on(worker_main(index, listener, cfg, stats, stop_flag, ready))
-                    }
+                    Ok(mut rt) => rt.block_on(worker_main(
+                        index, listener, tls, cfg, stats, stop_flag, ready,
+                    )),
                     Err(e) => {
                         let _ =
                             ready.send(Err(format!("worker {index}: cannot build runtime: {e}")));
@@ -156,6 +169,7 @@ pub(super) fn start(
 async fn worker_main(
     index: usize,
     listener: std::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     cfg: Arc<Config>,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
@@ -192,7 +206,22 @@ async fn worker_main(
                 Ok((stream, _)) => {
                     // Each event must leave as soon as it is written.
                     let _ = stream.set_nodelay(true);
-                    monoio::spawn(serve_connection(worker.clone(), stream));
+                    let fd = stream.as_raw_fd();
+                    match &tls {
+                        None => {
+                            monoio::spawn(serve_connection(worker.clone(), stream, fd));
+                        }
+                        Some(cfg) => {
+                            let acceptor = monoio_rustls::TlsAcceptor::from(cfg.clone());
+                            let worker = worker.clone();
+                            // A failed handshake only ends that connection.
+                            monoio::spawn(async move {
+                                if let Ok(tls_stream) = acceptor.accept(stream).await {
+                                    serve_connection(worker, tls_stream, fd).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 // Typically EMFILE: back off instead of spinning on the error.
                 Err(_) => monoio::time::sleep(Duration::from_millis(5)).await,
@@ -211,7 +240,7 @@ async fn worker_main(
 }
 
 /// Reads more bytes after `buf`'s end. Returns false on EOF or error.
-async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+async fn read_more(stream: &mut impl Io, buf: &mut Vec<u8>) -> bool {
     if buf.capacity() - buf.len() < READ_CHUNK / 2 {
         buf.reserve(READ_CHUNK);
     }
@@ -228,7 +257,7 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
 }
 
 /// Writes all of `out`; false when the peer is gone.
-async fn send(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
+async fn send(stream: &mut impl Io, out: &mut Vec<u8>) -> bool {
     let (res, b) = stream.write_all(std::mem::take(out)).await;
     *out = b;
     out.clear();
@@ -236,7 +265,7 @@ async fn send(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
 }
 
 /// Waits until the peer closes (or errors), discarding what it sends.
-async fn wait_for_close(stream: &mut TcpStream) {
+async fn wait_for_close(stream: &mut impl Io) {
     let mut sink = Vec::with_capacity(READ_CHUNK);
     loop {
         sink.clear();
@@ -247,7 +276,7 @@ async fn wait_for_close(stream: &mut TcpStream) {
 }
 
 /// Makes the next close send a TCP RST instead of a FIN.
-fn set_linger_zero(stream: &TcpStream) {
+fn set_linger_zero(fd: RawFd) {
     let l = libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -255,7 +284,7 @@ fn set_linger_zero(stream: &TcpStream) {
     // SAFETY: valid socket fd and a live linger struct of the stated size.
     unsafe {
         libc::setsockopt(
-            stream.as_raw_fd(),
+            fd,
             libc::SOL_SOCKET,
             libc::SO_LINGER,
             (&l as *const libc::linger).cast(),
@@ -264,7 +293,8 @@ fn set_linger_zero(stream: &TcpStream) {
     };
 }
 
-async fn serve_connection(w: Rc<Worker>, mut stream: TcpStream) {
+/// Serves one connection; `fd` is its TCP socket (for the reset faults).
+async fn serve_connection(w: Rc<Worker>, mut stream: impl Io, fd: RawFd) {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(4096);
     loop {
@@ -319,6 +349,7 @@ async fn serve_connection(w: Rc<Worker>, mut stream: TcpStream) {
             &buf[head.head_len..need],
             arrival,
             &mut stream,
+            fd,
             &mut out,
         )
         .await;
@@ -340,7 +371,8 @@ async fn handle(
     head: &RequestHead,
     body: &[u8],
     arrival: Nanos,
-    stream: &mut TcpStream,
+    stream: &mut impl Io,
+    fd: RawFd,
     out: &mut Vec<u8>,
 ) -> bool {
     let path = head.path.split('?').next().unwrap_or("");
@@ -348,7 +380,7 @@ async fn handle(
     let json = "application/json";
     match (head.method, path) {
         (Method::Post, "/v1/chat/completions") => {
-            return chat(w, head, body, arrival, stream, out).await
+            return chat(w, head, body, arrival, stream, fd, out).await
         }
         (Method::Get, "/health") => http::write_response(out, 200, json, b"", close),
         (Method::Get, "/v1/models") => {
@@ -384,12 +416,21 @@ fn unix_secs() -> u64 {
 }
 
 impl Worker {
-    fn pick_fault(&self) -> FaultMode {
+    /// Whether chat request number `n` (1-based, over all workers) gets the fault.
+    fn pick_fault(&self, n: u64) -> FaultMode {
         let f = self.cfg.fault;
-        if f == FaultMode::None || self.cfg.fault_rate <= 0.0 {
+        if f == FaultMode::None {
             return FaultMode::None;
         }
-        if self.cfg.fault_rate >= 1.0 || self.rng.borrow_mut().gen::<f64>() < self.cfg.fault_rate {
+        let hit = match self.cfg.fault_every {
+            Some(every) => n.is_multiple_of(every),
+            None => {
+                self.cfg.fault_rate >= 1.0
+                    || (self.cfg.fault_rate > 0.0
+                        && self.rng.borrow_mut().gen::<f64>() < self.cfg.fault_rate)
+            }
+        };
+        if hit {
             f
         } else {
             FaultMode::None
@@ -408,16 +449,100 @@ impl Worker {
     }
 }
 
+/// Bytes of a head larger than any sane client accepts (100 KiB of headers).
+const OVERSIZED_HEAD_BYTES: usize = 100 * 1024;
+/// What `content-length-short` leaves out and `content-length-long` adds.
+const SHORT_BY: usize = 64;
+const LONG_BY: usize = 16;
+
+/// Writes one response with the framing faults applied: per-byte writes
+/// (`split-bytes`, `trickle`), per-byte chunks, chunk extensions and trailers.
+struct Writer<'a, S> {
+    w: &'a Worker,
+    stream: &'a mut S,
+    fd: RawFd,
+    out: &'a mut Vec<u8>,
+    fault: FaultMode,
+    one: Vec<u8>,
+}
+
+impl<S: Io> Writer<'_, S> {
+    /// Appends one chunk holding `payload`.
+    fn chunk(&mut self, payload: &[u8]) {
+        match self.fault {
+            FaultMode::SplitBytes => {
+                for b in payload {
+                    http::write_chunk(self.out, std::slice::from_ref(b));
+                }
+            }
+            FaultMode::ChunkExtensions => {
+                use std::io::Write;
+                let _ = write!(
+                    self.out,
+                    "{:x};ext=1;name=\"quoted value\"\r\n",
+                    payload.len()
+                );
+                self.out.extend_from_slice(payload);
+                self.out.extend_from_slice(b"\r\n");
+            }
+            FaultMode::UntilClose => self.out.extend_from_slice(payload),
+            _ => http::write_chunk(self.out, payload),
+        }
+    }
+
+    /// Appends the last chunk (with extensions and trailers for `chunk-extensions`).
+    fn last_chunk(&mut self) {
+        match self.fault {
+            FaultMode::ChunkExtensions => self
+                .out
+                .extend_from_slice(b"0;final=1\r\nx-trailer: done\r\nx-other-trailer: 2\r\n\r\n"),
+            // The close that follows ends the body.
+            FaultMode::UntilClose => {}
+            _ => self.out.extend_from_slice(http::LAST_CHUNK),
+        }
+    }
+
+    /// Sends what was appended; false when the peer is gone.
+    async fn flush(&mut self) -> bool {
+        if !matches!(self.fault, FaultMode::SplitBytes | FaultMode::Trickle) {
+            return send(self.stream, self.out).await;
+        }
+        let bytes = std::mem::take(self.out);
+        let mut ok = true;
+        for &b in &bytes {
+            if self.fault == FaultMode::Trickle {
+                self.w
+                    .timer
+                    .sleep_until(now_ns() + self.w.cfg.trickle_ns)
+                    .await;
+            }
+            let mut one = std::mem::take(&mut self.one);
+            one.clear();
+            one.push(b);
+            let (res, one) = self.stream.write_all(one).await;
+            self.one = one;
+            if res.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        *self.out = bytes;
+        self.out.clear();
+        ok
+    }
+}
+
 async fn chat(
     w: &Rc<Worker>,
     head: &RequestHead,
     body: &[u8],
     arrival: Nanos,
-    stream: &mut TcpStream,
+    stream: &mut impl Io,
+    fd: RawFd,
     out: &mut Vec<u8>,
 ) -> bool {
     let stats = &w.stats;
-    stats.requests.fetch_add(1, Ordering::Relaxed);
+    let nth = stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let req: ChatRequest = match openai::decode_chat_request(body, w.cfg.model.as_deref()) {
         Ok(r) => r,
         Err(e) => return reject(w, &e, !head.keep_alive, stream, out).await,
@@ -432,16 +557,27 @@ async fn chat(
         .audio_micros
         .fetch_add((req.audio_seconds * 1e6).round() as u64, Ordering::Relaxed);
 
-    let fault = w.pick_fault();
+    let fault = w.pick_fault(nth);
     let close = !head.keep_alive || fault == FaultMode::ConnectionClose;
+    let plan = TokenPlan::new(w.cfg.output_tokens, w.cfg.reasoning_tokens, req.max_tokens);
+    let json = "application/json";
     match fault {
+        FaultMode::Http429Json => {
+            let body = openai::error_body(
+                429,
+                "RateLimitError",
+                "mock fault: rate limit exceeded, retry later",
+            );
+            http::write_response(out, 429, json, &body, close);
+            return send(stream, out).await && !close;
+        }
         FaultMode::Http500Json => {
             let body = openai::error_body(
                 500,
                 "InternalServerError",
                 "mock fault: internal server error",
             );
-            http::write_response(out, 500, "application/json", &body, close);
+            http::write_response(out, 500, json, &body, close);
             return send(stream, out).await && !close;
         }
         FaultMode::Http500Text => {
@@ -454,30 +590,94 @@ async fn chat(
             );
             return send(stream, out).await && !close;
         }
+        FaultMode::Http503Html => {
+            http::write_response(
+                out,
+                503,
+                "text/html",
+                b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+                close,
+            );
+            return send(stream, out).await && !close;
+        }
+        FaultMode::ResetBeforeHead => {
+            set_linger_zero(fd);
+            return false;
+        }
+        FaultMode::BadStatusLine => {
+            out.extend_from_slice(
+                b"HTTP/1.1 2OO OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+            );
+            send(stream, out).await;
+            return false;
+        }
+        FaultMode::BadHeaderLine => {
+            out.extend_from_slice(b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\nthis header line has no colon\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}");
+            send(stream, out).await;
+            return false;
+        }
+        FaultMode::OversizedHead => {
+            out.extend_from_slice(b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\n");
+            // 25 headers of 4 KiB: few enough fields that only the size is wrong.
+            let mut k = 0;
+            while out.len() < OVERSIZED_HEAD_BYTES {
+                out.extend_from_slice(format!("x-pad-{k}: ").as_bytes());
+                out.resize(out.len() + 4096, b'a');
+                out.extend_from_slice(b"\r\n");
+                k += 1;
+            }
+            out.extend_from_slice(b"content-type: application/json\r\ncontent-length: 2\r\n\r\n{}");
+            send(stream, out).await;
+            return false;
+        }
+        FaultMode::ContentLengthShort | FaultMode::ContentLengthLong => {
+            // A whole JSON completion even when a stream was asked for: the
+            // framing is what is wrong, so it is written in one piece.
+            let body = openai::completion_body(
+                &w.next_id(),
+                unix_secs(),
+                &req.model,
+                req.prompt_tokens,
+                &plan,
+            );
+            let declared = if fault == FaultMode::ContentLengthShort {
+                body.len() + SHORT_BY
+            } else {
+                body.len().saturating_sub(LONG_BY)
+            };
+            w.timer
+                .sleep_until(w.token_due(arrival, plan.total().saturating_sub(1)))
+                .await;
+            http::write_length_head(out, json, declared, close);
+            out.extend_from_slice(&body);
+            send(stream, out).await;
+            return false;
+        }
         _ => {}
     }
-    let plan = TokenPlan::new(w.cfg.output_tokens, w.cfg.reasoning_tokens, req.max_tokens);
     let id = w.next_id();
     let created = unix_secs();
-    let ok = if req.stream {
-        stream_response(
-            w, &req, &plan, &id, created, arrival, fault, close, stream, out,
-        )
-        .await
-    } else {
-        whole_response(
-            w, &req, &plan, &id, created, arrival, fault, close, stream, out,
-        )
-        .await
+    let mut wr = Writer {
+        w,
+        stream,
+        fd,
+        out,
+        fault,
+        one: Vec::with_capacity(1),
     };
-    ok && !close
+    let ok = if req.stream {
+        stream_response(&mut wr, &req, &plan, &id, created, arrival, close).await
+    } else {
+        whole_response(&mut wr, &req, &plan, &id, created, arrival, close).await
+    };
+    ok && !close && !fault.closes()
 }
 
 async fn reject(
     w: &Worker,
     e: &ApiError,
     close: bool,
-    stream: &mut TcpStream,
+    stream: &mut impl Io,
     out: &mut Vec<u8>,
 ) -> bool {
     w.stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -485,104 +685,202 @@ async fn reject(
     send(stream, out).await && !close
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn stream_response(
-    w: &Worker,
+/// Appends `event` (`data: ...\n\n`) as one chunk, dressed up as the SSE
+/// faults ask: comment lines, extra fields, CRLF line ends.
+fn push_event<S: Io>(wr: &mut Writer<'_, S>, scratch: &mut Vec<u8>, k: u64, event: &[u8]) {
+    match wr.fault {
+        FaultMode::SseComments => {
+            wr.chunk(b": ping\n\n");
+            scratch.clear();
+            scratch.extend_from_slice(b": keep-alive comment inside the event\n");
+            scratch.extend_from_slice(event);
+            wr.chunk(scratch);
+        }
+        FaultMode::SseFields => {
+            scratch.clear();
+            scratch.extend_from_slice(format!("event: message\nid: {k}\nretry: 3000\n").as_bytes());
+            scratch.extend_from_slice(event);
+            wr.chunk(scratch);
+        }
+        FaultMode::SseCrlf => {
+            scratch.clear();
+            for &b in event {
+                if b == b'\n' {
+                    scratch.push(b'\r');
+                }
+                scratch.push(b);
+            }
+            wr.chunk(scratch);
+        }
+        _ => wr.chunk(event),
+    }
+}
+
+async fn stream_response<S: Io>(
+    wr: &mut Writer<'_, S>,
     req: &ChatRequest,
     plan: &TokenPlan,
     id: &str,
     created: u64,
     arrival: Nanos,
-    fault: FaultMode,
     close: bool,
-    stream: &mut TcpStream,
-    out: &mut Vec<u8>,
 ) -> bool {
+    let w = wr.w;
+    let fault = wr.fault;
     let events = EventBuilder::new(id, created, &req.model);
     let mut event = Vec::with_capacity(512);
+    let mut scratch = Vec::with_capacity(512);
     let n = plan.total();
     // Like vLLM, the head and the role-only event leave together with the first
     // token (stall-after-head sends them at once instead, then nothing).
     if fault != FaultMode::StallAfterHead {
         w.timer.sleep_until(w.token_due(arrival, 0)).await;
     }
-    http::write_stream_head(out, close);
+    if fault == FaultMode::UntilClose {
+        wr.out.extend_from_slice(b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: text/event-stream; charset=utf-8\r\nconnection: close\r\n\r\n");
+    } else {
+        http::write_stream_head(wr.out, close);
+    }
     events.role(&mut event);
-    http::write_chunk(out, &event);
-    if !send(stream, out).await {
+    push_event(wr, &mut scratch, 0, &event);
+    if !wr.flush().await {
         return false;
     }
     if fault == FaultMode::StallAfterHead {
-        wait_for_close(stream).await;
+        wait_for_close(wr.stream).await;
         return false;
     }
-    let cut =
-        matches!(fault, FaultMode::ResetMidStream | FaultMode::CloseMidStream).then_some(n / 2);
-    for k in 0..n {
-        if cut == Some(k) {
+    let half = n / 2;
+    for k in 0..=n {
+        if k == half {
+            match fault {
+                FaultMode::ResetMidStream | FaultMode::CloseMidStream => {
+                    if fault == FaultMode::ResetMidStream {
+                        set_linger_zero(wr.fd);
+                    }
+                    return false;
+                }
+                FaultMode::StallMidStream => {
+                    wait_for_close(wr.stream).await;
+                    return false;
+                }
+                FaultMode::BadChunkSize => {
+                    wr.out.extend_from_slice(b"zz\r\ndata: {}\n\n\r\n");
+                    if wr.flush().await {
+                        wait_for_close(wr.stream).await;
+                    }
+                    return false;
+                }
+                FaultMode::SseInvalidJson => {
+                    push_event(wr, &mut scratch, k, b"data: this is not json\n\n");
+                }
+                FaultMode::SseErrorEvent => {
+                    // What vLLM sends when generation fails mid-stream.
+                    event.clear();
+                    event.extend_from_slice(b"data: ");
+                    event.extend_from_slice(&openai::error_body(
+                        500,
+                        "InternalServerError",
+                        "mock fault: error mid-stream",
+                    ));
+                    event.extend_from_slice(b"\n\n");
+                    push_event(wr, &mut scratch, k, &event);
+                    push_event(wr, &mut scratch, k, openai::DONE_EVENT);
+                    wr.last_chunk();
+                    return wr.flush().await;
+                }
+                _ => {}
+            }
+        }
+        if k == n {
             break;
         }
         w.timer.sleep_until(w.token_due(arrival, k)).await;
         event.clear();
         events.token(&mut event, openai::word(k), k < plan.reasoning);
-        http::write_chunk(out, &event);
-        if !send(stream, out).await {
+        push_event(wr, &mut scratch, k, &event);
+        if !wr.flush().await {
             return false;
         }
-    }
-    if cut.is_some() {
-        if fault == FaultMode::ResetMidStream {
-            set_linger_zero(stream);
-        }
-        return false;
     }
     // The closing events are all due with the last token; one chunk per event.
     event.clear();
     events.finish(&mut event, plan.finish_reason);
-    http::write_chunk(out, &event);
+    push_event(wr, &mut scratch, n, &event);
     if req.include_usage {
         event.clear();
         events.usage(&mut event, req.prompt_tokens, plan);
-        http::write_chunk(out, &event);
+        push_event(wr, &mut scratch, n, &event);
     }
-    http::write_chunk(out, openai::DONE_EVENT);
-    out.extend_from_slice(http::LAST_CHUNK);
-    send(stream, out).await
+    push_event(wr, &mut scratch, n, openai::DONE_EVENT);
+    wr.last_chunk();
+    wr.flush().await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn whole_response(
-    w: &Worker,
+async fn whole_response<S: Io>(
+    wr: &mut Writer<'_, S>,
     req: &ChatRequest,
     plan: &TokenPlan,
     id: &str,
     created: u64,
     arrival: Nanos,
-    fault: FaultMode,
     close: bool,
-    stream: &mut TcpStream,
-    out: &mut Vec<u8>,
 ) -> bool {
+    let w = wr.w;
+    let fault = wr.fault;
+    let json = "application/json";
     let body = openai::completion_body(id, created, &req.model, req.prompt_tokens, plan);
-    http::write_response(out, 200, "application/json", &body, close);
+    let chunked = matches!(
+        fault,
+        FaultMode::BadChunkSize | FaultMode::ChunkExtensions | FaultMode::SplitBytes
+    );
+    if chunked {
+        http::write_chunked_head(wr.out, json, close);
+    } else if fault == FaultMode::UntilClose {
+        wr.out.extend_from_slice(b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n");
+    } else {
+        http::write_length_head(wr.out, json, body.len(), close);
+    }
     if fault == FaultMode::StallAfterHead {
         // Everything but the body: the head ends at the blank line.
-        out.truncate(out.len() - body.len());
-        if send(stream, out).await {
-            wait_for_close(stream).await;
+        if wr.flush().await {
+            wait_for_close(wr.stream).await;
         }
         return false;
     }
     w.timer
         .sleep_until(w.token_due(arrival, plan.total().saturating_sub(1)))
         .await;
-    if matches!(fault, FaultMode::ResetMidStream | FaultMode::CloseMidStream) {
-        out.truncate(out.len() - body.len() / 2);
-        send(stream, out).await;
-        if fault == FaultMode::ResetMidStream {
-            set_linger_zero(stream);
+    let (first, second) = body.split_at(body.len() / 2);
+    match fault {
+        FaultMode::ResetMidStream | FaultMode::CloseMidStream | FaultMode::StallMidStream => {
+            wr.out.extend_from_slice(first);
+            let sent = wr.flush().await;
+            match fault {
+                FaultMode::ResetMidStream => set_linger_zero(wr.fd),
+                FaultMode::StallMidStream if sent => wait_for_close(wr.stream).await,
+                _ => {}
+            }
+            false
         }
-        return false;
+        FaultMode::BadChunkSize => {
+            wr.chunk(first);
+            wr.out.extend_from_slice(b"zz\r\n");
+            wr.out.extend_from_slice(second);
+            if wr.flush().await {
+                wait_for_close(wr.stream).await;
+            }
+            false
+        }
+        _ if chunked => {
+            wr.chunk(first);
+            wr.chunk(second);
+            wr.last_chunk();
+            wr.flush().await
+        }
+        _ => {
+            wr.out.extend_from_slice(&body);
+            wr.flush().await
+        }
     }
-    send(stream, out).await
 }

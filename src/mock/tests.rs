@@ -533,3 +533,93 @@ fn expect_continue_and_pipelined_requests() {
     let stats: Value = serde_json::from_str(parts[2].split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(stats["requests"], 1);
 }
+
+/// Trusts exactly `cert_pem`, offers ALPN http/1.1, and does one streamed
+/// chat request over TLS; returns the negotiated ALPN and the raw response.
+fn tls_exchange(s: &MockServer, cert_pem: &[u8]) -> (Option<Vec<u8>>, String) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(cert_pem) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, connect(s));
+    tls.write_all(&post(&chat_body(true, true, None, &wav_b64(10))))
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !raw.ends_with(b"\r\n0\r\n\r\n") {
+        let n = tls.read(&mut buf).unwrap();
+        assert!(n > 0, "EOF before the end of the stream");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let alpn = tls.conn.alpn_protocol().map(|p| p.to_vec());
+    (alpn, String::from_utf8(raw).unwrap())
+}
+
+#[test]
+fn tls_self_signed_serves_https_with_alpn() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert_out = dir.path().join("cert.pem");
+    let s = server(|a| {
+        a.tls_self_signed = true;
+        a.tls_cert_out = Some(cert_out.clone());
+    });
+    let pem = std::fs::read(&cert_out).unwrap();
+    assert!(pem.starts_with(b"-----BEGIN CERTIFICATE-----"));
+    let (alpn, resp) = tls_exchange(&s, &pem);
+    assert_eq!(alpn.as_deref(), Some(b"http/1.1".as_slice()));
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    // role + 5 tokens + finish + usage + [DONE], each its own chunk.
+    assert_eq!(resp.matches("data: ").count(), 9, "{resp}");
+    assert_eq!(resp.matches("\"content\":\" ").count(), 5, "{resp}");
+    assert!(resp.contains("data: [DONE]\n\n"));
+    // A plain-HTTP client gets no HTTP answer from a TLS port.
+    let mut c = connect(&s);
+    c.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    c.write_all(&get("/health")).unwrap();
+    let mut b = Vec::new();
+    let _ = c.read_to_end(&mut b);
+    assert!(!b.starts_with(b"HTTP/1.1 200"), "{b:?}");
+}
+
+#[test]
+fn tls_from_pem_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let ss = tls::self_signed().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert, &ss.cert_pem).unwrap();
+    std::fs::write(&key, &ss.key_pem).unwrap();
+    let s = server(|a| {
+        a.tls_cert = Some(cert.clone());
+        a.tls_key = Some(key.clone());
+    });
+    let (alpn, resp) = tls_exchange(&s, ss.cert_pem.as_bytes());
+    assert_eq!(alpn.as_deref(), Some(b"http/1.1".as_slice()));
+    assert_eq!(resp.matches("\"content\":\" ").count(), 5, "{resp}");
+    // A key file with no key is a clear start-up error.
+    std::fs::write(&key, "not a key").unwrap();
+    let err = spawn(MockServerArgs {
+        port: 0,
+        tls_cert: Some(cert),
+        tls_key: Some(key),
+        ..MockServerArgs::default()
+    })
+    .err()
+    .map(|e| format!("{e:#}"))
+    .unwrap_or_default();
+    assert!(
+        err.starts_with("--tls-key: no usable private key in"),
+        "{err}"
+    );
+}
