@@ -7,6 +7,8 @@ use crate::config::{ProfileConfig, UiType};
 use crate::engine::{self, Progress};
 use crate::report::client::ClientReport;
 use crate::report::RunLog;
+use crate::record::ErrorKind;
+use crate::tokenizer::{self, HfTokenizer};
 use crate::{dataset, metrics, report, tokens};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -29,11 +31,34 @@ fn install_signal_handlers() {
     }
 }
 
-/// Where token counts come from. Server usage until a tokenizer is plugged
-/// in: return `TokenSource::Counter(Box::new(tokenizer))` here to count ISL
-/// and OSL from text like AIPerf (unless `--use-server-token-count`).
-fn token_source(_cfg: &ProfileConfig) -> tokens::TokenSource {
-    tokens::TokenSource::ServerUsage
+/// Loads the tokenizer that makes ISL/OSL exact (`--tokenizer`, default the
+/// model name, like AIPerf). None with `--use-server-token-count`, or when it
+/// cannot be loaded: then counts come from the server's usage, with a warning.
+fn load_tokenizer(cfg: &ProfileConfig, log: &mut RunLog) -> Option<HfTokenizer> {
+    if cfg.use_server_token_count {
+        log.info("token counts: server usage (--use-server-token-count)");
+        return None;
+    }
+    let spec = cfg.tokenizer.as_deref().unwrap_or(&cfg.model);
+    let t0 = Instant::now();
+    match tokenizer::load(spec, None) {
+        Ok(t) => {
+            log.info(&format!(
+                "tokenizer {spec} loaded from {} in {:.3} s",
+                t.path().display(),
+                t0.elapsed().as_secs_f64()
+            ));
+            Some(t)
+        }
+        Err(e) => {
+            let msg = format!(
+                "could not load tokenizer '{spec}' ({e}); token counts fall back to the server's usage and synthetic prompt lengths are approximate"
+            );
+            eprintln!("warning: {msg}");
+            log.warning(&msg);
+            None
+        }
+    }
 }
 
 pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
@@ -52,7 +77,11 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     let addr = engine::resolve(&cfg)?;
     log.info(&format!("target {} ({addr})", cfg.url()));
 
-    let ds = dataset::build(&cfg)?;
+    let tokenizer = load_tokenizer(&cfg, &mut log);
+    let ds = match &tokenizer {
+        Some(t) => dataset::build_with_counter(&cfg, t)?,
+        None => dataset::build(&cfg)?,
+    };
     let mb = ds.stats.body_bytes as f64 / 1e6;
     let secs = ds.stats.elapsed.as_secs_f64();
     log.info(&format!(
@@ -108,7 +137,10 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         log.info(n);
     }
 
-    let source = token_source(&cfg);
+    let source = match tokenizer {
+        Some(t) => tokens::TokenSource::Counter(Box::new(t)),
+        None => tokens::TokenSource::ServerUsage,
+    };
     let prompts: Vec<&str> = ds.requests.iter().map(|r| r.text.as_str()).collect();
     let toks = source.resolve(&run, &prompts);
     log.info(&format!("token counts: {}", source.name()));
@@ -149,6 +181,23 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     if run.was_cancelled {
         eprintln!("run interrupted: exports were written with was_cancelled: true");
         return Ok(ExitCode::from(130));
+    }
+    // A target that never accepted a connection is a failed benchmark, not
+    // a measurement: say so and exit non-zero (the exports are written).
+    let profiling = || run.records.iter().filter(|r| !r.warmup);
+    if a.successful == 0
+        && a.sent > 0
+        && profiling().all(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| matches!(e.kind, ErrorKind::Connect | ErrorKind::Tls))
+        })
+    {
+        let first = profiling()
+            .find_map(|r| r.error.as_ref().map(|e| e.message.clone()))
+            .unwrap_or_default();
+        eprintln!("error: cannot connect to {}: {first}", cfg.url());
+        return Ok(ExitCode::from(1));
     }
     Ok(if exports.errors.is_empty() {
         ExitCode::SUCCESS

@@ -243,7 +243,7 @@ fn interrupt_still_writes_exports() {
     let mut args = vec!["profile"];
     args.extend(base(&mock.url, dir.to_str().unwrap()));
     args.extend(["--request-count", "100", "--concurrency", "4"]);
-    let mut child = std::process::Command::new(bin())
+    let mut child = audioperf()
         .args(&args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

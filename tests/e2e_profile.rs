@@ -126,7 +126,7 @@ fn exports_and_reproducible_inputs() {
     let mock = MockServer::start(&["--ttft-ms", "5", "--itl-ms", "1", "--output-tokens", "5"]);
     let tmp = tempdir();
     let run = |seed: &str| -> Vec<u8> {
-        let out = std::process::Command::new(bin())
+        let out = audioperf()
             .current_dir(tmp.path())
             .args([
                 "profile",

@@ -207,8 +207,10 @@ pub fn run(
         .collect();
     let requests: &'static [&'static [u8]] = Box::leak(requests.into_boxed_slice());
     let plans = plan(cfg);
+    let tls = stream::TlsConnector::for_config(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let shared = Arc::new(Shared {
         addr,
+        tls,
         requests,
         request_timeout: cfg.request_timeout,
         force_epoll: std::env::var("AUDIOPERF_IO_DRIVER").is_ok_and(|v| v == "epoll"),

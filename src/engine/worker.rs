@@ -12,7 +12,7 @@ use super::exchange::{read_response, send_request, ConnState, Outcome};
 use super::{Progress, WorkerStats};
 use crate::record::{ErrorKind, RequestError, RequestRecord};
 use crate::units::{now_ns, Nanos};
-use monoio::net::TcpStream;
+use super::stream::{self, ConnectError, Stream, TlsConnector};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -24,6 +24,9 @@ use std::sync::{Arc, Barrier};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+/// Consecutive connect failures, with no connection ever made, after which
+/// the run stops: the target is down, not overloaded.
+const DEAD_SERVER_FAILURES: u32 = 20;
 /// How long in-flight requests may finish after an interrupt.
 const INTERRUPT_DRAIN: Duration = Duration::from_secs(2);
 /// Period of the worker's watcher task (stop flag, grace deadline, loop lag).
@@ -60,6 +63,8 @@ pub struct WorkerPlan {
 /// Read-only inputs shared by every worker.
 pub struct Shared {
     pub addr: SocketAddr,
+    /// TLS settings for `https://` targets, built once per run.
+    pub tls: Option<TlsConnector>,
     /// Complete HTTP requests, one per dataset entry.
     pub requests: &'static [&'static [u8]],
     pub request_timeout: Duration,
@@ -128,7 +133,7 @@ impl Future for AbortWait<'_> {
 
 /// An open connection with its reused parser state.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     st: ConnState,
 }
 
@@ -155,6 +160,8 @@ struct Local {
     waiting: RefCell<VecDeque<(u64, Nanos)>>,
     bytes_read: Cell<u64>,
     events: Cell<u64>,
+    connect_failures: Cell<u32>,
+    connected_once: Cell<bool>,
     lag: RefCell<hdrhistogram::Histogram<u64>>,
 }
 
@@ -193,6 +200,8 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
         waiting: RefCell::new(VecDeque::new()),
         bytes_read: Cell::new(0),
         events: Cell::new(0),
+        connect_failures: Cell::new(0),
+        connected_once: Cell::new(false),
         lag: RefCell::new(
             hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3)
                 .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).expect("3 sigfig is valid")),
@@ -297,12 +306,18 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
             let conns = phase.connections.max(1) as u64;
             let conns = phase.count.map_or(conns, |c| conns.min(c)) as usize;
             pool.truncate(conns);
-            let addr = local.shared.addr;
             let handles: Vec<_> = (pool.len()..conns)
-                .map(|_| monoio::spawn(async move { connect(addr).await.ok() }))
+                .map(|_| {
+                    let shared = local.shared.clone();
+                    monoio::spawn(async move { connect(&shared).await.ok() })
+                })
                 .collect();
             for h in handles {
-                pool.push(h.await.map(|stream| Conn {
+                let conn = h.await;
+                if conn.is_some() {
+                    local.connected_once.set(true);
+                }
+                pool.push(conn.map(|stream| Conn {
                     stream,
                     st: ConnState::default(),
                 }));
@@ -517,20 +532,27 @@ async fn one_request(
     let reconnected = conn.is_none() && !first_use;
     let mut conn = match conn {
         Some(c) => c,
-        None => match connect(local.shared.addr).await {
-            Ok(stream) => Conn {
-                stream,
-                st: ConnState::default(),
-            },
-            Err(e) => {
+        None => match connect(&local.shared).await {
+            Ok(stream) => {
+                local.connect_failures.set(0);
+                local.connected_once.set(true);
+                Conn {
+                    stream,
+                    st: ConnState::default(),
+                }
+            }
+            Err(error) => {
                 rec.start_ns = t0;
                 rec.end_ns = now_ns();
-                rec.error = Some(RequestError {
-                    kind: ErrorKind::Connect,
-                    code: None,
-                    message: format!("connect to {} failed: {e}", local.shared.addr),
-                });
+                rec.error = Some(error);
                 finish(local, rec, &[]);
+                let fails = local.connect_failures.get() + 1;
+                local.connect_failures.set(fails);
+                // A server that never accepted a connection is not going to:
+                // stop the run instead of failing every remaining request.
+                if !local.connected_once.get() && fails >= DEAD_SERVER_FAILURES {
+                    local.shared.progress.stop.store(true, Ordering::Relaxed);
+                }
                 // Do not spin on a dead server.
                 monoio::time::sleep(Duration::from_millis(10)).await;
                 return None;
@@ -632,10 +654,35 @@ fn finish(local: &Local, mut rec: RequestRecord, text: &[u8]) {
     local.records.borrow_mut().push(rec);
 }
 
-async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect_addr(addr).await?;
-    s.set_nodelay(true)?;
-    Ok(s)
+/// Opens a connection (TCP, then TLS for https), bounded by the request
+/// timeout so a server that never answers the handshake cannot hang a slot.
+async fn connect(shared: &Shared) -> Result<Stream, RequestError> {
+    let addr = shared.addr;
+    let fail = |kind, message| RequestError {
+        kind,
+        code: None,
+        message,
+    };
+    match monoio::time::timeout(
+        shared.request_timeout,
+        stream::connect(addr, shared.tls.as_ref()),
+    )
+    .await
+    {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(ConnectError::Tcp(e))) => Err(fail(
+            ErrorKind::Connect,
+            format!("connect to {addr} failed: {e}"),
+        )),
+        Ok(Err(ConnectError::Tls(msg))) => Err(fail(ErrorKind::Tls, msg)),
+        Err(_) => Err(fail(
+            ErrorKind::Connect,
+            format!(
+                "connect to {addr} timed out after --request-timeout-seconds {}",
+                shared.request_timeout.as_secs_f64()
+            ),
+        )),
+    }
 }
 
 /// CPU time of the calling thread (user + system).

@@ -69,9 +69,19 @@ impl Drop for MockServer {
     }
 }
 
+/// `audioperf` with the test environment: no network, so the tokenizer
+/// (default: the model name) is looked up in the local cache only, and a
+/// cache that holds nothing makes the run fall back to server usage.
+pub fn audioperf() -> Command {
+    let mut c = Command::new(bin());
+    c.env("HF_HUB_OFFLINE", "1")
+        .env("HF_HUB_CACHE", "/nonexistent-audioperf-test-cache");
+    c
+}
+
 /// Runs `audioperf profile <args>` with a time limit; returns its output.
 pub fn profile(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(bin())
+    let mut child = audioperf()
         .arg("profile")
         .args(args)
         .stdout(Stdio::piped())
