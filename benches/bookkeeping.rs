@@ -76,7 +76,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let run = RunOutput {
-        records: (0..RECORDS as u64).map(|i| record(i, 1_000_000_000)).collect(),
+        records: (0..RECORDS as u64)
+            .map(|i| record(i, 1_000_000_000))
+            .collect(),
         text_arenas: vec![Vec::new(), Vec::new()],
         io_driver: "io_uring",
         ..RunOutput::default()
