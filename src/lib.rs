@@ -18,5 +18,6 @@ pub mod profile;
 
 pub mod record;
 pub mod report;
+pub mod tokenizer;
 pub mod tokens;
 pub mod units;

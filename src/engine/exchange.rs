@@ -330,15 +330,8 @@ pub async fn read_response<S: AsyncReadRent>(
                 text.extend_from_slice(c.reasoning.as_bytes());
                 text.extend_from_slice(c.content.as_bytes());
                 rec.usage = c.usage;
-                if !c.content.is_empty() || !c.reasoning.is_empty() {
-                    // A non-streaming response is one event: first token = end.
-                    rec.token_events = 1;
-                    rec.first_token_ns = Some(end);
-                    rec.last_token_ns = Some(end);
-                    if !c.content.is_empty() {
-                        rec.first_output_ns = Some(end);
-                    }
-                }
+                // A non-streaming response has no token timing: TTFT, ITL and
+                // the other streaming metrics do not apply (as in AIPerf).
             }
             Err(msg) => {
                 rec.error = Some(RequestError {

@@ -1,0 +1,846 @@
+//! The model's own tokenizer, for exact ISL/OSL token counts.
+//!
+//! Owns: resolving `--tokenizer` the way AIPerf (transformers) does — a local
+//! directory or `tokenizer.json` file, else a Hugging Face repo id looked up in
+//! the local Hugging Face cache, else downloaded from the hub into that cache —
+//! and counting tokens with the `tokenizers` crate ([`HfTokenizer`], a
+//! [`TokenCounter`]). Loading never panics: every failure is a
+//! [`TokenizerError`] whose message says what was tried, so the caller can warn
+//! and fall back to server-reported usage.
+//!
+//! Must not: run on the request hot path. Counting OSL for a whole run happens
+//! after it, in bulk, with [`HfTokenizer::count_many`].
+
+use crate::dataset::prompt::{ApproxTokenCounter, TokenCounter};
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file we load; AIPerf's tokenizers are "fast" ones, which all ship it.
+const TOKENIZER_FILE: &str = "tokenizer.json";
+const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+const DEFAULT_REVISION: &str = "main";
+/// An unreachable hub must fail fast, not stall the run's start-up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(8);
+/// A tokenizer.json is 2-20 MB; this bounds a slow download, not a dead one.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
+/// Refuse absurd bodies (a misconfigured endpoint serving something else).
+const MAX_DOWNLOAD_BYTES: u64 = 256 * 1024 * 1024;
+/// Below this many texts, threads cost more than they save.
+const PARALLEL_MIN_TEXTS: usize = 64;
+
+/// Why a tokenizer could not be loaded. `Display` is the whole story, meant to
+/// be shown to the user in the fallback warning.
+#[derive(Debug)]
+pub enum TokenizerError {
+    /// A local directory that holds no `tokenizer.json`.
+    MissingFile { dir: PathBuf },
+    /// Neither an existing path nor something that can be a repo id.
+    InvalidSpec { spec: String },
+    /// The file exists but could not be read or parsed as a tokenizer.
+    Load { path: PathBuf, reason: String },
+    /// A repo id that is not in the cache and could not be downloaded.
+    NotCached {
+        repo: String,
+        revision: String,
+        cache: PathBuf,
+        reason: String,
+    },
+}
+
+impl fmt::Display for TokenizerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenizerError::MissingFile { dir } => {
+                write!(f, "no {TOKENIZER_FILE} in {}", dir.display())
+            }
+            TokenizerError::InvalidSpec { spec } => write!(
+                f,
+                "tokenizer {spec:?} is neither an existing path nor a Hugging Face repo id \
+                 (org/name)"
+            ),
+            TokenizerError::Load { path, reason } => {
+                write!(f, "cannot load tokenizer {}: {reason}", path.display())
+            }
+            TokenizerError::NotCached {
+                repo,
+                revision,
+                cache,
+                reason,
+            } => write!(
+                f,
+                "{repo} (revision {revision}) not in the Hugging Face cache at {} and the hub \
+                 could not be reached: {reason}",
+                cache.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TokenizerError {}
+
+/// A loaded Hugging Face tokenizer. Cheap to share: counting takes `&self`
+/// and the type is `Send + Sync`.
+pub struct HfTokenizer {
+    inner: tokenizers::Tokenizer,
+    name: String,
+    path: PathBuf,
+}
+
+impl fmt::Debug for HfTokenizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HfTokenizer")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl HfTokenizer {
+    /// Loads a `tokenizer.json` file; `name` is what [`TokenCounter::name`]
+    /// reports (the user's `--tokenizer` value).
+    pub fn from_file(path: &Path, name: &str) -> Result<HfTokenizer, TokenizerError> {
+        let load_err = |reason: String| TokenizerError::Load {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = fs::read(path).map_err(|e| load_err(e.to_string()))?;
+        let mut inner =
+            tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| load_err(e.to_string()))?;
+        // Some tokenizer.json files carry truncation/padding settings; a count
+        // must be of the whole text, unpadded.
+        inner
+            .with_truncation(None)
+            .map_err(|e| load_err(e.to_string()))?;
+        inner.with_padding(None);
+        Ok(HfTokenizer {
+            inner,
+            name: name.to_string(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The `tokenizer.json` this was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Token ids of `text` without special tokens (no BOS/EOS, no template),
+    /// as AIPerf counts ISL and OSL.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, String> {
+        self.inner
+            .encode_fast(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Decodes ids back to text (special tokens skipped); for checks and logs.
+    pub fn decode(&self, ids: &[u32]) -> Result<String, String> {
+        self.inner.decode(ids, true).map_err(|e| e.to_string())
+    }
+
+    /// Token counts of many texts, in order, spread over all cores. For OSL
+    /// over thousands of responses after a run.
+    pub fn count_many(&self, texts: &[&str]) -> Vec<usize> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads <= 1 || texts.len() < PARALLEL_MIN_TEXTS {
+            return texts.iter().map(|t| self.count(t)).collect();
+        }
+        let mut counts = vec![0usize; texts.len()];
+        // Contiguous chunks, one per thread, each writing its own slice of the
+        // result: no locks, order kept.
+        let chunk = texts.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            for (ins, outs) in texts.chunks(chunk).zip(counts.chunks_mut(chunk)) {
+                s.spawn(move || {
+                    for (t, out) in ins.iter().zip(outs.iter_mut()) {
+                        *out = self.count(t);
+                    }
+                });
+            }
+        });
+        counts
+    }
+}
+
+impl TokenCounter for HfTokenizer {
+    fn count(&self, text: &str) -> usize {
+        match self.inner.encode_fast(text, false) {
+            Ok(enc) => enc.len(),
+            // The trait is infallible and byte-level BPE covers every byte, so
+            // this is not expected; an estimate beats a zero.
+            Err(_) => ApproxTokenCounter.count(text),
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Where and how to reach the Hugging Face hub and its local cache, read from
+/// the environment like `huggingface_hub` does. Tests build one by hand.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// The hub cache directory (`.../huggingface/hub`).
+    pub cache_dir: PathBuf,
+    /// Base URL, `https://huggingface.co` unless `HF_ENDPOINT` says otherwise.
+    pub endpoint: String,
+    /// Bearer token for gated/private repos.
+    pub token: Option<String>,
+    /// `HF_HUB_OFFLINE`: use the cache only.
+    pub offline: bool,
+}
+
+impl HubConfig {
+    /// `HF_HUB_CACHE`, else `HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
+    /// else `~/.cache/huggingface/hub`; `HF_ENDPOINT`; `HF_TOKEN`, else the
+    /// token file `huggingface-cli login` writes; `HF_HUB_OFFLINE`.
+    pub fn from_env() -> HubConfig {
+        HubConfig::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// [`HubConfig::from_env`] over any variable lookup (tests pass a map,
+    /// so they never race on the process environment).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> HubConfig {
+        let var = |k: &str| lookup(k).filter(|v| !v.is_empty());
+        let home = var("HOME").map(PathBuf::from).unwrap_or_default();
+        let hf_home = var("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
+            var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home.join(".cache"))
+                .join("huggingface")
+        });
+        let cache_dir = var("HF_HUB_CACHE")
+            .or_else(|| var("HUGGINGFACE_HUB_CACHE"))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| hf_home.join("hub"));
+        let token = var("HF_TOKEN")
+            .or_else(|| var("HUGGING_FACE_HUB_TOKEN"))
+            .or_else(|| {
+                let path = var("HF_TOKEN_PATH")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| hf_home.join("token"));
+                fs::read_to_string(path)
+                    .ok()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+            });
+        let offline = var("HF_HUB_OFFLINE").is_some_and(|v| {
+            matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+        });
+        HubConfig {
+            cache_dir,
+            endpoint: var("HF_ENDPOINT")
+                .map(|e| e.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string()),
+            token,
+            offline,
+        }
+    }
+}
+
+/// Resolves and loads `--tokenizer`: a directory holding `tokenizer.json` or
+/// the file itself; else a Hugging Face repo id from the local cache at
+/// `revision` (default `main`; a branch, tag or commit hash); else downloaded
+/// from the hub into that cache. Configured from the environment
+/// ([`HubConfig::from_env`]).
+pub fn load(spec: &str, revision: Option<&str>) -> Result<HfTokenizer, TokenizerError> {
+    load_with(spec, revision, &HubConfig::from_env())
+}
+
+/// [`load`] with an explicit hub configuration (no environment reads).
+pub fn load_with(
+    spec: &str,
+    revision: Option<&str>,
+    hub: &HubConfig,
+) -> Result<HfTokenizer, TokenizerError> {
+    let path = Path::new(spec);
+    // A local path wins over a repo id of the same spelling, as in transformers.
+    if path.is_dir() {
+        let file = path.join(TOKENIZER_FILE);
+        if !file.is_file() {
+            return Err(TokenizerError::MissingFile {
+                dir: path.to_path_buf(),
+            });
+        }
+        return HfTokenizer::from_file(&file, spec);
+    }
+    if path.is_file() {
+        return HfTokenizer::from_file(path, spec);
+    }
+    if !is_repo_id(spec) {
+        return Err(TokenizerError::InvalidSpec {
+            spec: spec.to_string(),
+        });
+    }
+    let revision = revision.unwrap_or(DEFAULT_REVISION);
+    let file = match cached_file(&hub.cache_dir, spec, revision, TOKENIZER_FILE) {
+        Some(file) => file,
+        None => download(hub, spec, revision).map_err(|reason| TokenizerError::NotCached {
+            repo: spec.to_string(),
+            revision: revision.to_string(),
+            cache: hub.cache_dir.clone(),
+            reason,
+        })?,
+    };
+    HfTokenizer::from_file(&file, spec)
+}
+
+/// `name` or `org/name`, each part of letters, digits, `-`, `_`, `.` and not
+/// `.`/`..` (huggingface_hub's rule, less its length limit). Anything else
+/// must have been meant as a path.
+fn is_repo_id(spec: &str) -> bool {
+    let parts: Vec<&str> = spec.split('/').collect();
+    parts.len() <= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && *p != "."
+                && *p != ".."
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+}
+
+/// `models--org--name`, the cache folder of a model repo.
+fn repo_folder(cache_dir: &Path, repo: &str) -> PathBuf {
+    cache_dir.join(format!("models--{}", repo.replace('/', "--")))
+}
+
+/// A file of a cached snapshot: `refs/<revision>` names the commit, or the
+/// revision is the commit itself.
+fn cached_file(cache_dir: &Path, repo: &str, revision: &str, file: &str) -> Option<PathBuf> {
+    let folder = repo_folder(cache_dir, repo);
+    let commit = fs::read_to_string(folder.join("refs").join(revision))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_else(|_| revision.to_string());
+    if commit.is_empty() || commit.contains("..") {
+        return None;
+    }
+    let path = folder.join("snapshots").join(commit).join(file);
+    path.is_file().then_some(path)
+}
+
+/// Fetches `tokenizer.json` into the cache layout huggingface_hub uses
+/// (`snapshots/<commit>/tokenizer.json`, `refs/<revision>`), so Python tools
+/// find it too. Returns the cached file, or why it could not.
+fn download(hub: &HubConfig, repo: &str, revision: &str) -> Result<PathBuf, String> {
+    if hub.offline {
+        return Err("HF_HUB_OFFLINE is set".to_string());
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_resolve(Some(CONNECT_TIMEOUT))
+        .timeout_recv_response(Some(RESPONSE_TIMEOUT))
+        .timeout_global(Some(DOWNLOAD_TIMEOUT))
+        .http_status_as_error(false)
+        // Redirects by hand: the commit hash is a header of the first
+        // (hub) response, and the token must not follow us to the CDN.
+        .max_redirects(0)
+        .build()
+        .into();
+    // A revision such as `refs/pr/1` is one path segment to the hub.
+    let mut url = format!(
+        "{}/{repo}/resolve/{}/{TOKENIZER_FILE}",
+        hub.endpoint,
+        revision.replace('/', "%2F")
+    );
+    let mut commit: Option<String> = None;
+    let mut send_token = true;
+    for _hop in 0..6 {
+        let mut req = agent.get(&url).header("User-Agent", "audioperf");
+        if let (Some(token), true) = (&hub.token, send_token) {
+            req = req.header("Authorization", &format!("Bearer {token}"));
+        }
+        let resp = req.call().map_err(|e| format!("GET {url}: {e}"))?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        if commit.is_none() {
+            commit = header("x-repo-commit");
+        }
+        let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = header("location")
+                .ok_or_else(|| format!("GET {url}: HTTP {status} without a Location header"))?;
+            let next = join_url(&url, &location);
+            send_token = same_origin(&url, &next);
+            url = next;
+            continue;
+        }
+        if status != 200 {
+            let hint = match status {
+                401 | 403 => " (gated or private repo: set HF_TOKEN)",
+                404 => " (no such repo, revision or file)",
+                _ => "",
+            };
+            return Err(format!("GET {url}: HTTP {status}{hint}"));
+        }
+        let commit = commit.unwrap_or_else(|| revision.to_string());
+        return store(hub, repo, revision, &commit, resp, &url);
+    }
+    Err(format!("GET {url}: too many redirects"))
+}
+
+/// Writes the body to `snapshots/<commit>/tokenizer.json` through a temporary
+/// file (a crash or a concurrent run never leaves a half file in place), then
+/// `refs/<revision>` when the revision is a name, not the commit.
+fn store(
+    hub: &HubConfig,
+    repo: &str,
+    revision: &str,
+    commit: &str,
+    resp: ureq::http::Response<ureq::Body>,
+    url: &str,
+) -> Result<PathBuf, String> {
+    if commit.contains('/') || commit.contains("..") {
+        return Err(format!("GET {url}: unexpected commit {commit:?}"));
+    }
+    let folder = repo_folder(&hub.cache_dir, repo);
+    let snapshot = folder.join("snapshots").join(commit);
+    let io_err = |what: &Path, e: io::Error| format!("{}: {e}", what.display());
+    fs::create_dir_all(&snapshot).map_err(|e| io_err(&snapshot, e))?;
+    let dest = snapshot.join(TOKENIZER_FILE);
+    let tmp = snapshot.join(format!(".{TOKENIZER_FILE}.{}.part", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        let mut body = resp
+            .into_body()
+            .into_with_config()
+            .limit(MAX_DOWNLOAD_BYTES)
+            .reader();
+        io::copy(&mut body, &mut file).map_err(|e| format!("GET {url}: {e}"))?;
+        file.sync_all().map_err(|e| io_err(&tmp, e))?;
+        fs::rename(&tmp, &dest).map_err(|e| io_err(&dest, e))
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if revision != commit {
+        let refs = folder.join("refs").join(revision);
+        if let Some(parent) = refs.parent() {
+            fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        }
+        fs::write(&refs, commit).map_err(|e| io_err(&refs, e))?;
+    }
+    Ok(dest)
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    origin(a).eq_ignore_ascii_case(origin(b))
+}
+
+/// Resolves a redirect target: absolute URLs as they are, `/path` against the
+/// current origin (the hub redirects renamed repos that way).
+fn join_url(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        location.to_string()
+    } else if location.starts_with('/') {
+        format!("{}{location}", origin(base))
+    } else {
+        let dir = base.rfind('/').map_or(base, |i| &base[..=i]);
+        format!("{dir}{location}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::prompt::PromptGenerator;
+    use std::sync::OnceLock;
+    use std::time::Instant;
+
+    fn fixture_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tokenizers/qwen3")
+    }
+
+    /// Parsing the 11 MB file takes a while in a dev build; share one.
+    fn qwen() -> &'static HfTokenizer {
+        static TOK: OnceLock<HfTokenizer> = OnceLock::new();
+        TOK.get_or_init(|| match load(&fixture_dir().to_string_lossy(), None) {
+            Ok(t) => t,
+            Err(e) => panic!("fixture tokenizer: {e}"),
+        })
+    }
+
+    fn offline_hub(cache_dir: &Path) -> HubConfig {
+        HubConfig {
+            cache_dir: cache_dir.to_path_buf(),
+            // Port 9 (discard) on loopback: nothing listens, connect is refused.
+            endpoint: "http://127.0.0.1:9".to_string(),
+            token: None,
+            offline: false,
+        }
+    }
+
+    #[test]
+    fn reference_texts_are_four_tokens() {
+        let t = qwen();
+        for text in ["Transcribe this.", "What is said?", "Summarize."] {
+            assert_eq!(t.count(text), 4, "{text:?}");
+        }
+        assert_eq!(t.count(""), 0);
+        assert_eq!(t.encode("Hello world").unwrap(), vec![9707, 1879]);
+        assert_eq!(t.decode(&[9707, 1879]).unwrap(), "Hello world");
+        // Special tokens in the text are one token each, but none are added.
+        assert_eq!(t.count("<|im_start|>"), 1);
+    }
+
+    /// fancy-regex must split like the Python tokenizers' Oniguruma: the
+    /// numbers are `tokenizers` 0.22 (Python) on the same file.
+    #[test]
+    fn counts_match_python_tokenizers() {
+        let t = qwen();
+        let corpus = crate::dataset::prompt::CORPUS_TEXT;
+        assert_eq!(t.count(corpus), 77_019);
+        let joined = corpus.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(t.count(&joined), 68_352);
+        assert_eq!(
+            t.encode("naïve café 日本語 🎉").unwrap(),
+            vec![3376, 37572, 586, 51950, 75402, 21894, 102819, 11162, 236, 231]
+        );
+    }
+
+    #[test]
+    fn loads_by_directory_and_by_file() {
+        let dir = fixture_dir();
+        let by_file = load(&dir.join("tokenizer.json").to_string_lossy(), None).unwrap();
+        assert_eq!(by_file.count("Transcribe this."), 4);
+        assert_eq!(by_file.path(), dir.join("tokenizer.json"));
+        assert_eq!(qwen().path(), dir.join("tokenizer.json"));
+        assert_eq!(qwen().name(), dir.to_string_lossy());
+    }
+
+    #[test]
+    fn local_path_errors_say_what_was_tried() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = load(&tmp.path().to_string_lossy(), None).unwrap_err();
+        assert!(matches!(err, TokenizerError::MissingFile { .. }));
+        assert_eq!(
+            err.to_string(),
+            format!("no tokenizer.json in {}", tmp.path().display())
+        );
+
+        let bad = tmp.path().join("tokenizer.json");
+        fs::write(&bad, b"{not json").unwrap();
+        let err = load(&bad.to_string_lossy(), None).unwrap_err();
+        assert!(matches!(err, TokenizerError::Load { .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("cannot load tokenizer"),
+            "{err}"
+        );
+
+        let missing = tmp.path().join("nope").join("deeper").join("x");
+        let err = load(&missing.to_string_lossy(), None).unwrap_err();
+        assert!(matches!(err, TokenizerError::InvalidSpec { .. }), "{err}");
+    }
+
+    #[test]
+    fn repo_ids() {
+        assert!(is_repo_id("Qwen/Qwen2-Audio-7B-Instruct"));
+        assert!(is_repo_id("gpt2"));
+        assert!(is_repo_id("org/name.v1_2"));
+        assert!(!is_repo_id("/abs/path"));
+        assert!(!is_repo_id("a/b/c"));
+        assert!(!is_repo_id("../x"));
+        assert!(!is_repo_id("org/"));
+        assert!(!is_repo_id("has space/x"));
+    }
+
+    #[test]
+    fn resolves_from_the_hf_cache_offline() {
+        let cache = tempfile::tempdir().unwrap();
+        let repo = cache.path().join("models--Qwen--Fake");
+        let snap = repo.join("snapshots/abc123");
+        fs::create_dir_all(&snap).unwrap();
+        fs::create_dir_all(repo.join("refs")).unwrap();
+        fs::copy(
+            fixture_dir().join("tokenizer.json"),
+            snap.join("tokenizer.json"),
+        )
+        .unwrap();
+        fs::write(repo.join("refs/main"), "abc123\n").unwrap();
+        let hub = offline_hub(cache.path());
+
+        let t = load_with("Qwen/Fake", None, &hub).unwrap();
+        assert_eq!(t.path(), snap.join("tokenizer.json"));
+        assert_eq!(t.name(), "Qwen/Fake");
+        assert_eq!(t.count("What is said?"), 4);
+        // A commit hash as the revision needs no ref.
+        let t = load_with("Qwen/Fake", Some("abc123"), &hub).unwrap();
+        assert_eq!(t.path(), snap.join("tokenizer.json"));
+        assert_eq!(
+            cached_file(cache.path(), "Qwen/Fake", "main", "tokenizer.json"),
+            Some(snap.join("tokenizer.json"))
+        );
+        assert_eq!(
+            cached_file(cache.path(), "Qwen/Fake", "dev", "tokenizer.json"),
+            None
+        );
+
+        // Real caches link snapshot files to content-addressed blobs.
+        let blob = repo.join("blobs/0123abcd");
+        fs::create_dir_all(blob.parent().unwrap()).unwrap();
+        fs::copy(fixture_dir().join("tokenizer.json"), &blob).unwrap();
+        let linked = repo.join("snapshots/fedcba9/tokenizer.json");
+        fs::create_dir_all(linked.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("../../blobs/0123abcd", &linked).unwrap();
+        fs::create_dir_all(repo.join("refs/refs/pr")).unwrap();
+        fs::write(repo.join("refs/refs/pr/1"), "fedcba9").unwrap();
+        let t = load_with("Qwen/Fake", Some("refs/pr/1"), &hub).unwrap();
+        assert_eq!(t.path(), linked);
+        assert_eq!(t.count("Transcribe this."), 4);
+    }
+
+    #[test]
+    fn missing_repo_with_unreachable_hub_fails_fast_and_clearly() {
+        let cache = tempfile::tempdir().unwrap();
+        let hub = offline_hub(cache.path());
+        let started = Instant::now();
+        let err = load_with("Qwen/NotThere", Some("v1"), &hub).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let msg = err.to_string();
+        let prefix = format!(
+            "Qwen/NotThere (revision v1) not in the Hugging Face cache at {} and the hub could \
+             not be reached: GET http://127.0.0.1:9/Qwen/NotThere/resolve/v1/tokenizer.json: ",
+            cache.path().display()
+        );
+        assert!(msg.starts_with(&prefix), "{msg}");
+        // Nothing half-written was left in the cache.
+        assert_eq!(fs::read_dir(cache.path()).unwrap().count(), 0);
+
+        let offline = HubConfig {
+            offline: true,
+            ..hub
+        };
+        let err = load_with("Qwen/NotThere", None, &offline).unwrap_err();
+        assert!(
+            err.to_string().ends_with(": HF_HUB_OFFLINE is set"),
+            "{err}"
+        );
+    }
+
+    /// A one-shot HTTP server on 127.0.0.1: answers the i-th connection with
+    /// `responses[i]` and closes it; returns the request heads it read. Gives
+    /// up after 10 s so a broken client cannot hang the test run.
+    fn serve(responses: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let handle = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut heads = Vec::new();
+            for response in responses {
+                let mut conn = loop {
+                    match listener.accept() {
+                        Ok((c, _)) => break c,
+                        Err(_) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(5))
+                        }
+                        Err(_) => return heads,
+                    }
+                };
+                conn.set_nonblocking(false).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                heads.push(String::from_utf8_lossy(&head).to_ascii_lowercase());
+                let _ = conn.write_all(&response);
+            }
+            heads
+        });
+        (port, handle)
+    }
+
+    fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut r = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            r.push_str(&format!("{k}: {v}\r\n"));
+        }
+        r.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut r = r.into_bytes();
+        r.extend_from_slice(body);
+        r
+    }
+
+    #[test]
+    fn downloads_into_the_hf_cache_layout() {
+        let body = fs::read(fixture_dir().join("tokenizer.json")).unwrap();
+        // The file server ("CDN") must not see the hub token.
+        let (cdn_port, cdn) = serve(vec![http_response("200 OK", &[], &body)]);
+        let location = format!("http://127.0.0.1:{cdn_port}/blobs/xyz?sig=1");
+        let (hub_port, hub_server) = serve(vec![http_response(
+            "302 Found",
+            &[("Location", &location), ("X-Repo-Commit", "deadbeef42")],
+            b"",
+        )]);
+        let cache = tempfile::tempdir().unwrap();
+        let hub = HubConfig {
+            cache_dir: cache.path().to_path_buf(),
+            endpoint: format!("http://127.0.0.1:{hub_port}"),
+            token: Some("hf_secret".to_string()),
+            offline: false,
+        };
+        let t = load_with("Qwen/Remote", None, &hub).unwrap();
+        assert_eq!(t.count("Summarize."), 4);
+
+        let repo = cache.path().join("models--Qwen--Remote");
+        let file = repo.join("snapshots/deadbeef42/tokenizer.json");
+        assert_eq!(t.path(), file);
+        assert_eq!(fs::read(&file).unwrap(), body);
+        assert_eq!(
+            fs::read_to_string(repo.join("refs/main")).unwrap(),
+            "deadbeef42"
+        );
+        // No temporary file left beside it.
+        assert_eq!(fs::read_dir(file.parent().unwrap()).unwrap().count(), 1);
+
+        let hub_heads = hub_server.join().unwrap();
+        assert_eq!(hub_heads.len(), 1);
+        assert!(
+            hub_heads[0].starts_with("get /qwen/remote/resolve/main/tokenizer.json http/1.1\r\n")
+        );
+        assert!(hub_heads[0].contains("\r\nauthorization: bearer hf_secret\r\n"));
+        let cdn_heads = cdn.join().unwrap();
+        assert_eq!(cdn_heads.len(), 1);
+        assert!(cdn_heads[0].starts_with("get /blobs/xyz?sig=1 http/1.1\r\n"));
+        assert!(!cdn_heads[0].contains("authorization"), "{}", cdn_heads[0]);
+
+        // Now cached: found again with the hub gone.
+        let gone = HubConfig {
+            endpoint: "http://127.0.0.1:9".to_string(),
+            ..hub
+        };
+        assert_eq!(load_with("Qwen/Remote", None, &gone).unwrap().path(), file);
+    }
+
+    #[test]
+    fn hub_http_errors_are_reported() {
+        let (port, server) = serve(vec![http_response("404 Not Found", &[], b"nope")]);
+        let cache = tempfile::tempdir().unwrap();
+        let hub = HubConfig {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            ..offline_hub(cache.path())
+        };
+        let err = load_with("org/missing", None, &hub).unwrap_err();
+        assert!(
+            err.to_string().ends_with(&format!(
+                "GET http://127.0.0.1:{port}/org/missing/resolve/main/tokenizer.json: HTTP 404 \
+                 (no such repo, revision or file)"
+            )),
+            "{err}"
+        );
+        assert_eq!(server.join().unwrap().len(), 1);
+        assert_eq!(fs::read_dir(cache.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn hub_config_from_variables() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let c = HubConfig::from_vars(vars(&[("HOME", "/home/u")]));
+        assert_eq!(c.cache_dir, Path::new("/home/u/.cache/huggingface/hub"));
+        assert_eq!(c.endpoint, "https://huggingface.co");
+        assert!(!c.offline);
+
+        let c = HubConfig::from_vars(vars(&[
+            ("HOME", "/home/u"),
+            ("XDG_CACHE_HOME", "/xdg"),
+            ("HF_ENDPOINT", "http://127.0.0.1:9/"),
+            ("HF_HUB_OFFLINE", "1"),
+            ("HF_TOKEN", "hf_abc"),
+        ]));
+        assert_eq!(c.cache_dir, Path::new("/xdg/huggingface/hub"));
+        assert_eq!(c.endpoint, "http://127.0.0.1:9");
+        assert!(c.offline);
+        assert_eq!(c.token.as_deref(), Some("hf_abc"));
+
+        let c = HubConfig::from_vars(vars(&[("HF_HOME", "/hf"), ("HF_HUB_OFFLINE", "0")]));
+        assert_eq!(c.cache_dir, Path::new("/hf/hub"));
+        assert!(!c.offline);
+        let c = HubConfig::from_vars(vars(&[("HF_HOME", "/hf"), ("HF_HUB_CACHE", "/c")]));
+        assert_eq!(c.cache_dir, Path::new("/c"));
+
+        // The token file `huggingface-cli login` writes, when HF_TOKEN is unset.
+        let home = tempfile::tempdir().unwrap();
+        fs::write(home.path().join("token"), "hf_from_file\n").unwrap();
+        let hf_home = home.path().to_string_lossy().into_owned();
+        let c = HubConfig::from_vars(move |k| (k == "HF_HOME").then(|| hf_home.clone()));
+        assert_eq!(c.token.as_deref(), Some("hf_from_file"));
+    }
+
+    #[test]
+    fn url_helpers() {
+        let base = "https://huggingface.co/a/b/resolve/main/tokenizer.json";
+        assert_eq!(origin(base), "https://huggingface.co");
+        assert_eq!(join_url(base, "/api/x"), "https://huggingface.co/api/x");
+        assert_eq!(join_url(base, "https://cdn.x/y"), "https://cdn.x/y");
+        assert_eq!(
+            join_url(base, "other.json"),
+            "https://huggingface.co/a/b/resolve/main/other.json"
+        );
+        assert!(same_origin(base, "https://HuggingFace.co/z"));
+        assert!(!same_origin(base, "https://cdn.x/y"));
+    }
+
+    #[test]
+    fn prompts_hit_exact_token_counts() {
+        let t = qwen();
+        let mut g = PromptGenerator::new(t, [7, 8]);
+        for target in [1, 2, 5, 100, 550] {
+            for _ in 0..4 {
+                let p = g.generate(target).unwrap();
+                assert_eq!(t.count(&p), target, "{p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn count_many_matches_count_in_order() {
+        let t = qwen();
+        let words: Vec<&str> = crate::dataset::prompt::CORPUS_TEXT
+            .split_whitespace()
+            .take(3000)
+            .collect();
+        let texts: Vec<String> = words.chunks(7).map(|c| c.join(" ")).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let many = t.count_many(&refs);
+        let one: Vec<usize> = refs.iter().map(|s| t.count(s)).collect();
+        assert_eq!(many.len(), refs.len());
+        assert_eq!(many, one);
+        assert_eq!(
+            t.count_many(&["Summarize.", "", "What is said?"]),
+            vec![4, 0, 4]
+        );
+    }
+}
