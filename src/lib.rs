@@ -18,7 +18,7 @@ pub mod profile;
 
 pub mod record;
 pub mod report;
-pub mod tokenizer;
 pub mod tls;
+pub mod tokenizer;
 pub mod tokens;
 pub mod units;

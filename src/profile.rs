@@ -5,9 +5,9 @@
 
 use crate::config::{ProfileConfig, UiType};
 use crate::engine::{self, Progress};
+use crate::record::ErrorKind;
 use crate::report::client::ClientReport;
 use crate::report::RunLog;
-use crate::record::ErrorKind;
 use crate::tokenizer::{self, HfTokenizer};
 use crate::{dataset, metrics, report, tokens};
 use std::io::{IsTerminal, Write};

@@ -37,60 +37,66 @@ fn synthetic_args<'a>(url: &'a str, dir: &'a str, count: &'a str, conc: &'a str)
     ]
 }
 
-/// TTFT 50 ms, ITL 10 ms, 20 tokens: measured within 1 ms, OSL exactly 20.
-/// `ttft_avg_tol` allows for the mock server's own queueing when hundreds of
-/// requests land at once on this 2-core machine (client and server share it).
-fn check_timing(conc: &str, count: &str, ttft_avg_tol: f64) {
+/// TTFT 50 ms, ITL 10 ms, 20 tokens: TTFT measured within `ttft_tol` of
+/// 50 ms (1 ms at low concurrency; more at 256, where hundreds of requests
+/// land at once on this 2-core machine shared by client and server and the
+/// server really answers later), ITL within 0.2 ms, OSL exactly 20.
+fn check_timing(conc: &str, count: &str, warmup: &str, ttft_tol: f64) {
     let mock = MockServer::start(&["--ttft-ms", "50", "--itl-ms", "10", "--output-tokens", "20"]);
     let tmp = tempdir();
     let dir = tmp.path().join("run");
     let dir_s = dir.to_str().unwrap();
-    let out = profile(
-        &synthetic_args(&mock.url, dir_s, count, conc),
-        Duration::from_secs(120),
-    );
+    let mut args = synthetic_args(&mock.url, dir_s, count, conc);
+    args.extend(["--warmup-request-count", warmup]);
+    let out = profile(&args, Duration::from_secs(120));
     assert!(out.status.success(), "stderr: {}", stderr_of(&out));
     let ex = read_json(&dir.join("profile_export_aiperf.json"));
     let n: f64 = count.parse().unwrap();
     assert_eq!(stat(&ex, "request_count", "avg"), n);
+    let within = |v: f64, want: f64, tol: f64| v > want - 0.1 && v < want + tol;
     let ttft_p50 = stat(&ex, "time_to_first_token", "p50");
     assert!(
-        (ttft_p50 - 50.0).abs() < 1.0,
-        "TTFT p50 {ttft_p50} ms, want 50 ± 1"
+        within(ttft_p50, 50.0, ttft_tol),
+        "TTFT p50 {ttft_p50} ms, want 50 + [0, {ttft_tol})"
     );
     let ttft = stat(&ex, "time_to_first_token", "avg");
-    assert!(
-        ttft > 49.9 && ttft < 50.0 + ttft_avg_tol,
-        "TTFT avg {ttft} ms"
-    );
+    assert!(within(ttft, 50.0, 2.0 * ttft_tol), "TTFT avg {ttft} ms");
     let itl = stat(&ex, "inter_token_latency", "avg");
-    assert!((itl - 10.0).abs() < 0.5, "ITL avg {itl} ms, want 10 ± 0.5");
+    assert!((itl - 10.0).abs() < 0.2, "ITL avg {itl} ms, want 10 ± 0.2");
     let itl_p50 = stat(&ex, "inter_token_latency", "p50");
-    assert!((itl_p50 - 10.0).abs() < 0.2, "ITL p50 {itl_p50} ms");
+    assert!((itl_p50 - 10.0).abs() < 0.1, "ITL p50 {itl_p50} ms");
     assert_eq!(stat(&ex, "output_sequence_length", "min"), 20.0);
     assert_eq!(stat(&ex, "output_sequence_length", "max"), 20.0);
     // Latency = TTFT + 19 ITL = 240 ms.
-    let lat = stat(&ex, "request_latency", "avg");
+    let lat = stat(&ex, "request_latency", "p50");
     assert!(
-        (lat - 240.0).abs() < 2.0,
-        "latency avg {lat} ms, want 240 ± 2"
+        within(lat, 240.0, 0.5 + ttft_tol),
+        "latency p50 {lat} ms, want 240"
     );
     let lines = read_jsonl(&dir.join("profile_export.jsonl"));
-    assert_eq!(lines.len() as f64, n);
+    let profiling = lines
+        .iter()
+        .filter(|l| l["metadata"]["benchmark_phase"] == "profiling")
+        .count();
+    assert_eq!(profiling as f64, n);
+    let warm: f64 = warmup.parse().unwrap();
+    assert_eq!(lines.len() as f64, n + warm);
     // Every audio part decoded on the server side; nothing rejected.
     let stats = mock.get_json("/v1/mock/stats");
     assert_eq!(stats["rejected"], 0);
-    assert_eq!(stats["audio_parts"].as_f64().unwrap(), n);
+    assert_eq!(stats["audio_parts"].as_f64().unwrap(), n + warm);
 }
 
 #[test]
 fn streaming_timing_concurrency_4() {
-    check_timing("4", "20", 1.0);
+    check_timing("4", "20", "4", 1.0);
 }
 
 #[test]
 fn streaming_timing_concurrency_256() {
-    check_timing("256", "768", 3.0);
+    // Two warmup waves first: the first bursts of 256 new connections pay for
+    // first-touch buffers and allocator growth in both processes.
+    check_timing("256", "768", "512", 6.0);
 }
 
 /// Without --streaming the whole answer arrives at TTFT + 19 ITL; OSL from usage.

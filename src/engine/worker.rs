@@ -9,10 +9,10 @@
 //! coordination (the split gives the first workers the extra requests).
 
 use super::exchange::{read_response, send_request, ConnState, Outcome};
+use super::stream::{self, ConnectError, Stream, TlsConnector};
 use super::{Progress, WorkerStats};
 use crate::record::{ErrorKind, RequestError, RequestRecord};
 use crate::units::{now_ns, Nanos};
-use super::stream::{self, ConnectError, Stream, TlsConnector};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -30,7 +30,9 @@ const DEAD_SERVER_FAILURES: u32 = 20;
 /// How long in-flight requests may finish after an interrupt.
 const INTERRUPT_DRAIN: Duration = Duration::from_secs(2);
 /// Period of the worker's watcher task (stop flag, grace deadline, loop lag).
-const WATCH_PERIOD: Duration = Duration::from_millis(5);
+/// Idle workers must not burn CPU: 20 wake-ups a second, plus one at each
+/// duration/grace deadline, and the end of the phase wakes it at once.
+const WATCH_PERIOD: Duration = Duration::from_millis(50);
 
 /// What one phase (warmup or profiling) asks of one worker.
 #[derive(Clone, Debug, Default)]
@@ -153,6 +155,8 @@ struct Local {
     /// Every request of the phase has ended.
     phase_over: Cell<bool>,
     abort: AbortSignal,
+    /// Fired when every request of the phase has ended (wakes the watcher).
+    phase_done: AbortSignal,
     abort_reason: Cell<&'static str>,
     in_flight: Cell<u32>,
     /// Open loop: idle connections and arrivals waiting for one.
@@ -194,6 +198,7 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
         closed: Cell::new(false),
         phase_over: Cell::new(false),
         abort: AbortSignal::default(),
+        phase_done: AbortSignal::default(),
         abort_reason: Cell::new(""),
         in_flight: Cell::new(0),
         idle: RefCell::new(Vec::new()),
@@ -327,6 +332,7 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
         local.next.set(0);
         local.closed.set(false);
         local.phase_over.set(false);
+        local.phase_done.reset();
         local.abort.reset();
         local.phase_start.set(start);
         *local.phase.borrow_mut() = phase.clone();
@@ -348,6 +354,7 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
         }
         local.closed.set(true);
         local.phase_over.set(true);
+        local.phase_done.fire();
         watcher.await;
     }
 }
@@ -362,12 +369,20 @@ async fn watch(local: Rc<Local>) {
         (end, end.map(|e| e + p.grace.as_nanos() as Nanos))
     };
     let mut stop_seen: Option<Nanos> = None;
-    let mut deadline = now_ns();
     loop {
-        deadline += WATCH_PERIOD.as_nanos() as Nanos;
         let now = now_ns();
-        if deadline > now {
-            monoio::time::sleep(Duration::from_nanos(deadline - now)).await;
+        let mut deadline = now + WATCH_PERIOD.as_nanos() as Nanos;
+        for d in [end, hard_stop].into_iter().flatten() {
+            if d > now {
+                deadline = deadline.min(d);
+            }
+        }
+        let ended = monoio::select! {
+            _ = monoio::time::sleep(Duration::from_nanos(deadline - now)) => false,
+            _ = local.phase_done.wait() => true,
+        };
+        if ended {
+            return;
         }
         let woke = now_ns();
         // monoio's timer wheel has 1 ms ticks: lateness beyond that is the
@@ -376,7 +391,6 @@ async fn watch(local: Rc<Local>) {
             .lag
             .borrow_mut()
             .record(woke.saturating_sub(deadline).max(1));
-        deadline = woke;
         if local.phase_over.get() {
             return;
         }

@@ -343,6 +343,11 @@ async fn serve_connection(w: Rc<Worker>, mut stream: impl Io, fd: RawFd) {
         }
         // The request has fully arrived: token deadlines count from here.
         let arrival = now_ns();
+        // Let the other connections woken by the same batch of completions
+        // stamp their arrival too before this one parses and validates its
+        // body: under a burst, deadlines then start when requests arrived,
+        // not after every earlier request's processing.
+        YieldNow(false).await;
         let keep = handle(
             &w,
             &head,
@@ -882,5 +887,24 @@ async fn whole_response<S: Io>(
             wr.out.extend_from_slice(&body);
             wr.flush().await
         }
+    }
+}
+
+/// Yields to the runtime once (the task is re-queued behind those already
+/// woken).
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
