@@ -39,7 +39,7 @@ impl MockServer {
             .next()
             .unwrap_or_default()
             .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "banner: {line:?}");
+        assert!(url.contains("://127.0.0.1:"), "banner: {line:?}");
         MockServer { child, url }
     }
 
