@@ -1083,6 +1083,7 @@ impl ProfileArgs {
             input_file: a.input_file.clone(),
             custom_dataset_type,
             tokenizer: a.tokenizer.clone(),
+            tokenizer_revision: a.tokenizer_revision.clone(),
             use_server_token_count: a.use_server_token_count,
             ui_type,
             workers_max: a.workers_max,

@@ -154,6 +154,8 @@ pub struct ProfileConfig {
     pub input_file: Option<PathBuf>,
     pub custom_dataset_type: Option<String>,
     pub tokenizer: Option<String>,
+    /// `--tokenizer-revision`: branch, tag or commit in the Hugging Face cache/hub.
+    pub tokenizer_revision: Option<String>,
     pub use_server_token_count: bool,
     pub ui_type: UiType,
     /// Upper bound on worker threads (`--workers-max`); None = one per core.

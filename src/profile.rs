@@ -41,7 +41,7 @@ fn load_tokenizer(cfg: &ProfileConfig, log: &mut RunLog) -> Option<HfTokenizer> 
     }
     let spec = cfg.tokenizer.as_deref().unwrap_or(&cfg.model);
     let t0 = Instant::now();
-    match tokenizer::load(spec, None) {
+    match tokenizer::load(spec, cfg.tokenizer_revision.as_deref()) {
         Ok(t) => {
             log.info(&format!(
                 "tokenizer {spec} loaded from {} in {:.3} s",
@@ -108,6 +108,8 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         let p = progress.clone();
         let handle = scope.spawn(|| engine::run(&cfg, &ds, p));
         let t0 = Instant::now();
+        // Rate over roughly the last second, from the done-counter's history.
+        let mut recent: std::collections::VecDeque<(Instant, u64)> = Default::default();
         while !handle.is_finished() {
             std::thread::sleep(Duration::from_millis(100));
             if INTERRUPTED.load(Ordering::Relaxed) {
@@ -116,11 +118,22 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
             if show_progress {
                 let done = progress.completed.load(Ordering::Relaxed);
                 let errs = progress.errors.load(Ordering::Relaxed);
-                let el = t0.elapsed().as_secs_f64();
-                eprint!(
-                    "\r{done}/{total} requests  {:.1} req/s  {errs} errors   ",
-                    done as f64 / el.max(1e-9)
-                );
+                let now = Instant::now();
+                recent.push_back((now, done));
+                while recent.len() > 11 {
+                    recent.pop_front();
+                }
+                let (then, done_then) = recent.front().copied().unwrap_or((now, done));
+                let rate =
+                    (done - done_then) as f64 / now.duration_since(then).as_secs_f64().max(1e-9);
+                let left = match cfg.benchmark_duration {
+                    Some(d) => format!(
+                        "{:.0} s left",
+                        d.as_secs_f64() - t0.elapsed().as_secs_f64().min(d.as_secs_f64())
+                    ),
+                    None => format!("{done}/{total} requests"),
+                };
+                eprint!("\r{left}  {rate:.1} req/s  {errs} errors   ");
                 let _ = std::io::stderr().flush();
             }
         }

@@ -423,6 +423,7 @@ pub(crate) fn test_config() -> ProfileConfig {
         input_file: None,
         custom_dataset_type: None,
         tokenizer: None,
+        tokenizer_revision: None,
         use_server_token_count: false,
         ui_type: UiType::None,
         workers_max: None,
