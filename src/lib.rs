@@ -18,6 +18,7 @@ pub mod profile;
 
 pub mod record;
 pub mod report;
+pub mod timer;
 pub mod tls;
 pub mod tokenizer;
 pub mod tokens;

@@ -12,6 +12,7 @@ use super::exchange::{read_response, send_request, ConnState, Outcome};
 use super::stream::{self, ConnectError, Stream, TlsConnector};
 use super::{Progress, WorkerStats};
 use crate::record::{ErrorKind, RequestError, RequestRecord};
+use crate::timer::PreciseTimer;
 use crate::units::{now_ns, Nanos};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -302,6 +303,10 @@ fn phase_sync(shared: &Shared) -> Nanos {
 }
 
 async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
+    // Timerfd-backed sleeps for arrivals and the watcher: monoio's timer wheel
+    // rounds every wake-up up to the next whole millisecond, which would be
+    // schedule lag (and apparent loop lag) of its own.
+    let precise = PreciseTimer::start().ok();
     for phase in phases {
         // Closed loop: open the phase's connections before its clock starts,
         // so connection set-up is not part of the first requests' latency.
@@ -340,9 +345,9 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
         if start > now {
             monoio::time::sleep(Duration::from_nanos(start - now)).await;
         }
-        let watcher = monoio::spawn(watch(local.clone()));
+        let watcher = monoio::spawn(watch(local.clone(), precise.clone()));
         if let Some(arrivals) = phase.arrivals.as_ref() {
-            open_loop(&local, arrivals).await;
+            open_loop(&local, arrivals, precise.clone()).await;
         } else {
             let handles: Vec<_> = pool
                 .into_iter()
@@ -361,7 +366,7 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
 
 /// Per-worker housekeeping off the request path: notices the stop flag and the
 /// end of the duration and grace period, and measures timer lateness (loop lag).
-async fn watch(local: Rc<Local>) {
+async fn watch(local: Rc<Local>, precise: Option<PreciseTimer>) {
     let start = local.phase_start.get();
     let (end, hard_stop) = {
         let p = local.phase.borrow();
@@ -377,16 +382,22 @@ async fn watch(local: Rc<Local>) {
                 deadline = deadline.min(d);
             }
         }
-        let ended = monoio::select! {
-            _ = monoio::time::sleep(Duration::from_nanos(deadline - now)) => false,
-            _ = local.phase_done.wait() => true,
+        let ended = match &precise {
+            Some(t) => monoio::select! {
+                _ = t.sleep_until(deadline) => false,
+                _ = local.phase_done.wait() => true,
+            },
+            None => monoio::select! {
+                _ = monoio::time::sleep(Duration::from_nanos(deadline - now)) => false,
+                _ = local.phase_done.wait() => true,
+            },
         };
         if ended {
             return;
         }
         let woke = now_ns();
-        // monoio's timer wheel has 1 ms ticks: lateness beyond that is the
-        // loop being busy, which is what users need to know.
+        // Lateness of this wake-up: the loop being busy (or, on the 1 ms
+        // monoio fallback timer, up to a tick of rounding).
         let _ = local
             .lag
             .borrow_mut()
@@ -443,7 +454,7 @@ async fn closed_loop_connection(local: Rc<Local>, mut conn: Option<Conn>) {
 /// Open loop: sleep until each arrival is due, then send it on an idle
 /// connection, a new one (under the cap), or queue it for the next connection
 /// to free up (counted as `waited_for_connection`, never dropped).
-async fn open_loop(local: &Rc<Local>, arrivals: &[Nanos]) {
+async fn open_loop(local: &Rc<Local>, arrivals: &[Nanos], precise: Option<PreciseTimer>) {
     let start = local.phase_start.get();
     let cap = local.phase.borrow().connections.max(1);
     let mut handles = Vec::new();
@@ -451,9 +462,14 @@ async fn open_loop(local: &Rc<Local>, arrivals: &[Nanos]) {
         let intended = start + offset;
         let now = now_ns();
         if intended > now {
-            monoio::time::sleep(Duration::from_nanos(intended - now)).await;
+            match &precise {
+                Some(t) => t.sleep_until(intended).await,
+                None => monoio::time::sleep(Duration::from_nanos(intended - now)).await,
+            }
         }
-        if local.closed.get() || local.shared.progress.stop.load(Ordering::Relaxed) {
+        // The schedule already ends at --benchmark-duration (an arrival due
+        // exactly then is still sent); only an interrupt stops it early.
+        if local.shared.progress.stop.load(Ordering::Relaxed) {
             break;
         }
         let id = j as u64 * local.workers as u64 + local.worker as u64;

@@ -14,7 +14,6 @@ pub mod audio;
 pub mod http;
 pub mod openai;
 pub mod server;
-pub mod timer;
 pub mod tls;
 
 #[cfg(test)]

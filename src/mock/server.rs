@@ -21,8 +21,8 @@ use rand::{Rng, SeedableRng};
 
 use super::http::{self, Method, RequestHead};
 use super::openai::{self, ApiError, ChatRequest, EventBuilder, TokenPlan};
-use super::timer::PreciseTimer;
 use super::{FaultMode, MockServerArgs, Stats};
+use crate::timer::PreciseTimer;
 use crate::units::{now_ns, Nanos};
 
 /// A connection the server speaks HTTP over: plain TCP or TLS over TCP.

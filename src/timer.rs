@@ -6,6 +6,8 @@
 //! `units::now_ns()` values, so callers never accumulate drift.
 //!
 //! Single-threaded by construction (`Rc`/`RefCell`): each worker owns one.
+//! Used by the mock server for token deadlines and by the client engine for
+//! open-loop arrivals.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
