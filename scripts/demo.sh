@@ -2,7 +2,8 @@
 # Builds audioperf, starts the built-in mock server on 127.0.0.1, runs the
 # synthetic-audio profile from AIPerf's audio tutorial against it, prints the
 # table and stops the server. Extra arguments are passed to `profile`
-# (e.g. scripts/demo.sh --synthetic-input-tokens-mean 100).
+# (e.g. scripts/demo.sh --synthetic-input-tokens-mean 100). Token counts use the
+# Qwen tokenizer shipped in fixtures/ (offline; AIPerf would fetch the model's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -18,4 +19,5 @@ for _ in $(seq 100); do
 done
 "$bin" profile --model Qwen/Qwen2-Audio-7B-Instruct --endpoint-type chat \
   --audio-length-mean 5.0 --audio-format wav --audio-sample-rates 16 \
-  --streaming --url "localhost:$port" --request-count 20 --concurrency 4 "$@"
+  --streaming --url "localhost:$port" --request-count 20 --concurrency 4 \
+  --tokenizer fixtures/tokenizers/qwen3 "$@"
