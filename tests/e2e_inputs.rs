@@ -222,6 +222,11 @@ fn reasoning_tokens_split_ttft_and_ttfo() {
     assert!((ttfo - 70.0).abs() < 1.0, "TTFO {ttfo}, want 20 + 5 × 10");
     // 5 reasoning + 12 content tokens.
     assert_eq!(stat(&ex, "output_sequence_length", "avg"), 17.0);
+    // The tokenizer splits them: 5 reasoning, 12 output tokens per request.
+    for l in read_jsonl(&dir.join("profile_export.jsonl")) {
+        assert_eq!(l["metrics"]["reasoning_token_count"]["value"], 5, "{l}");
+        assert_eq!(l["metrics"]["output_token_count"]["value"], 12, "{l}");
+    }
 }
 
 /// A bad input file names the file, the line and the cause; nothing is sent.

@@ -30,6 +30,8 @@ pub struct ConnState {
     /// Generated text (reasoning + content) of the current request; the
     /// worker copies it into its arena once the request ends.
     pub text: Vec<u8>,
+    /// Leading bytes of `text` that are reasoning (sent before any content).
+    pub reasoning_len: usize,
 }
 
 impl Default for ConnState {
@@ -40,6 +42,7 @@ impl Default for ConnState {
             sse: SseSplitter::new(),
             body: Vec::new(),
             text: Vec::new(),
+            reasoning_len: 0,
         }
     }
 }
@@ -59,6 +62,8 @@ struct EventSink<'r, 't> {
     now: Nanos,
     saw_done: bool,
     events: u64,
+    /// Bytes of `arena` that are reasoning sent before any content.
+    reasoning_len: usize,
 }
 
 impl EventSink<'_, '_> {
@@ -71,6 +76,7 @@ impl EventSink<'_, '_> {
                 let content = delta.content.as_deref().filter(|s| !s.is_empty());
                 if reasoning.is_some() || content.is_some() {
                     let r = &mut *self.rec;
+                    let before_content = r.first_output_ns.is_none();
                     r.token_events += 1;
                     match r.token_events {
                         1 => r.first_token_ns = Some(self.now),
@@ -83,6 +89,9 @@ impl EventSink<'_, '_> {
                     r.last_token_ns = Some(self.now);
                     if let Some(t) = reasoning {
                         self.arena.extend_from_slice(t.as_bytes());
+                        if before_content {
+                            self.reasoning_len = self.arena.len();
+                        }
                     }
                     if let Some(t) = content {
                         self.arena.extend_from_slice(t.as_bytes());
@@ -151,6 +160,7 @@ pub async fn send_request<S: AsyncWriteRent>(
 ) -> Result<(), Outcome> {
     st.read_buf.clear();
     st.text.clear();
+    st.reasoning_len = 0;
     rec.start_ns = now_ns();
     let (res, _) = stream.write_all(request).await;
     match res {
@@ -221,6 +231,7 @@ pub async fn read_response<S: AsyncReadRent>(
         arena: &mut text,
         now,
         saw_done: false,
+        reasoning_len: 0,
         events: 0,
     };
     let mut complete = false;
@@ -309,6 +320,7 @@ pub async fn read_response<S: AsyncReadRent>(
     }
     let end = sink.now;
     let saw_done = sink.saw_done;
+    st.reasoning_len = sink.reasoning_len;
     *events += sink.events;
     let EventSink { rec, .. } = sink;
     rec.end_ns = end;
@@ -332,6 +344,7 @@ pub async fn read_response<S: AsyncReadRent>(
         match parse_completion(&st.body) {
             Ok(c) => {
                 text.extend_from_slice(c.reasoning.as_bytes());
+                st.reasoning_len = c.reasoning.len();
                 text.extend_from_slice(c.content.as_bytes());
                 rec.usage = c.usage;
                 // A non-streaming response has no token timing: TTFT, ITL and

@@ -575,7 +575,7 @@ async fn one_request(
                 rec.start_ns = t0;
                 rec.end_ns = now_ns();
                 rec.error = Some(error);
-                finish(local, rec, &[]);
+                finish(local, rec, &[], 0);
                 let fails = local.connect_failures.get() + 1;
                 local.connect_failures.set(fails);
                 // A server that never accepted a connection is not going to:
@@ -663,18 +663,20 @@ async fn one_request(
         }
     };
     let text = std::mem::take(&mut conn.st.text);
-    finish(local, rec, &text);
+    finish(local, rec, &text, conn.st.reasoning_len);
     conn.st.text = text;
     keep.then_some(conn)
 }
 
-fn finish(local: &Local, mut rec: RequestRecord, text: &[u8]) {
+fn finish(local: &Local, mut rec: RequestRecord, text: &[u8], reasoning_len: usize) {
     // One copy per request (not per event) into the worker's text arena.
     {
         let mut arena = local.arena.borrow_mut();
         let start = arena.len();
         arena.extend_from_slice(text);
         rec.output_text = start as u32..arena.len() as u32;
+        let reasoning_end = (start + reasoning_len.min(text.len())) as u32;
+        rec.reasoning_text = start as u32..reasoning_end;
     }
     let p = &local.shared.progress;
     if rec.is_error() {
