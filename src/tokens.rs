@@ -219,15 +219,7 @@ mod tests {
     }
 
     /// Counts whitespace-separated words: easy to check by hand.
-    struct Words;
-    impl TokenCounter for Words {
-        fn count(&self, text: &str) -> usize {
-            text.split_whitespace().count()
-        }
-        fn name(&self) -> &str {
-            "words"
-        }
-    }
+    use crate::dataset::prompt::tests::Words;
 
     #[test]
     fn counter_counts_prompt_and_output_text() {

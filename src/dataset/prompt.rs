@@ -238,12 +238,12 @@ impl<'c> PromptGenerator<'c> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// One token per whitespace-separated word: a counter unlike the default,
-    /// to show the builder relies only on the trait.
-    struct Words;
+    /// to show the builder relies only on the trait (also used by tokens' tests).
+    pub(crate) struct Words;
     impl TokenCounter for Words {
         fn count(&self, text: &str) -> usize {
             text.split_whitespace().count()

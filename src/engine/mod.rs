@@ -11,7 +11,6 @@ use crate::dataset::Dataset;
 use crate::record::RequestRecord;
 use crate::units::{ClockAnchor, Nanos};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::AtomicU64 as PhaseClock;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use worker::{PhasePlan, Shared, WorkerPlan};
@@ -216,7 +215,7 @@ pub fn run(
         force_epoll: std::env::var("AUDIOPERF_IO_DRIVER").is_ok_and(|v| v == "epoll"),
         progress,
         phase_barrier: std::sync::Barrier::new(plans.len()),
-        phase_start: PhaseClock::new(0),
+        phase_start: AtomicU64::new(0),
         seed: cfg.random_seed.unwrap_or(0),
     });
     let anchor = ClockAnchor::now();
