@@ -7,13 +7,14 @@
 //! event than it takes to classify it. Generated text is appended to the
 //! worker's arena (amortised growth, no per-event allocation).
 
+use super::stream::Stream;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
 use crate::http::sse::{classify, parse_completion, SseSplitter, StreamChunk};
 use crate::record::{ErrorKind, RequestError, RequestRecord};
 use crate::units::{now_ns, Nanos};
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::AsyncReadRent;
 
 /// Largest non-streaming or error body we keep (bigger ones are an error).
 const MAX_BUFFERED_BODY: usize = 64 * 1024 * 1024;
@@ -152,8 +153,8 @@ async fn read_more<S: AsyncReadRent>(
 /// Writes the prepared request; `rec.start_ns` is stamped just before the
 /// write. On failure the record is complete (error set) and the connection
 /// must be closed.
-pub async fn send_request<S: AsyncWriteRent>(
-    stream: &mut S,
+pub async fn send_request(
+    stream: &mut Stream,
     st: &mut ConnState,
     request: &'static [u8],
     rec: &mut RequestRecord,
@@ -162,8 +163,7 @@ pub async fn send_request<S: AsyncWriteRent>(
     st.text.clear();
     st.reasoning_len = 0;
     rec.start_ns = now_ns();
-    let (res, _) = stream.write_all(request).await;
-    match res {
+    match stream.write_request(request).await {
         Ok(_) => Ok(()),
         Err(e) => Err(fail(rec, io_kind(&e), format!("write failed: {e}"))),
     }

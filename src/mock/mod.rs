@@ -10,6 +10,7 @@
 //! and response framing, `timer` the precise per-worker sleep, `audio` WAV/MP3
 //! validation and `openai` request decoding and response bodies.
 
+pub mod arrival;
 pub mod audio;
 pub mod http;
 pub mod openai;

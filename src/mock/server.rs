@@ -16,9 +16,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use monoio_rustls::ServerTlsStream;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::arrival;
 use super::http::{self, Method, RequestHead};
 use super::openai::{self, ApiError, ChatRequest, EventBuilder, TokenPlan};
 use super::{FaultMode, MockServerArgs, Stats};
@@ -26,8 +29,42 @@ use crate::timer::PreciseTimer;
 use crate::units::{now_ns, Nanos};
 
 /// A connection the server speaks HTTP over: plain TCP or TLS over TCP.
-trait Io: AsyncReadRent + AsyncWriteRent {}
-impl<T: AsyncReadRent + AsyncWriteRent> Io for T {}
+trait Io: AsyncReadRent + AsyncWriteRent {
+    /// Reads the first bytes of a new request into `buf`; when they reached
+    /// this host (monotonic ns), or `None` when the peer is gone.
+    async fn read_first(&mut self, buf: &mut Vec<u8>) -> Option<Nanos>;
+}
+
+impl Io for TcpStream {
+    async fn read_first(&mut self, buf: &mut Vec<u8>) -> Option<Nanos> {
+        reserve_for_read(buf);
+        loop {
+            if self.readable(false).await.is_err() {
+                return None;
+            }
+            match arrival::recv_stamped(self.as_raw_fd(), buf) {
+                Ok((0, _)) => return None,
+                Ok((_, stamp)) => return Some(stamp.unwrap_or_else(now_ns)),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// TLS records hide the kernel's stamps: the time the bytes are decrypted.
+impl Io for ServerTlsStream<TcpStream> {
+    async fn read_first(&mut self, buf: &mut Vec<u8>) -> Option<Nanos> {
+        read_more(self, buf).await.then(now_ns)
+    }
+}
 
 /// How often a worker checks the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(10);
@@ -207,6 +244,7 @@ async fn worker_main(
                     // Each event must leave as soon as it is written.
                     let _ = stream.set_nodelay(true);
                     let fd = stream.as_raw_fd();
+                    arrival::enable_rx_timestamps(fd);
                     match &tls {
                         None => {
                             monoio::spawn(serve_connection(worker.clone(), stream, fd));
@@ -240,10 +278,14 @@ async fn worker_main(
 }
 
 /// Reads more bytes after `buf`'s end. Returns false on EOF or error.
-async fn read_more(stream: &mut impl Io, buf: &mut Vec<u8>) -> bool {
+fn reserve_for_read(buf: &mut Vec<u8>) {
     if buf.capacity() - buf.len() < READ_CHUNK / 2 {
         buf.reserve(READ_CHUNK);
     }
+}
+
+async fn read_more(stream: &mut impl AsyncReadRent, buf: &mut Vec<u8>) -> bool {
+    reserve_for_read(buf);
     let len = buf.len();
     let cap = buf.capacity();
     let (res, slice) = stream
@@ -298,6 +340,17 @@ async fn serve_connection(w: Rc<Worker>, mut stream: impl Io, fd: RawFd) {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(4096);
     loop {
+        // Token deadlines count from when the request's first bytes reached
+        // this host, as a client's TTFT counts from when it starts sending
+        // (see `arrival`). A pipelined request already here starts now.
+        let arrival = if buf.is_empty() {
+            match stream.read_first(&mut buf).await {
+                Some(t) => t,
+                None => return,
+            }
+        } else {
+            now_ns()
+        };
         let head = loop {
             match http::parse_head(&buf) {
                 Ok(Some(h)) => break h,
@@ -341,8 +394,6 @@ async fn serve_connection(w: Rc<Worker>, mut stream: impl Io, fd: RawFd) {
                 return;
             }
         }
-        // The request has fully arrived: token deadlines count from here.
-        let arrival = now_ns();
         // Let the other connections woken by the same batch of completions
         // stamp their arrival too before this one parses and validates its
         // body: under a burst, deadlines then start when requests arrived,

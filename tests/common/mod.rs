@@ -18,9 +18,47 @@ pub struct MockServer {
     pub url: String,
 }
 
+/// Two distinct cores this process may run on, when it has two: benchmarks
+/// give the client and the server a core each, as a real set-up would.
+pub fn two_cores() -> Option<(usize, usize)> {
+    // SAFETY: an all-zero cpu_set_t is the empty set; sched_getaffinity
+    // fills the set we own.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } == 0;
+    let mut cores =
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| ok && unsafe { libc::CPU_ISSET(c, &set) });
+    Some((cores.next()?, cores.next()?))
+}
+
+/// Runs `cmd` on one core only (its threads inherit the mask).
+pub fn pin(cmd: &mut Command, core: usize) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls the async-signal-safe sched_setaffinity on a set it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(core, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 impl MockServer {
     pub fn start(args: &[&str]) -> MockServer {
-        let mut child = Command::new(bin())
+        Self::start_on(args, None)
+    }
+
+    /// A mock server on one core (`None`: wherever the scheduler puts it).
+    pub fn start_on(args: &[&str], core: Option<usize>) -> MockServer {
+        let mut cmd = Command::new(bin());
+        if let Some(c) = core {
+            pin(&mut cmd, c);
+        }
+        let mut child = cmd
             .arg("mock-server")
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
@@ -81,7 +119,16 @@ pub fn audioperf() -> Command {
 
 /// Runs `audioperf profile <args>` with a time limit; returns its output.
 pub fn profile(args: &[&str], limit: Duration) -> Output {
-    let mut child = audioperf()
+    profile_on(args, limit, None)
+}
+
+/// `profile` on one core (`None`: wherever the scheduler puts it).
+pub fn profile_on(args: &[&str], limit: Duration, core: Option<usize>) -> Output {
+    let mut cmd = audioperf();
+    if let Some(c) = core {
+        pin(&mut cmd, c);
+    }
+    let mut child = cmd
         .arg("profile")
         .args(args)
         .stdout(Stdio::piped())
