@@ -7,6 +7,7 @@
 //! [`chunked::ChunkedDecoder`]); body bytes of an event stream go through
 //! [`sse::SseSplitter`], and each event's data through [`sse::classify`].
 
+pub mod chunk_scan;
 pub mod chunked;
 pub mod response;
 pub mod sse;

@@ -12,7 +12,9 @@
 //! [`classify`] and [`parse_completion`] read one event or one whole
 //! (non-streaming) body with serde_json into borrowed structs: strings without
 //! escapes are slices of the input, and only `choices[0]` is looked at (the
-//! other choices are skipped without being built).
+//! other choices are skipped without being built). Common token chunks are
+//! read by a one-pass scanner instead (`chunk_scan`), which answers only
+//! when serde_json would answer the same.
 
 use crate::record::Usage;
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
@@ -294,8 +296,21 @@ pub struct Completion {
 }
 
 /// Reads one event's data. Allocates only for strings with JSON escapes and
-/// for the error and invalid cases.
+/// for the error and invalid cases. Common token chunks take a one-pass
+/// scanner ([`super::chunk_scan`]); everything else, serde_json.
 pub fn classify(data: &[u8]) -> StreamChunk<'_> {
+    if data.trim_ascii() == b"[DONE]" {
+        return StreamChunk::Done;
+    }
+    if let Some(chunk) = super::chunk_scan::classify_common(data) {
+        return chunk;
+    }
+    classify_with_serde(data)
+}
+
+/// [`classify`] through serde_json only: the reference reading the fast
+/// path is tested against.
+pub fn classify_with_serde(data: &[u8]) -> StreamChunk<'_> {
     if data.trim_ascii() == b"[DONE]" {
         return StreamChunk::Done;
     }

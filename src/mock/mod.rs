@@ -34,7 +34,8 @@ pub struct MockServerArgs {
     /// Port to listen on; 0 picks a free port (the real one is printed).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
-    /// Time to first token, milliseconds (from the end of the request's arrival).
+    /// Time to first token, milliseconds, from when the request's first bytes
+    /// reached the host (the kernel's receive stamp).
     #[arg(long = "ttft-ms", default_value_t = 50.0)]
     pub ttft_ms: f64,
     /// Gap between consecutive tokens, milliseconds.
