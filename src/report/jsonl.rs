@@ -7,85 +7,117 @@
 //! requests, `error` (AIPerf leaves the key out when there is none). Written
 //! line by line, never held whole.
 
+use std::fmt::Display;
 use std::io::{self, Write};
 
-use serde_json::json;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::engine::RunOutput;
-use crate::metrics::{error_details, MetricsSummary, RecordMetrics, RecordValue};
+use crate::metrics::{error_details, ErrorDetails, MetricsSummary, RecordMetrics, RecordValue};
 use crate::record::RequestRecord;
 use crate::units::ClockAnchor;
 
-use super::json::Ordered;
-
-fn val(v: serde_json::Value) -> Ordered {
-    Ordered::Val(v)
+/// One record's line, serialized straight from the record: no JSON tree or
+/// per-field strings are built (this runs once per request).
+struct Line<'a> {
+    r: &'a RequestRecord,
+    m: &'a RecordMetrics,
+    anchor: Option<ClockAnchor>,
 }
 
-/// One record as an ordered JSON object.
-pub(crate) fn line(r: &RequestRecord, m: &RecordMetrics, anchor: Option<ClockAnchor>) -> Ordered {
-    let wall = |ns: u64| anchor.map_or(ns, |a| a.wall_of(ns));
-    let mut meta = vec![
-        ("session_num".to_string(), val(json!(r.request_id))),
-        (
-            "conversation_id".to_string(),
-            val(json!(r.dataset_index.to_string())),
-        ),
-        ("turn_index".to_string(), val(json!(0))),
-        ("request_start_ns".to_string(), val(json!(wall(r.start_ns)))),
-    ];
-    if let Some(ack) = r.ack_ns {
-        meta.push(("request_ack_ns".into(), val(json!(wall(ack)))));
-    }
-    meta.push(("request_end_ns".into(), val(json!(wall(r.end_ns)))));
-    meta.push((
-        "worker_id".into(),
-        val(json!(format!("worker_{}", r.worker))),
-    ));
-    let phase = if r.warmup { "warmup" } else { "profiling" };
-    meta.push(("benchmark_phase".into(), val(json!(phase))));
-    meta.push(("phase_name".into(), val(json!(phase))));
-    meta.push(("was_cancelled".into(), val(json!(r.cancelled))));
-    if r.cancelled {
-        meta.push(("cancellation_time_ns".into(), val(json!(wall(r.end_ns)))));
-    }
-    // AIPerf's credit_issued_ns is when the schedule released the request:
-    // our intended start (open loop only).
-    if let Some(intended) = r.intended_start_ns {
-        meta.push(("credit_issued_ns".into(), val(json!(wall(intended)))));
-    }
-
-    let metrics = m
-        .values
-        .iter()
-        .map(|&(id, v)| {
-            let value = match v {
-                RecordValue::Int(i) => json!(i),
-                RecordValue::Float(f) => json!(f),
-            };
-            (
-                id.def().tag.to_string(),
-                Ordered::Obj(vec![
-                    ("value".into(), val(value)),
-                    ("unit".into(), val(json!(id.def().display_unit))),
-                ]),
-            )
-        })
-        .collect();
-    let mut fields = vec![
-        ("metadata".to_string(), Ordered::Obj(meta)),
-        ("metrics".to_string(), Ordered::Obj(metrics)),
-    ];
-    if let Some(e) = error_details(r) {
-        let mut err = Vec::new();
-        if let Some(code) = e.code {
-            err.push(("code".to_string(), val(json!(code))));
+impl Serialize for Line<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("metadata", &Metadata(self))?;
+        map.serialize_entry("metrics", &Metrics(self.m))?;
+        if let Some(e) = error_details(self.r) {
+            map.serialize_entry("error", &ErrorObject(e))?;
         }
-        err.push(("type".into(), val(json!(e.error_type))));
-        err.push(("message".into(), val(json!(e.message))));
-        fields.push(("error".into(), Ordered::Obj(err)));
+        map.end()
     }
-    Ordered::Obj(fields)
+}
+
+struct Metadata<'a>(&'a Line<'a>);
+
+impl Serialize for Metadata<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Line { r, anchor, .. } = self.0;
+        let wall = |ns: u64| anchor.map_or(ns, |a| a.wall_of(ns));
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("session_num", &r.request_id)?;
+        map.serialize_entry("conversation_id", &AsString(r.dataset_index))?;
+        map.serialize_entry("turn_index", &0)?;
+        map.serialize_entry("request_start_ns", &wall(r.start_ns))?;
+        if let Some(ack) = r.ack_ns {
+            map.serialize_entry("request_ack_ns", &wall(ack))?;
+        }
+        map.serialize_entry("request_end_ns", &wall(r.end_ns))?;
+        map.serialize_entry("worker_id", &AsString(format_args!("worker_{}", r.worker)))?;
+        let phase = if r.warmup { "warmup" } else { "profiling" };
+        map.serialize_entry("benchmark_phase", phase)?;
+        map.serialize_entry("phase_name", phase)?;
+        map.serialize_entry("was_cancelled", &r.cancelled)?;
+        if r.cancelled {
+            map.serialize_entry("cancellation_time_ns", &wall(r.end_ns))?;
+        }
+        // AIPerf's credit_issued_ns is when the schedule released the request:
+        // our intended start (open loop only).
+        if let Some(intended) = r.intended_start_ns {
+            map.serialize_entry("credit_issued_ns", &wall(intended))?;
+        }
+        map.end()
+    }
+}
+
+/// `tag: {"value": v, "unit": u}` for each metric of the record.
+struct Metrics<'a>(&'a RecordMetrics);
+
+impl Serialize for Metrics<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.values.len()))?;
+        for &(id, v) in &self.0.values {
+            let def = id.def();
+            map.serialize_entry(def.tag, &ValueUnit(v, def.display_unit))?;
+        }
+        map.end()
+    }
+}
+
+struct ValueUnit(RecordValue, &'static str);
+
+impl Serialize for ValueUnit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        match self.0 {
+            RecordValue::Int(i) => map.serialize_entry("value", &i)?,
+            RecordValue::Float(f) => map.serialize_entry("value", &f)?,
+        }
+        map.serialize_entry("unit", self.1)?;
+        map.end()
+    }
+}
+
+struct ErrorObject<'a>(ErrorDetails<'a>);
+
+impl Serialize for ErrorObject<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        if let Some(code) = self.0.code {
+            map.serialize_entry("code", &code)?;
+        }
+        map.serialize_entry("type", self.0.error_type)?;
+        map.serialize_entry("message", self.0.message)?;
+        map.end()
+    }
+}
+
+/// A value written as a JSON string through its `Display`, without a String.
+struct AsString<T>(T);
+
+impl<T: Display> Serialize for AsString<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 /// Writes one line per request (the summary's records, warmup included).
@@ -94,7 +126,12 @@ pub fn write(w: &mut impl Write, run: &RunOutput, summary: &MetricsSummary) -> i
         let Some(r) = run.records.get(m.record_index) else {
             continue;
         };
-        serde_json::to_writer(&mut *w, &line(r, m, run.anchor)).map_err(io::Error::other)?;
+        let line = Line {
+            r,
+            m,
+            anchor: run.anchor,
+        };
+        serde_json::to_writer(&mut *w, &line).map_err(io::Error::other)?;
         w.write_all(b"\n")?;
     }
     Ok(())
@@ -104,6 +141,7 @@ pub fn write(w: &mut impl Write, run: &RunOutput, summary: &MetricsSummary) -> i
 mod tests {
     use super::*;
     use crate::metrics::{compute, tests::open_loop_run};
+    use serde_json::json;
 
     #[test]
     fn open_loop_lines() {
@@ -111,12 +149,37 @@ mod tests {
         let s = compute(&run, &crate::tokens::from_server_usage(&run));
         let mut out = Vec::new();
         write(&mut out, &run, &s).unwrap();
-        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.clone())
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 5);
+        // AIPerf's key order, checked on the text (Value maps sort keys).
+        let text = String::from_utf8(out).unwrap();
+        let last = text.lines().nth(4).unwrap();
+        let order = [
+            "\"metadata\":{\"session_num\":",
+            "\"conversation_id\":\"",
+            "\"turn_index\":0",
+            "\"request_start_ns\":",
+            "\"request_end_ns\":",
+            "\"worker_id\":\"worker_",
+            "\"benchmark_phase\":\"profiling\"",
+            "\"phase_name\":\"profiling\"",
+            "\"was_cancelled\":true",
+            "\"cancellation_time_ns\":",
+            "\"credit_issued_ns\":",
+            "\"metrics\":{",
+            "\"error\":{\"code\":499,\"type\":",
+        ];
+        let mut at = 0;
+        for key in order {
+            let pos = last[at..]
+                .find(key)
+                .unwrap_or_else(|| panic!("{key} after {at} in {last}"));
+            at += pos + key.len();
+        }
         // Arrival 2 was due at 1020 ms and sent at 1032 ms.
         assert_eq!(
             lines[2]["metrics"]["schedule_lag"],
