@@ -108,9 +108,12 @@ mod tests {
     #[test]
     fn stamp_is_when_bytes_arrived_not_when_read() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // As the mock does: on the listener (inherited by accepted sockets),
+        // early, since the kernel turns stamping on with a deferred switch.
+        enable_rx_timestamps(listener.as_raw_fd());
+        std::thread::sleep(std::time::Duration::from_millis(50));
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        enable_rx_timestamps(server.as_raw_fd());
         let sent = now_ns();
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(30));

@@ -10,6 +10,7 @@ const MAX_HEADERS: usize = 64;
 pub enum Method {
     Get,
     Post,
+    Delete,
     Other,
 }
 
@@ -76,6 +77,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HttpError> {
     let method = match req.method {
         Some("GET") => Method::Get,
         Some("POST") => Method::Post,
+        Some("DELETE") => Method::Delete,
         _ => Method::Other,
     };
     let path = req.path.unwrap_or("/").to_string();

@@ -22,8 +22,10 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use hdrhistogram::Histogram;
 
 /// Arguments of `audioperf mock-server`.
 #[derive(clap::Args, Debug, Clone)]
@@ -238,19 +240,66 @@ pub struct Stats {
     pub audio_micros: AtomicU64,
     /// Requests answered with a 4xx.
     pub rejected: AtomicU64,
+    /// How late the first token of each stream left, after its deadline
+    /// (arrival + TTFT), in ns: the mock's own share of a client's TTFT error.
+    /// One lock per stream, not per event.
+    pub first_token_late: Mutex<Option<Histogram<u64>>>,
 }
 
 impl Stats {
+    /// Records that a stream's first token was written `late_ns` after its deadline.
+    pub fn record_first_token_late(&self, late_ns: u64) {
+        if let Ok(mut h) = self.first_token_late.lock() {
+            if h.is_none() {
+                *h = Histogram::new(3).ok();
+            }
+            if let Some(h) = h.as_mut() {
+                h.saturating_record(late_ns);
+            }
+        }
+    }
+
     /// The `/v1/mock/stats` JSON body.
     pub fn to_json(&self) -> String {
+        let late = match self.first_token_late.lock() {
+            Ok(h) => match h.as_ref() {
+                Some(h) if !h.is_empty() => serde_json::json!({
+                    "count": h.len(),
+                    "p50": h.value_at_quantile(0.50) as f64 / 1e3,
+                    "p90": h.value_at_quantile(0.90) as f64 / 1e3,
+                    "p99": h.value_at_quantile(0.99) as f64 / 1e3,
+                    "max": h.max() as f64 / 1e3,
+                }),
+                _ => serde_json::json!({"count": 0}),
+            },
+            Err(_) => serde_json::Value::Null,
+        };
         serde_json::json!({
             "requests": self.requests.load(Ordering::Relaxed),
             "streaming": self.streaming.load(Ordering::Relaxed),
             "audio_parts": self.audio_parts.load(Ordering::Relaxed),
             "audio_seconds": self.audio_micros.load(Ordering::Relaxed) as f64 / 1e6,
             "rejected": self.rejected.load(Ordering::Relaxed),
+            "first_token_late_us": late,
         })
         .to_string()
+    }
+
+    /// Back to zero (`DELETE /v1/mock/stats`), so one server can serve
+    /// several measured runs.
+    pub fn reset(&self) {
+        for c in [
+            &self.requests,
+            &self.streaming,
+            &self.audio_parts,
+            &self.audio_micros,
+            &self.rejected,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+        if let Ok(mut h) = self.first_token_late.lock() {
+            *h = None;
+        }
     }
 }
 

@@ -105,6 +105,9 @@ fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
+    // Accepted sockets inherit it, and the kernel switches receive stamping
+    // on (a deferred switch) now rather than when the first request arrives.
+    arrival::enable_rx_timestamps(socket.as_raw_fd());
     Ok(socket.into())
 }
 
@@ -244,7 +247,6 @@ async fn worker_main(
                     // Each event must leave as soon as it is written.
                     let _ = stream.set_nodelay(true);
                     let fd = stream.as_raw_fd();
-                    arrival::enable_rx_timestamps(fd);
                     match &tls {
                         None => {
                             monoio::spawn(serve_connection(worker.clone(), stream, fd));
@@ -450,6 +452,10 @@ async fn handle(
             )
         }
         (Method::Get, "/v1/mock/stats") => {
+            http::write_response(out, 200, json, w.stats.to_json().as_bytes(), close)
+        }
+        (Method::Delete, "/v1/mock/stats") => {
+            w.stats.reset();
             http::write_response(out, 200, json, w.stats.to_json().as_bytes(), close)
         }
         (_, "/v1/chat/completions" | "/health" | "/v1/models" | "/v1/mock/stats") => {
@@ -851,10 +857,15 @@ async fn stream_response<S: Io>(
         if k == n {
             break;
         }
-        w.timer.sleep_until(w.token_due(arrival, k)).await;
+        let due = w.token_due(arrival, k);
+        w.timer.sleep_until(due).await;
         event.clear();
         events.token(&mut event, openai::word(k), k < plan.reasoning);
         push_event(wr, &mut scratch, k, &event);
+        if k == 0 {
+            w.stats
+                .record_first_token_late(now_ns().saturating_sub(due));
+        }
         if !wr.flush().await {
             return false;
         }

@@ -236,7 +236,9 @@ fn streams_vllm_shaped_events_with_usage() {
     assert_eq!(j[4]["choices"][0]["finish_reason"], "length");
     assert!(j.iter().all(|e| e.get("usage").is_none()));
 
-    let st: Value = serde_json::from_str(&s.stats().to_json()).unwrap();
+    let mut st: Value = serde_json::from_str(&s.stats().to_json()).unwrap();
+    assert_eq!(st["first_token_late_us"]["count"], 2);
+    st.as_object_mut().unwrap().remove("first_token_late_us");
     assert_eq!(
         st,
         serde_json::json!({"requests":2,"streaming":2,"audio_parts":2,"audio_seconds":0.6,"rejected":0})
@@ -357,6 +359,31 @@ fn other_routes_and_http_errors() {
         b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n",
     );
     assert_eq!(r.status, 413);
+}
+
+/// Every stream's first-token lateness is counted; DELETE clears the stats.
+#[test]
+fn first_token_lateness_is_reported_and_reset() {
+    let s = server(|a| {
+        a.ttft_ms = 5.0;
+        a.itl_ms = 1.0;
+        a.output_tokens = 3;
+    });
+    let mut c = connect(&s);
+    for _ in 0..3 {
+        let r = exchange(&mut c, &post(&chat_body(true, false, None, &wav_b64(160))));
+        assert_eq!(r.status, 200);
+    }
+    let r = exchange(&mut c, &get("/v1/mock/stats"));
+    let late = &r.json()["first_token_late_us"];
+    assert_eq!(late["count"], 3, "{late}");
+    let (p50, max) = (late["p50"].as_f64().unwrap(), late["max"].as_f64().unwrap());
+    // Microseconds, never negative; generous bound for a shared machine.
+    assert!((0.0..=max).contains(&p50) && max < 50_000.0, "{late}");
+    let r = exchange(&mut c, b"DELETE /v1/mock/stats HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["requests"], 0);
+    assert_eq!(r.json()["first_token_late_us"]["count"], 0);
 }
 
 /// Token k must leave at arrival + ttft + k * itl. The build machine is shared
