@@ -251,7 +251,8 @@ impl Stats {
     pub fn record_first_token_late(&self, late_ns: u64) {
         if let Ok(mut h) = self.first_token_late.lock() {
             if h.is_none() {
-                *h = Histogram::new(3).ok();
+                // 1 ns to 1 hour, 3 significant digits; beyond saturates.
+                *h = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok();
             }
             if let Some(h) = h.as_mut() {
                 h.saturating_record(late_ns);
