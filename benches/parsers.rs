@@ -3,6 +3,7 @@
 //! three together. Criterion prints time per iteration and throughput
 //! (MiB/s for bytes, elements/s for events).
 
+use audioperf::http::sse::classify_with_serde;
 use audioperf::http::{classify, parse_response_head, ChunkedDecoder, SseSplitter, StreamChunk};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
@@ -90,6 +91,32 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(body_len as u64));
     g.bench_function("bytes", |b| {
         b.iter(|| split_classify(&mut splitter, black_box(&events)))
+    });
+    g.finish();
+
+    // The classifier alone, side by side: the one-pass scanner with its
+    // serde_json fallback (what the engine runs) against serde_json only.
+    let datas: Vec<&[u8]> = events
+        .iter()
+        .map(|e| e.strip_prefix(b"data: ").unwrap_or(e).trim_ascii_end())
+        .collect();
+    let mut g = c.benchmark_group("classify_55_events");
+    g.throughput(Throughput::Elements(datas.len() as u64));
+    g.bench_function("scanner_then_serde", |b| {
+        b.iter(|| {
+            datas
+                .iter()
+                .filter(|d| matches!(classify(black_box(d)), StreamChunk::Delta(_)))
+                .count()
+        })
+    });
+    g.bench_function("serde_json_only", |b| {
+        b.iter(|| {
+            datas
+                .iter()
+                .filter(|d| matches!(classify_with_serde(black_box(d)), StreamChunk::Delta(_)))
+                .count()
+        })
     });
     g.finish();
 

@@ -71,25 +71,25 @@ pub fn classify_common(data: &[u8]) -> Option<StreamChunk<'_>> {
     // Neither choices nor usage: serde_json's path names the problem.
     let choice = choices?;
     let reasoning = match (choice.reasoning_content, choice.reasoning) {
-        (Some(""), Some(b)) => Some(b),
+        (Some(a), Some(b)) if a.is_empty() => Some(b),
         (Some(a), _) => Some(a),
         (None, b) => b,
     };
     Some(StreamChunk::Delta(Delta {
-        content: choice.content.map(Cow::Borrowed),
-        reasoning: reasoning.map(Cow::Borrowed),
+        content: choice.content,
+        reasoning,
         usage: None,
-        finish_reason: choice.finish_reason.map(Cow::Borrowed),
+        finish_reason: choice.finish_reason,
     }))
 }
 
 /// The fields of `choices[0]` (all `None` for an empty array).
 #[derive(Default)]
 struct Choice<'a> {
-    content: Option<&'a str>,
-    reasoning_content: Option<&'a str>,
-    reasoning: Option<&'a str>,
-    finish_reason: Option<&'a str>,
+    content: Option<Cow<'a, str>>,
+    reasoning_content: Option<Cow<'a, str>>,
+    reasoning: Option<Cow<'a, str>>,
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 /// serde's derived structs reject a field given twice.
@@ -149,7 +149,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string without escapes or control characters: its contents.
+    /// A key (or a compared value): no escapes, since serde_json would
+    /// compare the decoded text. Its contents.
     fn string(&mut self) -> Scan<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
@@ -165,6 +166,91 @@ impl<'a> Scanner<'a> {
         self.i = end + 1;
         // Both ends are ASCII quotes, hence char boundaries.
         self.text.get(start..end).ok_or(Bail)
+    }
+
+    /// A string value that is read: borrowed when it has no escapes, else
+    /// decoded (`\uXXXX` surrogates, which serde_json pairs up or rejects,
+    /// are left to it).
+    fn text(&mut self) -> Scan<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let run = |s: &[u8], from: usize| {
+            s[from..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .map(|n| from + n)
+                .ok_or(Bail)
+        };
+        let mut end = run(self.s, start)?;
+        if self.s[end] == b'"' {
+            self.i = end + 1;
+            return self.text.get(start..end).map(Cow::Borrowed).ok_or(Bail);
+        }
+        let mut out = String::with_capacity(end - start + 16);
+        out.push_str(self.text.get(start..end).ok_or(Bail)?);
+        loop {
+            match self.s[end] {
+                b'"' => {
+                    self.i = end + 1;
+                    return Ok(Cow::Owned(out));
+                }
+                b'\\' => {
+                    let (c, used) = self.escape(end + 1)?;
+                    out.push(c);
+                    end += 1 + used;
+                }
+                _ => return Err(Bail), // a control character
+            }
+            let next = run(self.s, end)?;
+            out.push_str(self.text.get(end..next).ok_or(Bail)?);
+            end = next;
+        }
+    }
+
+    /// The escape whose letter is at `at`: the character and the bytes used.
+    fn escape(&self, at: usize) -> Scan<(char, usize)> {
+        let c = match self.s.get(at) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let hex = self.s.get(at + 1..at + 5).ok_or(Bail)?;
+                let hex = std::str::from_utf8(hex).map_err(|_| Bail)?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Bail);
+                }
+                let code = u32::from_str_radix(hex, 16).map_err(|_| Bail)?;
+                // None for surrogates.
+                return char::from_u32(code).map(|c| (c, 5)).ok_or(Bail);
+            }
+            _ => return Err(Bail),
+        };
+        Ok((c, 1))
+    }
+
+    /// A string value that is skipped: short escapes are fine; `\u` is left
+    /// to serde_json.
+    fn skip_string(&mut self) -> Scan<()> {
+        self.eat(b'"')?;
+        loop {
+            match self.s.get(self.i) {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => match self.s.get(self.i + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+                    _ => return Err(Bail),
+                },
+                Some(&c) if c >= 0x20 => self.i += 1,
+                _ => return Err(Bail),
+            }
+        }
     }
 
     /// JSON's number grammar, as strict as serde_json's.
@@ -267,7 +353,7 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             Some(b'{') => self.object(|sc, _| sc.skip_value()),
             Some(b'[') => self.array(|sc, _| sc.skip_value()),
-            Some(b'"') => self.string().map(drop),
+            Some(b'"') => self.skip_string(),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
@@ -276,12 +362,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string or null.
-    fn opt_string(&mut self) -> Scan<Option<&'a str>> {
+    /// A string (escapes decoded) or null.
+    fn opt_text(&mut self) -> Scan<Option<Cow<'a, str>>> {
         if self.null()? {
             Ok(None)
         } else {
-            self.string().map(Some)
+            self.text().map(Some)
         }
     }
 
@@ -310,17 +396,17 @@ impl<'a> Scanner<'a> {
                     sc.object(|sc, key| match key {
                         "content" => {
                             once(&mut c)?;
-                            first.content = sc.opt_string()?;
+                            first.content = sc.opt_text()?;
                             Ok(())
                         }
                         "reasoning_content" => {
                             once(&mut rc)?;
-                            first.reasoning_content = sc.opt_string()?;
+                            first.reasoning_content = sc.opt_text()?;
                             Ok(())
                         }
                         "reasoning" => {
                             once(&mut r)?;
-                            first.reasoning = sc.opt_string()?;
+                            first.reasoning = sc.opt_text()?;
                             Ok(())
                         }
                         _ => sc.skip_value(),
@@ -328,7 +414,7 @@ impl<'a> Scanner<'a> {
                 }
                 "finish_reason" => {
                     once(&mut saw_finish)?;
-                    first.finish_reason = sc.opt_string()?;
+                    first.finish_reason = sc.opt_text()?;
                     Ok(())
                 }
                 // A non-streaming `message` inside a chunk: serde_json's path.
@@ -362,6 +448,9 @@ mod tests {
             r#"{"choices":[{"delta":{"content":"é ü 日本"},"finish_reason":"stop","stop_reason":null}],"usage":null}"#,
             r#" {"choices":[],"x":[1,-0.5e+3,true,false,null,{"a":[]}]} "#,
             r#"{"choices":[{"delta":null},{"delta":{"content":"second"}}]}"#,
+            // Escapes in the texts are decoded; short ones in skipped strings pass.
+            r#"{"choices":[{"delta":{"content":"a\nb \"q\" \\ \/ \t\u00e9\u0041"}}]}"#,
+            r#"{"id":"x\n\"y\"","choices":[{"delta":{"reasoning":"\r\b\f"}}]}"#,
         ];
         for c in cases {
             let got = fast(c).unwrap_or_else(|| panic!("fast path declined {c}"));
@@ -379,8 +468,14 @@ mod tests {
     #[test]
     fn unusual_chunks_go_to_serde() {
         let cases = [
-            // escapes, usage, errors, duplicates, wrong types, bad JSON
-            r#"{"choices":[{"delta":{"content":"a\nb"}}]}"#,
+            // surrogates, \u in skipped strings, escaped keys, bad escapes,
+            // usage, errors, duplicates, wrong types, bad JSON
+            r#"{"choices":[{"delta":{"content":"\ud83d\ude00"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"\ud83d"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"\u12"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"\x"}}]}"#,
+            r#"{"id":"\u0041","choices":[]}"#,
+            r#"{"choices":[{"delta":{"con\u0074ent":"x"}}]}"#,
             r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
             r#"{"error":{"message":"boom","type":"E"}}"#,
             r#"{"object":"error","message":"boom","type":"E"}"#,
@@ -447,6 +542,10 @@ mod tests {
             "\"\"",
             "\"tok\"",
             "\"é\"",
+            "\"\\u00e9x\\u0041\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\u12\"",
+            "\"\\/\\t\"",
         ])
     }
 
