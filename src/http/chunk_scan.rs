@@ -5,11 +5,12 @@
 //! chunk (it validates and moves every field of nested Option structs), and
 //! at 50+ events per request it was most of the client's user-space time.
 //! This scanner validates the whole event as JSON and reads only
-//! `choices[0].delta.{content, reasoning_content, reasoning}` and
-//! `choices[0].finish_reason`. It answers only when it is certain serde_json
-//! would give the same result; for anything else (escapes in a string, a
-//! non-null `usage`, error bodies, duplicate fields, unusual types, deep
-//! nesting) it returns `None` and the caller takes the serde_json path. A
+//! `choices[0].delta.{content, reasoning_content, reasoning}` (escapes
+//! decoded) and `choices[0].finish_reason`. It answers only when it is
+//! certain serde_json would give the same result; for anything else
+//! (`\u` surrogates, escaped keys, a non-null `usage`, error bodies,
+//! duplicate fields, unusual types, deep nesting) it returns `None` and the
+//! caller takes the serde_json path. A
 //! differential property test and the SSE fuzz target hold it to that.
 
 use super::sse::{Delta, StreamChunk};
