@@ -676,25 +676,4 @@ mod tests {
             .collect();
         assert_eq!(models, ["a", "b", "a", "b"]);
     }
-
-    /// Start-up cost: 100 entries of 5 s, 16 kHz, 16-bit audio plus a
-    /// 550-token prompt. Printed, not asserted (shared machines); run with
-    /// `cargo test --release --lib build_time -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn build_time() {
-        let mut cfg = test_config();
-        cfg.audio.length_mean_s = 5.0;
-        cfg.prompt.input_tokens_mean = 550;
-        cfg.num_dataset_entries = 100;
-        let d = build(&cfg).unwrap();
-        println!(
-            "100 x 5 s entries: {:?}, {} body bytes",
-            d.stats.elapsed, d.stats.body_bytes
-        );
-        assert_eq!(
-            d.stats.body_bytes as usize,
-            d.requests.iter().map(|r| r.body().len()).sum::<usize>()
-        );
-    }
 }
