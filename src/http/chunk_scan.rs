@@ -150,17 +150,23 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Where the run of plain string bytes from `from` ends: the index of
+    /// the next quote, backslash or control character. Short strings: a
+    /// plain loop beats memchr's per-call set-up.
+    fn plain_run(&self, from: usize) -> Scan<usize> {
+        self.s[from..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .map(|n| from + n)
+            .ok_or(Bail)
+    }
+
     /// A key (or a compared value): no escapes, since serde_json would
     /// compare the decoded text. Its contents.
     fn string(&mut self) -> Scan<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        // Short strings: a plain loop beats memchr's per-call set-up.
-        let len = self.s[start..]
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            .ok_or(Bail)?;
-        let end = start + len;
+        let end = self.plain_run(start)?;
         if self.s[end] != b'"' {
             return Err(Bail);
         }
@@ -175,14 +181,7 @@ impl<'a> Scanner<'a> {
     fn text(&mut self) -> Scan<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
-        let run = |s: &[u8], from: usize| {
-            s[from..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                .map(|n| from + n)
-                .ok_or(Bail)
-        };
-        let mut end = run(self.s, start)?;
+        let mut end = self.plain_run(start)?;
         if self.s[end] == b'"' {
             self.i = end + 1;
             return self.text.get(start..end).map(Cow::Borrowed).ok_or(Bail);
@@ -202,7 +201,7 @@ impl<'a> Scanner<'a> {
                 }
                 _ => return Err(Bail), // a control character
             }
-            let next = run(self.s, end)?;
+            let next = self.plain_run(end)?;
             out.push_str(self.text.get(end..next).ok_or(Bail)?);
             end = next;
         }
