@@ -42,7 +42,14 @@ fn synthetic_args<'a>(url: &'a str, dir: &'a str, count: &'a str, conc: &'a str)
 /// the client each get a core of their own (when the machine has two), as
 /// in any real benchmark set-up; sharing both cores, each process's threads
 /// wait for the other's under a burst of 256 requests.
-fn check_timing(conc: &str, count: &str, warmup: &str, ttft_tol: f64, own_cores: bool) {
+fn check_timing(
+    conc: &str,
+    count: &str,
+    warmup: &str,
+    ttft_tol: f64,
+    end_tol: f64,
+    own_cores: bool,
+) {
     let cores = if own_cores { two_cores() } else { None };
     let mock_args = ["--ttft-ms", "50", "--itl-ms", "10", "--output-tokens", "20"];
     let mock = match cores {
@@ -76,10 +83,10 @@ fn check_timing(conc: &str, count: &str, warmup: &str, ttft_tol: f64, own_cores:
     assert!((itl_p50 - 10.0).abs() < 0.1, "ITL p50 {itl_p50} ms");
     assert_eq!(stat(&ex, "output_sequence_length", "min"), 20.0);
     assert_eq!(stat(&ex, "output_sequence_length", "max"), 20.0);
-    // Latency = TTFT + 19 ITL = 240 ms.
+    // Latency = TTFT + 19 ITL = 240 ms, to the stream's last byte.
     let lat = stat(&ex, "request_latency", "p50");
     assert!(
-        within(lat, 240.0, 0.5 + ttft_tol),
+        within(lat, 240.0, end_tol),
         "latency p50 {lat} ms, want 240"
     );
     let lines = read_jsonl(&dir.join("profile_export.jsonl"));
@@ -98,14 +105,18 @@ fn check_timing(conc: &str, count: &str, warmup: &str, ttft_tol: f64, own_cores:
 
 #[test]
 fn streaming_timing_concurrency_4() {
-    check_timing("4", "20", "4", 1.0, false);
+    check_timing("4", "20", "4", 1.0, 1.5, false);
 }
 
 #[test]
 fn streaming_timing_concurrency_256() {
     // Two warmup waves first: the first bursts of 256 new connections pay for
     // first-touch buffers and allocator growth in both processes.
-    check_timing("256", "768", "512", 1.0, true);
+    // The streams end in lock-step: the one-core mock writes 256 last tokens
+    // plus their finish, usage and [DONE] events at the same deadline, one
+    // stream after another, so the end of the median stream is up to ~3 ms
+    // behind its deadline (seen once in CI: 242.7 ms); TTFT and ITL are not.
+    check_timing("256", "768", "512", 1.0, 4.0, true);
 }
 
 /// Without --streaming the whole answer arrives at TTFT + 19 ITL; OSL from usage.
@@ -114,12 +125,14 @@ fn non_streaming_latency_and_osl() {
     let mock = MockServer::start(&["--ttft-ms", "30", "--itl-ms", "5", "--output-tokens", "20"]);
     let tmp = tempdir();
     let dir = tmp.path().join("run");
-    let mut args = synthetic_args(&mock.url, dir.to_str().unwrap(), "8", "2");
+    // The median of 16, not 8: one scheduling stall on this shared 2-core
+    // machine can delay a pair of requests by a few ms.
+    let mut args = synthetic_args(&mock.url, dir.to_str().unwrap(), "16", "2");
     args.retain(|a| *a != "--streaming");
     let out = profile(&args, Duration::from_secs(60));
     assert!(out.status.success(), "stderr: {}", stderr_of(&out));
     let ex = read_json(&dir.join("profile_export_aiperf.json"));
-    assert_eq!(stat(&ex, "request_count", "avg"), 8.0);
+    assert_eq!(stat(&ex, "request_count", "avg"), 16.0);
     let lat = stat(&ex, "request_latency", "p50");
     assert!(
         (lat - 125.0).abs() < 1.5,
@@ -131,7 +144,7 @@ fn non_streaming_latency_and_osl() {
     assert!(ex.get("time_to_second_token").is_none());
     let stats = mock.get_json("/v1/mock/stats");
     assert_eq!(stats["streaming"], 0);
-    assert_eq!(stats["requests"], 8);
+    assert_eq!(stats["requests"], 16);
 }
 
 /// The default artifact directory, every export file, and the inputs.json
