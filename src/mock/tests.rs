@@ -397,9 +397,11 @@ fn first_token_lateness_is_reported_and_reset() {
 
 /// Token k must leave at arrival + ttft + k * itl. The build machine is shared
 /// (load far above its core count at times), so a request can be preempted for
-/// tens of ms by the OS; the test therefore asks that at least one of up to 10
+/// tens of ms by the OS; the test therefore asks that at least one of up to 30
 /// requests is clean, which a 1 ms timer wheel (errors spread over 0..1 ms, mean
 /// ~0.5 ms) can never satisfy, while a drifting schedule fails every request.
+/// After the first 10 it pauses between requests: the other library tests run
+/// in parallel on the same 2 cores for a few seconds and can starve all of them.
 #[test]
 fn token_timing_is_exact() {
     let s = server(|a| {
@@ -409,7 +411,10 @@ fn token_timing_is_exact() {
     });
     let mut c = connect(&s);
     let mut seen = Vec::new();
-    for _ in 0..10 {
+    for attempt in 0..30 {
+        if attempt >= 10 {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
         let r = exchange(&mut c, &post(&chat_body(true, true, None, &wav_b64(160))));
         assert_eq!(r.event_times.len(), 14);
         let errors: Vec<i64> = (0..10u64)
@@ -426,7 +431,7 @@ fn token_timing_is_exact() {
         }
         seen.push((worst, mean, errors));
     }
-    panic!("no request within 1 ms (worst) / 0.3 ms (mean): {seen:?}");
+    panic!("no request of 30 within 1 ms (worst) / 0.3 ms (mean): {seen:?}");
 }
 
 #[test]
