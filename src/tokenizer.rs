@@ -823,6 +823,16 @@ mod tests {
                 assert_eq!(t.count(&p), target, "{p:?}");
             }
         }
+        // Many starting points: some runs of words cannot be cut to the target
+        // (a BPE prefix of the last word jumps by two tokens); the generator
+        // must then find another run, never settle one token short.
+        let mut g = PromptGenerator::new(t, [1, 2]);
+        for target in (1..=120).chain([127, 300, 1000]) {
+            for _ in 0..3 {
+                let p = g.generate(target).unwrap();
+                assert_eq!(t.count(&p), target, "{p:?}");
+            }
+        }
     }
 
     #[test]

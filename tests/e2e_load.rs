@@ -46,36 +46,39 @@ fn assert_accounting(ex: &serde_json::Value, sent: u64) {
 #[test]
 fn constant_rate_for_a_duration() {
     let mock = MockServer::start(&["--ttft-ms", "5", "--itl-ms", "1", "--output-tokens", "5"]);
-    let tmp = tempdir();
-    let dir = tmp.path().join("run");
-    let mut args = base(&mock.url, dir.to_str().unwrap());
-    args.extend([
-        "--request-rate",
-        "200",
-        "--request-rate-mode",
-        "constant",
-        "--benchmark-duration",
-        "3",
-        "--benchmark-grace-period",
-        "2",
-    ]);
-    let t0 = Instant::now();
-    let out = profile(&args, Duration::from_secs(30));
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
-    let lines = profiling_lines(&dir);
-    assert!(
-        (594..=606).contains(&lines.len()),
-        "{} requests",
-        lines.len()
-    );
-    let ex = read_json(&dir.join("profile_export_aiperf.json"));
-    assert_accounting(&ex, lines.len() as u64);
-    let lag_p99 = stat(&ex, "schedule_lag", "p99");
-    // 2 ms on a quiet machine (see scripts/bench-overhead.sh); CI shares cores.
-    assert!(lag_p99 < 2.0, "schedule lag p99 {lag_p99} ms");
-    let rps = stat(&ex, "request_throughput", "avg");
-    assert!((rps - 200.0).abs() < 10.0, "request throughput {rps}");
+    timing_attempts(3, || {
+        let tmp = tempdir();
+        let dir = tmp.path().join("run");
+        let mut args = base(&mock.url, dir.to_str().unwrap());
+        args.extend([
+            "--request-rate",
+            "200",
+            "--request-rate-mode",
+            "constant",
+            "--benchmark-duration",
+            "3",
+            "--benchmark-grace-period",
+            "2",
+        ]);
+        let t0 = Instant::now();
+        let out = profile(&args, Duration::from_secs(30));
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+        let lines = profiling_lines(&dir);
+        let ex = read_json(&dir.join("profile_export_aiperf.json"));
+        assert_accounting(&ex, lines.len() as u64);
+        ensure!(
+            (594..=606).contains(&lines.len()),
+            "{} requests",
+            lines.len()
+        );
+        // 0.25-0.4 ms on a quiet machine (scripts/bench-overhead.sh).
+        let lag_p99 = stat(&ex, "schedule_lag", "p99");
+        ensure!(lag_p99 < 2.0, "schedule lag p99 {lag_p99} ms");
+        let rps = stat(&ex, "request_throughput", "avg");
+        ensure!((rps - 200.0).abs() < 10.0, "request throughput {rps}");
+        Ok(())
+    });
 }
 
 /// Poisson arrivals faster than two connections can serve: arrivals wait

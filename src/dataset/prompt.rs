@@ -151,19 +151,41 @@ impl<'c> PromptGenerator<'c> {
     }
 
     /// A run of corpus words, from a random offset (wrapping at the end), that
-    /// the counter says is exactly `num_tokens` long (or the closest length
-    /// below it, for a counter that jumps by more than one token per character).
+    /// the counter says is exactly `num_tokens` long.
+    ///
+    /// Most runs can be cut to the target; a few cannot, because a BPE
+    /// tokenizer may count the last word's prefixes as, say, one token and
+    /// then three. Then further runs are tried from fresh offsets; only if
+    /// none of them fits (a counter that jumps by more than one token per
+    /// character everywhere) is the closest length below the target kept.
     pub fn generate(&mut self, num_tokens: usize) -> Result<String> {
+        const STARTS: usize = 32;
         if num_tokens == 0 {
             return Ok(String::new());
         }
         if self.words.is_empty() {
             bail!("the prompt corpus is empty");
         }
-        let start = self.corpus_rng.gen_range(0..self.words.len());
-        let mut buf = String::new();
-        let target = num_tokens;
+        let mut closest: Option<(usize, String)> = None;
+        for _ in 0..STARTS {
+            let start = self.corpus_rng.gen_range(0..self.words.len());
+            let prompt = self.run_from(start, num_tokens);
+            let n = self.counter.count(&prompt);
+            if n == num_tokens {
+                return Ok(prompt);
+            }
+            if n < num_tokens && closest.as_ref().is_none_or(|(best, _)| n > *best) {
+                closest = Some((n, prompt));
+            }
+        }
+        Ok(closest.map(|(_, p)| p).unwrap_or_default())
+    }
 
+    /// The words from `start` whose count reaches `target`, the last one cut
+    /// to a prefix that makes the count exactly `target` where one does (else
+    /// the longest prefix that stays below it).
+    fn run_from(&self, start: usize, target: usize) -> String {
+        let mut buf = String::new();
         // Gallop to a word count whose text reaches the target, then bisect for
         // the fewest words that do: O(log n) counts instead of one per word.
         // A counter that never reaches the target (it counts nothing) stops at
@@ -177,7 +199,7 @@ impl<'c> PromptGenerator<'c> {
             }
             lo = hi;
             if hi >= cap {
-                return Ok(buf);
+                return buf;
             }
             hi = hi.saturating_mul(2).min(cap);
         }
@@ -190,12 +212,12 @@ impl<'c> PromptGenerator<'c> {
             }
         }
         if self.count_words(start, hi, &mut buf) == target {
-            return Ok(buf);
+            return buf;
         }
 
-        // `hi` words overshoot: keep `hi - 1` words and the longest prefix of
-        // the last word that stays within the target (AIPerf's token slices cut
-        // words too).
+        // `hi` words overshoot: keep `hi - 1` words and a prefix of the last
+        // word (AIPerf's token slices cut words too). Every prefix is tried:
+        // BPE counts of growing prefixes need not grow one by one.
         let last = self.words[(start + hi - 1) % self.words.len()];
         self.join_words(start, hi - 1, &mut buf);
         if !buf.is_empty() {
@@ -207,10 +229,12 @@ impl<'c> PromptGenerator<'c> {
             let end = i + c.len_utf8();
             buf.truncate(base_len);
             buf.push_str(&last[..end]);
-            if self.counter.count(&buf) <= target {
+            let n = self.counter.count(&buf);
+            if n == target {
+                return buf;
+            }
+            if n < target {
                 best = buf.len();
-            } else {
-                break;
             }
         }
         buf.truncate(best);
@@ -218,7 +242,7 @@ impl<'c> PromptGenerator<'c> {
         if best == base_len {
             buf.truncate(buf.trim_end().len());
         }
-        Ok(buf)
+        buf
     }
 
     fn join_words(&self, start: usize, n: usize, buf: &mut String) {
@@ -298,6 +322,24 @@ pub(crate) mod tests {
             assert_eq!(p.split_whitespace().count(), target);
         }
         assert_eq!(g.generate(0).unwrap(), "");
+    }
+
+    /// Two tokens per word, whole words only: an odd target cannot be met
+    /// from any start; the closest count below it is kept, not more.
+    #[test]
+    fn unreachable_targets_settle_just_below() {
+        struct Pairs;
+        impl TokenCounter for Pairs {
+            fn count(&self, text: &str) -> usize {
+                text.split_whitespace().filter(|w| w.len() > 1).count() * 2
+            }
+            fn name(&self) -> &str {
+                "pairs"
+            }
+        }
+        let mut g = PromptGenerator::new(&Pairs, [5, 6]);
+        assert_eq!(Pairs.count(&g.generate(7).unwrap()), 6);
+        assert_eq!(Pairs.count(&g.generate(8).unwrap()), 8);
     }
 
     #[test]

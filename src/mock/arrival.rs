@@ -105,6 +105,9 @@ mod tests {
     use std::os::fd::AsRawFd;
 
     /// A byte written 30 ms before it is read is stamped ~30 ms in the past.
+    /// Up to 3 tries: on a loaded 2-core build machine the writer can be
+    /// preempted between taking `sent` and writing, which is not the stamp's
+    /// fault; a stamp taken at read time misses in every try.
     #[test]
     fn stamp_is_when_bytes_arrived_not_when_read() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -112,24 +115,27 @@ mod tests {
         // early, since the kernel turns stamping on with a deferred switch.
         enable_rx_timestamps(listener.as_raw_fd());
         std::thread::sleep(std::time::Duration::from_millis(50));
-        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let sent = now_ns();
-        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(30));
-        let mut buf = Vec::with_capacity(1024);
-        let (n, stamp) = recv_stamped(server.as_raw_fd(), &mut buf).unwrap();
-        let read_at = now_ns();
-        assert_eq!(n, 18);
-        assert_eq!(&buf, b"GET / HTTP/1.1\r\n\r\n");
-        let stamp = stamp.expect("kernel stamp");
-        assert!(stamp + 1_000_000 >= sent, "stamp before the send");
-        assert!(
-            stamp <= sent + 5_000_000,
-            "stamp {} ms after the send",
-            (stamp - sent) / 1_000_000
-        );
-        assert!(read_at - stamp >= 25_000_000, "stamp is the read time");
+        let mut misses = Vec::new();
+        for _ in 0..3 {
+            let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            let sent = now_ns();
+            client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let mut buf = Vec::with_capacity(1024);
+            let (n, stamp) = recv_stamped(server.as_raw_fd(), &mut buf).unwrap();
+            let read_at = now_ns();
+            assert_eq!(n, 18);
+            assert_eq!(&buf, b"GET / HTTP/1.1\r\n\r\n");
+            let stamp = stamp.expect("kernel stamp");
+            assert!(stamp + 1_000_000 >= sent, "stamp before the send");
+            assert!(read_at - stamp >= 25_000_000, "stamp is the read time");
+            if stamp <= sent + 5_000_000 {
+                return;
+            }
+            misses.push((stamp - sent) / 1_000);
+        }
+        panic!("stamp later than 5 ms after the send, us: {misses:?}");
     }
 
     /// Nothing waiting: WouldBlock, nothing appended.

@@ -190,3 +190,39 @@ pub fn stdout_of(o: &Output) -> String {
 pub fn stderr_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Returns `Err(message)` from the enclosing function when `cond` is false:
+/// the timing checks inside a [`timing_attempts`] closure.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        let met: bool = $cond;
+        if !met {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// Runs a timing measurement up to `attempts` times and passes when one
+/// attempt meets every timing check; panics with each attempt's miss.
+///
+/// The CI machine is shared and has 2 cores: another job can stall any one
+/// run for tens of ms, which moves a tail percentile (seen in CI: schedule
+/// lag p99 8.7 ms in one run of a test that measures 0.3 ms). A real
+/// regression (a bias, a coarse timer, a lost wake-up) misses in every
+/// attempt, so the bound itself stays as tight as the product promises.
+/// Checks that do not depend on timing (counts, accounting) stay hard
+/// asserts inside the closure and fail at once.
+pub fn timing_attempts(attempts: usize, mut attempt: impl FnMut() -> Result<(), String>) {
+    let mut misses = Vec::new();
+    for i in 1..=attempts {
+        match attempt() {
+            Ok(()) => return,
+            Err(miss) => {
+                eprintln!("timing attempt {i}/{attempts} missed: {miss}");
+                misses.push(miss);
+            }
+        }
+    }
+    panic!("timing missed in all {attempts} attempts: {misses:#?}");
+}
