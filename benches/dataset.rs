@@ -2,10 +2,13 @@
 //! (100 distinct 5 s 16 kHz mono 16-bit WAV clips, each base64-encoded into a
 //! complete HTTP/1.1 request), and the base64 step alone on one 5 s clip.
 //! Criterion prints time per iteration and MB/s of request bodies produced.
+//! Also synthetic prompts cut to an exact token count with the fixture Qwen
+//! tokenizer (tokens/s of prompt text produced).
 
 use audioperf::cli::ProfileArgs;
 use audioperf::config::ProfileConfig;
-use audioperf::dataset::{self, audio::ClipPlanner};
+use audioperf::dataset::{self, audio::ClipPlanner, prompt::PromptGenerator};
+use audioperf::tokenizer::HfTokenizer;
 use clap::Parser;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
@@ -106,6 +109,33 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(wav.len() as u64));
     g.bench_function("noise_and_header", |b| {
         b.iter(|| dataset::audio::render_wav(black_box(&spec)).len())
+    });
+    g.finish();
+
+    // 20 prompts of 2,000 tokens each with the real Qwen tokenizer, from a
+    // fresh generator per iteration (its per-word counts start empty, as in
+    // one dataset build).
+    let qwen = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tokenizers/qwen3/tokenizer.json");
+    let qwen = match HfTokenizer::from_file(&qwen, "qwen3") {
+        Ok(t) => t,
+        Err(e) => panic!("fixture tokenizer: {e}"),
+    };
+    let mut g = c.benchmark_group("prompt_20x2000_tokens_qwen");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_millis(500));
+    g.throughput(Throughput::Elements(20 * 2000));
+    g.bench_function("generate", |b| {
+        b.iter(|| {
+            let mut prompts = PromptGenerator::new(&qwen, [1, 2]);
+            (0..20)
+                .map(|_| match prompts.generate(black_box(2000)) {
+                    Ok(p) => p.len(),
+                    Err(e) => panic!("{e:#}"),
+                })
+                .sum::<usize>()
+        })
     });
     g.finish();
 }

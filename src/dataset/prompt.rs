@@ -11,6 +11,7 @@ use anyhow::{bail, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Counts the tokens of a text. Implementations must be deterministic, and
@@ -127,6 +128,9 @@ pub struct PromptGenerator<'c> {
     words: &'static [&'static str],
     length_rng: StdRng,
     corpus_rng: StdRng,
+    /// Token counts of single corpus words, keyed by (word, leads the prompt):
+    /// a word inside a prompt is counted with the space before it.
+    word_tokens: HashMap<(&'static str, bool), usize>,
 }
 
 impl<'c> PromptGenerator<'c> {
@@ -137,6 +141,7 @@ impl<'c> PromptGenerator<'c> {
             words: corpus_words(),
             length_rng: StdRng::seed_from_u64(seeds[0]),
             corpus_rng: StdRng::seed_from_u64(seeds[1]),
+            word_tokens: HashMap::new(),
         }
     }
 
@@ -169,6 +174,12 @@ impl<'c> PromptGenerator<'c> {
         let mut closest: Option<(usize, String)> = None;
         for _ in 0..STARTS {
             let start = self.corpus_rng.gen_range(0..self.words.len());
+            // The fast path, checked by one count of the whole prompt.
+            if let Some(prompt) = self.run_by_word_counts(start, num_tokens) {
+                if self.counter.count(&prompt) == num_tokens {
+                    return Ok(prompt);
+                }
+            }
             let prompt = self.run_from(start, num_tokens);
             let n = self.counter.count(&prompt);
             if n == num_tokens {
@@ -179,6 +190,53 @@ impl<'c> PromptGenerator<'c> {
             }
         }
         Ok(closest.map(|(_, p)| p).unwrap_or_default())
+    }
+
+    /// The run from `start` built by adding up the counts of single words
+    /// (each counted once per process, with its leading space), the last word
+    /// cut to the prefix that makes up the rest. Tokenizers whose
+    /// pre-tokenizer splits at spaces (GPT-2 style BPE, Qwen, Llama 3) count a
+    /// run as the sum of its words, so this needs no count of a long text;
+    /// `None` when no prefix of the last word fits. The caller verifies.
+    fn run_by_word_counts(&mut self, start: usize, target: usize) -> Option<String> {
+        let mut prompt = String::new();
+        let mut total = 0usize;
+        // A counter that counts nothing would never reach the target.
+        for i in 0..target.saturating_mul(64).saturating_add(self.words.len()) {
+            let word = self.words[(start + i) % self.words.len()];
+            let leads = i == 0;
+            let counter = self.counter;
+            let tokens = *self
+                .word_tokens
+                .entry((word, leads))
+                .or_insert_with(|| counter.count(&with_space(word, leads)));
+            if total + tokens < target {
+                if !leads {
+                    prompt.push(' ');
+                }
+                prompt.push_str(word);
+                total += tokens;
+                continue;
+            }
+            // This word reaches the target: all of it, or the longest prefix
+            // that makes up the rest (AIPerf's token slices cut words too).
+            let fits = |prefix: &str| total + counter.count(&with_space(prefix, leads)) == target;
+            let cut = if total + tokens == target {
+                Some(word)
+            } else {
+                word.char_indices()
+                    .rev()
+                    .skip(1)
+                    .map(|(at, c)| &word[..at + c.len_utf8()])
+                    .find(|prefix| fits(prefix))
+            }?;
+            if !leads {
+                prompt.push(' ');
+            }
+            prompt.push_str(cut);
+            return Some(prompt);
+        }
+        None
     }
 
     /// The words from `start` whose count reaches `target`, the last one cut
@@ -261,6 +319,15 @@ impl<'c> PromptGenerator<'c> {
     }
 }
 
+/// `word` as it appears in a prompt: after a space unless it leads.
+fn with_space(word: &str, leads: bool) -> std::borrow::Cow<'_, str> {
+    if leads {
+        word.into()
+    } else {
+        format!(" {word}").into()
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -340,6 +407,38 @@ pub(crate) mod tests {
         let mut g = PromptGenerator::new(&Pairs, [5, 6]);
         assert_eq!(Pairs.count(&g.generate(7).unwrap()), 6);
         assert_eq!(Pairs.count(&g.generate(8).unwrap()), 8);
+    }
+
+    /// Long prompts cost one count of the whole text, not a bisection's
+    /// dozen: single words are counted once and added up, and the sum is
+    /// checked once (the approximate counter, like Qwen's, is additive).
+    #[test]
+    fn long_prompts_are_counted_once() {
+        struct Tally(std::sync::atomic::AtomicUsize);
+        impl TokenCounter for Tally {
+            fn count(&self, text: &str) -> usize {
+                if text.len() > 64 {
+                    self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                ApproxTokenCounter.count(text)
+            }
+            fn name(&self) -> &str {
+                "tally"
+            }
+        }
+        let tally = Tally(0.into());
+        let mut g = PromptGenerator::new(&tally, [1, 2]);
+        for target in [100, 550, 2000, 4096] {
+            for _ in 0..10 {
+                let p = g.generate(target).unwrap();
+                assert_eq!(ApproxTokenCounter.count(&p), target);
+            }
+        }
+        let long_counts = tally.0.into_inner();
+        assert!(
+            long_counts <= 45,
+            "{long_counts} long counts for 40 prompts"
+        );
     }
 
     #[test]
