@@ -7,6 +7,7 @@
 //! the built-in OpenAI-compatible server, `record` the per-request record that
 //! the engine produces and every later stage reads, and `units` the clock.
 
+pub mod audio_file;
 pub mod cli;
 pub mod config;
 pub mod dataset;

@@ -92,6 +92,19 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         if secs > 0.0 { mb / secs } else { 0.0 }
     ));
 
+    let scheduled = ds
+        .requests
+        .iter()
+        .filter(|r| r.timestamp_ms.is_some() || r.delay_ms.is_some())
+        .count();
+    if scheduled > 0 {
+        let msg = format!(
+            "{scheduled} input-file entries carry a timestamp or delay; audioperf records them but does not schedule by them (no --fixed-schedule mode yet): requests go out as --concurrency / --request-rate allow"
+        );
+        eprintln!("warning: {msg}");
+        log.warning(&msg);
+    }
+
     install_signal_handlers();
     let progress = Arc::new(Progress::default());
     let first_request_after = started.elapsed();

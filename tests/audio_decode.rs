@@ -96,7 +96,7 @@ fn every_mp3_rate_and_channel_count_decodes_to_its_length() {
 
 #[test]
 fn shipped_fixtures_decode_to_the_lengths_the_loader_measures() {
-    use audioperf::dataset::input::probe;
+    use audioperf::audio_file::duration;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio");
     for (name, ext) in [
         ("test_audio_1s.wav", "wav"),
@@ -105,7 +105,7 @@ fn shipped_fixtures_decode_to_the_lengths_the_loader_measures() {
         ("test_audio_4.mp3", "mp3"),
     ] {
         let bytes = std::fs::read(dir.join(name)).expect("fixture");
-        let measured = probe(&bytes, ext).expect("probe");
+        let measured = duration(&bytes, ext).expect("probe");
         let (rate, channels, frames) = decode(bytes, ext);
         assert_eq!((rate, channels), (16_000, 1), "{name}");
         let decoded = frames as f64 / rate as f64;

@@ -239,7 +239,22 @@ fn reasoning_tokens_split_ttft_and_ttfo() {
 fn bad_input_files_are_clear_errors_and_send_nothing() {
     let mock = MockServer::start(&["--ttft-ms", "1", "--itl-ms", "1", "--output-tokens", "2"]);
     let tmp = tempdir();
+    // A WAV cut short: its data chunk declares 3,200 bytes, 3,100 follow. The
+    // mock server (like a real decoder) would refuse it with a 400.
+    let trunc = tmp.path().join("trunc.wav");
+    let mut wav = b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\x3e\0\0\0\x7d\0\0\x02\0\x10\0data\x80\x0c\0\0".to_vec();
+    wav.resize(wav.len() + 3_100, 0);
+    std::fs::write(&trunc, &wav).unwrap();
+    let trunc_line = format!(
+        "{{\"text\": \"a\", \"audio\": {:?}}}\n",
+        trunc.to_str().unwrap()
+    );
     let cases = [
+        (
+            trunc_line.as_str(),
+            "line 1",
+            "declares 3200 bytes but only 3100 remain",
+        ),
         (
             "{\"texts\": [\"a\"], \"audios\": [\"nope.wav\"]}\n",
             "line 1",
@@ -285,4 +300,47 @@ fn bad_input_files_are_clear_errors_and_send_nothing() {
         );
     }
     assert_eq!(mock.get_json("/v1/mock/stats")["requests"], 0);
+}
+
+/// Entries with a timestamp or delay run, with a warning that they are not
+/// used for scheduling (no fixed-schedule mode yet), not silently.
+#[test]
+fn timestamps_in_input_files_are_warned_about() {
+    let mock = MockServer::start(&["--ttft-ms", "1", "--itl-ms", "1", "--output-tokens", "2"]);
+    let tmp = tempdir();
+    let file = tmp.path().join("in.jsonl");
+    std::fs::write(
+        &file,
+        "{\"text\": \"a\", \"delay\": 3000}\n{\"text\": \"b\", \"timestamp\": 10}\n",
+    )
+    .unwrap();
+    let dir = tmp.path().join("run");
+    let out = run(
+        &[
+            "--model",
+            "m",
+            "--input-file",
+            file.to_str().unwrap(),
+            "--custom-dataset-type",
+            "single_turn",
+            "--url",
+            &mock.url,
+            "--request-count",
+            "2",
+            "--output-artifact-dir",
+            dir.to_str().unwrap(),
+            "--ui-type",
+            "none",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("2 input-file entries carry a timestamp or delay"),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(dir.join("logs/aiperf.log")).unwrap();
+    assert!(log.contains("does not schedule by them"), "{log}");
+    assert_eq!(mock.get_json("/v1/mock/stats")["requests"], 2);
 }

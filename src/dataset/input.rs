@@ -12,6 +12,7 @@
 //! AIPerf's model (extra = "allow"); keys AIPerf understands but audioperf
 //! cannot honour (images, video, role, session_id, extra) are refused.
 
+use crate::audio_file;
 use anyhow::{anyhow, bail, Result};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -48,17 +49,20 @@ pub struct FileEntry {
 /// paths are looked up first (then next to the input file).
 pub fn load_single_turn(path: &Path, cwd: &Path) -> Result<Vec<FileEntry>> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| anyhow!("--input-file {shown}: cannot read the file: {e}"))?;
+    // Editors on Windows start UTF-8 files with a byte-order mark; it is not JSON.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let file_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut cache: HashMap<PathBuf, LoadedAudio> = HashMap::new();
     let mut entries = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
+        let ctx = |msg: String| anyhow!("--input-file {shown}, line {line}: {msg}");
+        let raw = std::str::from_utf8(raw).map_err(|e| ctx(format!("not valid UTF-8 ({e})")))?;
         if raw.trim().is_empty() {
             continue;
         }
-        let ctx = |msg: String| anyhow!("--input-file {shown}, line {line}: {msg}");
         let v: Value =
             serde_json::from_str(raw).map_err(|e| ctx(format!("not valid JSON: {e}")))?;
         let Value::Object(obj) = v else {
@@ -202,12 +206,16 @@ fn resolve_audio(
     cache: &mut HashMap<PathBuf, LoadedAudio>,
 ) -> std::result::Result<LoadedAudio, String> {
     let short: String = value.chars().take(48).collect();
-    if let Some(rest) = value.strip_prefix("data:audio/") {
+    let lower_start = value.get(..11).map(str::to_ascii_lowercase);
+    if lower_start.as_deref() == Some("data:audio/") {
+        let rest = &value[11..];
         let (header, b64) = rest
             .split_once(',')
             .ok_or_else(|| format!("audio data URI {short:?}... has no ',' before the data"))?;
-        let (fmt, enc) = header.split_once(';').unwrap_or((header, ""));
-        if enc != "base64" {
+        // data:audio/<fmt>[;param=value...];base64 (RFC 2397; names are case-insensitive).
+        let mut params = header.split(';');
+        let fmt = params.next().unwrap_or_default();
+        if !params.any(|p| p.trim().eq_ignore_ascii_case("base64")) {
             return Err(format!(
                 "audio data URI {short:?}... must be base64 (data:audio/<fmt>;base64,...)"
             ));
@@ -219,11 +227,17 @@ fn resolve_audio(
             "audio URL {short:?} is not supported; use a local file, a data:audio URI or \"wav,<base64>\""
         ));
     }
-    // AIPerf's internal form: "<fmt>,<base64>" with fmt wav or mp3.
+    // AIPerf's internal form: "<fmt>,<base64>" with fmt wav or mp3. A short
+    // alphanumeric word before the comma is a format, not a file name.
     if let Some((fmt, b64)) = value.split_once(',') {
         let f = fmt.to_ascii_lowercase();
         if f == "wav" || f == "mp3" {
             return decode_inline(&f, b64, &format!("audio \"{f},<base64>\" value"));
+        }
+        if (1..=8).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "audio value {short:?}...: unsupported audio format {f:?} in \"<fmt>,<base64>\"; use wav or mp3"
+            ));
         }
     }
     let given = Path::new(value);
@@ -233,6 +247,18 @@ fn resolve_audio(
         vec![cwd.join(given), file_dir.join(given)]
     };
     let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        if let Some(other) = candidates.iter().find(|p| p.exists()) {
+            return Err(format!(
+                "audio path {} is not a regular file (a directory, device or pipe)",
+                other.display()
+            ));
+        }
+        if value.len() > 200 {
+            return Err(format!(
+                "audio file {short:?}... ({} bytes long) not found",
+                value.len()
+            ));
+        }
         let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
         return Err(format!(
             "audio file {value:?} not found (looked at {})",
@@ -259,8 +285,8 @@ fn resolve_audio(
     };
     let bytes = std::fs::read(path)
         .map_err(|e| format!("audio file {}: cannot read: {e}", path.display()))?;
-    let seconds =
-        probe(&bytes, format).map_err(|e| format!("audio file {}: {e}", path.display()))?;
+    let seconds = audio_file::duration(&bytes, format)
+        .map_err(|e| format!("audio file {}: {e}", path.display()))?;
     let loaded = LoadedAudio {
         bytes: Arc::new(bytes),
         format,
@@ -283,139 +309,12 @@ fn decode_inline(fmt: &str, b64: &str, what: &str) -> std::result::Result<Loaded
     let bytes = base64_simd::STANDARD
         .decode_to_vec(b64.trim())
         .map_err(|_| format!("{what}: the data is not valid base64"))?;
-    let seconds = probe(&bytes, format).map_err(|e| format!("{what}: {e}"))?;
+    let seconds = audio_file::duration(&bytes, format).map_err(|e| format!("{what}: {e}"))?;
     Ok(LoadedAudio {
         bytes: Arc::new(bytes),
         format,
         seconds,
     })
-}
-
-/// Checks that `bytes` are a `format` file and returns its length in seconds.
-pub fn probe(bytes: &[u8], format: &str) -> std::result::Result<f64, String> {
-    if bytes.is_empty() {
-        return Err("the audio is empty (0 bytes)".into());
-    }
-    match format {
-        "wav" => wav_seconds(bytes),
-        _ => mp3_seconds(bytes),
-    }
-}
-
-fn le16(b: &[u8], i: usize) -> u16 {
-    u16::from_le_bytes([b[i], b[i + 1]])
-}
-
-fn le32(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
-
-/// Walks the RIFF chunks for `fmt ` and `data`: length = data / block / rate.
-pub fn wav_seconds(b: &[u8]) -> std::result::Result<f64, String> {
-    if b.len() < 12 || &b[0..4] != b"RIFF" || &b[8..12] != b"WAVE" {
-        return Err("not a WAV file (no RIFF/WAVE header)".into());
-    }
-    let mut pos = 12;
-    let mut fmt: Option<(u16, u32, u16)> = None;
-    while pos + 8 <= b.len() {
-        let id = &b[pos..pos + 4];
-        let size = le32(b, pos + 4) as usize;
-        let body = pos + 8;
-        if id == b"fmt " {
-            if size < 16 || body + 16 > b.len() {
-                return Err("WAV 'fmt ' chunk is truncated".into());
-            }
-            fmt = Some((le16(b, body + 2), le32(b, body + 4), le16(b, body + 12)));
-        } else if id == b"data" {
-            let (channels, rate, block) =
-                fmt.ok_or("WAV 'data' chunk comes before any 'fmt ' chunk")?;
-            if channels == 0 || rate == 0 || block == 0 {
-                return Err(format!(
-                    "WAV 'fmt ' chunk is invalid ({channels} channels, {rate} Hz, block {block})"
-                ));
-            }
-            // Streaming writers leave the size at 0xFFFFFFFF or too large: use what is there.
-            let data = size.min(b.len() - body);
-            return Ok((data / block as usize) as f64 / rate as f64);
-        }
-        pos = body + size + (size & 1);
-    }
-    Err(if fmt.is_some() {
-        "WAV file has no 'data' chunk".into()
-    } else {
-        "WAV file has no 'fmt ' chunk".into()
-    })
-}
-
-/// Skips an ID3v2 tag, then walks MPEG audio frames: length = samples / rate.
-/// A leading Xing/Info frame (silent) is not counted.
-pub fn mp3_seconds(b: &[u8]) -> std::result::Result<f64, String> {
-    let mut pos = 0;
-    if b.len() >= 10 && &b[0..3] == b"ID3" {
-        let size = b[6..10]
-            .iter()
-            .fold(0usize, |acc, &x| (acc << 7) | (x & 0x7f) as usize);
-        pos = 10 + size + if b[5] & 0x10 != 0 { 10 } else { 0 };
-    }
-    let mut samples = 0u64;
-    let mut rate = 0u32;
-    let mut frames = 0u64;
-    while pos + 4 <= b.len() {
-        let Some(h) = frame_header(&b[pos..pos + 4]) else {
-            if frames == 0 {
-                return Err("not an MP3 file (no ID3 tag or MPEG frame sync at the start)".into());
-            }
-            break; // trailing ID3v1/APE tags or junk
-        };
-        let is_info = frames == 0 && {
-            let end = (pos + h.len).min(b.len());
-            b[pos..end].windows(4).any(|w| w == b"Xing" || w == b"Info")
-        };
-        if !is_info {
-            samples += h.samples as u64;
-        }
-        rate = h.rate;
-        frames += 1;
-        pos += h.len;
-    }
-    if frames == 0 || rate == 0 {
-        return Err("not an MP3 file (no MPEG audio frames)".into());
-    }
-    Ok(samples as f64 / rate as f64)
-}
-
-struct FrameHeader {
-    len: usize,
-    samples: u32,
-    rate: u32,
-}
-
-fn frame_header(h: &[u8]) -> Option<FrameHeader> {
-    if h[0] != 0xFF || h[1] & 0xE0 != 0xE0 {
-        return None;
-    }
-    let version = (h[1] >> 3) & 3; // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
-    let layer = (h[1] >> 1) & 3; // 1 = Layer III
-    if version == 1 || layer != 1 {
-        return None;
-    }
-    let br_idx = (h[2] >> 4) as usize;
-    let sr_idx = ((h[2] >> 2) & 3) as usize;
-    if br_idx == 0 || br_idx == 15 || sr_idx == 3 {
-        return None;
-    }
-    const BR1: [u32; 15] = [
-        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
-    ];
-    const BR2: [u32; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
-    let (kbps, rate, samples) = match version {
-        3 => (BR1[br_idx], [44_100, 48_000, 32_000][sr_idx], 1152),
-        2 => (BR2[br_idx], [22_050, 24_000, 16_000][sr_idx], 576),
-        _ => (BR2[br_idx], [11_025, 12_000, 8_000][sr_idx], 576),
-    };
-    let pad = ((h[2] >> 1) & 1) as u32;
-    let len = (samples / 8 * kbps * 1000 / rate + pad) as usize;
-    Some(FrameHeader { len, samples, rate })
 }
 
 #[cfg(test)]
@@ -506,9 +405,8 @@ mod tests {
             .starts_with("1: audio file \"missing.wav\" not found (looked at "));
         let e = err("{\"audio\": \"in.jsonl\"}\n");
         assert!(e.contains("unsupported format '.jsonl'"), "{e}");
-        assert!(
-            err("{\"audio\": \"wav,AAAA\"}\n").ends_with("not a WAV file (no RIFF/WAVE header)")
-        );
+        assert!(err("{\"audio\": \"wav,AAAA\"}\n")
+            .ends_with("not a valid WAV: missing RIFF/WAVE header"));
         assert!(err("{\"audio\": \"mp3,!!!\"}\n").ends_with("the data is not valid base64"));
         assert!(err("{\"audio\": \"mp3,\"}\n").ends_with("the audio is empty (0 bytes)"));
         assert!(err("{\"audio\": \"data:audio/ogg;base64,AAAA\"}\n")
@@ -529,7 +427,10 @@ mod tests {
         let (_d, file, cwd) = setup("{\"audio\": \"c.wav\"}\n");
         std::fs::write(file.parent().unwrap().join("c.wav"), b"hello").unwrap();
         let e = load_single_turn(&file, &cwd).unwrap_err().to_string();
-        assert!(e.contains("c.wav: not a WAV file"), "{e}");
+        assert!(
+            e.contains("c.wav: not a valid WAV: missing RIFF/WAVE header"),
+            "{e}"
+        );
         // Empty file.
         let (_d, file, cwd) = setup("\n  \n");
         assert_eq!(
@@ -542,14 +443,69 @@ mod tests {
     }
 
     #[test]
-    fn mp3_and_wav_lengths_are_measured() {
+    fn unusual_but_valid_spellings_are_read() {
+        let b64 = base64_simd::STANDARD.encode_to_string(wav(1_600));
+        // A byte-order mark, CRLF line ends, data URIs in upper case and with
+        // parameters before ";base64".
+        let lines = format!(
+            "\u{feff}{{\"audio\": \"data:audio/WAV;BASE64,{b64}\"}}\r\n{{\"audio\": \"data:audio/wav;codecs=1;base64,{b64}\"}}\r\n"
+        );
+        let (_d, file, cwd) = setup(&lines);
+        let e = load_single_turn(&file, &cwd).unwrap();
+        assert_eq!(e.len(), 2);
+        assert!(e.iter().all(|x| x.audios[0].seconds == 0.1));
+    }
+
+    #[test]
+    fn more_errors_name_the_cause() {
+        let (_d, file, cwd) = setup("");
+        std::fs::write(&file, b"{\"text\": \"a\"}\n{\"text\": \"\xff\"}\n").unwrap();
+        let e = load_single_turn(&file, &cwd).unwrap_err().to_string();
+        assert!(e.contains("line 2: not valid UTF-8"), "{e}");
+        let e = err(&format!(
+            "{{\"audio\": \"flac,{}\"}}\n",
+            "A".repeat(100_000)
+        ));
+        assert!(e.contains("unsupported audio format \"flac\""), "{e}");
+        assert!(e.len() < 300, "{} bytes of error", e.len());
+        let e = err(&format!("{{\"audio\": \"{}.wav\"}}\n", "x/".repeat(50_000)));
+        assert!(e.contains("not found") && e.len() < 300, "{e}");
+        let e = err("{\"audio\": \"/tmp\"}\n");
+        assert!(
+            e.ends_with("audio path /tmp is not a regular file (a directory, device or pipe)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wav_lengths_are_measured_past_extra_chunks() {
         // A WAV with an extra chunk before "data" (ffmpeg writes LIST).
         let mut w = wav(800);
         let data = w.split_off(36);
         w.extend_from_slice(b"LIST\x04\x00\x00\x00abcd");
         w.extend_from_slice(&data);
-        assert_eq!(wav_seconds(&w).unwrap(), 0.05);
-        assert!(mp3_seconds(b"ID3").is_err());
-        assert!(mp3_seconds(&[0xFF, 0xFB, 0x90, 0x64]).is_ok());
+        assert_eq!(audio_file::duration(&w, "wav").unwrap(), 0.05);
+    }
+
+    /// What the server would refuse is refused here, before anything is sent:
+    /// the client runs the mock server's own check.
+    #[test]
+    fn audio_a_server_would_refuse_is_an_input_error() {
+        let mut truncated = wav(800);
+        truncated.truncate(truncated.len() - 100);
+        let b64 = base64_simd::STANDARD.encode_to_string(&truncated);
+        let e = err(&format!("{{\"audio\": \"wav,{b64}\"}}\n"));
+        assert!(
+            e.ends_with(
+                "not a valid WAV: data chunk declares 1600 bytes but only 1500 remain (truncated?)"
+            ),
+            "{e}"
+        );
+        let b64 = base64_simd::STANDARD.encode_to_string(wav(800));
+        let e = err(&format!("{{\"audio\": \"mp3,{b64}\"}}\n"));
+        assert!(
+            e.contains("not a valid MP3: first frame at byte 0: no frame sync"),
+            "{e}"
+        );
     }
 }

@@ -655,7 +655,7 @@ mod tests {
             let b = base64_simd::STANDARD
                 .decode_to_vec(p["input_audio"]["data"].as_str().unwrap())
                 .unwrap();
-            assert!(input::mp3_seconds(&b).unwrap() >= 1.0);
+            assert!(crate::audio_file::mp3_duration(&b).unwrap() >= 1.0);
         }
         assert_eq!(d.requests[0].audio_seconds, 3.0);
     }
