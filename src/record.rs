@@ -116,9 +116,9 @@ pub struct RequestRecord {
     pub usage: Option<Usage>,
     /// Byte range in the worker's text arena holding the generated content
     /// (reasoning first, then content), kept for tokenizer-based counting.
-    pub output_text: std::ops::Range<u32>,
+    pub output_text: std::ops::Range<usize>,
     /// Byte range in the worker's text arena holding the reasoning content.
-    pub reasoning_text: std::ops::Range<u32>,
+    pub reasoning_text: std::ops::Range<usize>,
     /// The request was cancelled on purpose (cancellation rate, end of run).
     pub cancelled: bool,
     pub error: Option<RequestError>,

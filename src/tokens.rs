@@ -141,7 +141,7 @@ fn reasoning_split(r: &RequestRecord, out_len: usize) -> Option<usize> {
     if rs.is_empty() || (rs.start != o.start && rs.start != 0) {
         return None;
     }
-    let cut = (rs.end - rs.start) as usize;
+    let cut = rs.end - rs.start;
     (cut <= out_len).then_some(cut)
 }
 
@@ -300,13 +300,13 @@ mod tests {
         let mut arena = Vec::new();
         let records: Vec<RequestRecord> = (0..3000u32)
             .map(|i| {
-                let start = arena.len() as u32;
+                let start = arena.len();
                 for _ in 0..i % 5 {
                     arena.extend_from_slice(b"w ");
                 }
                 RequestRecord {
                     request_id: i as u64,
-                    output_text: start..arena.len() as u32,
+                    output_text: start..arena.len(),
                     usage: Some(Usage {
                         completion_tokens: Some(1_000),
                         ..Default::default()

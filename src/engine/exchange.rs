@@ -10,7 +10,7 @@
 use super::stream::Stream;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
-use crate::http::sse::{classify, parse_completion, SseSplitter, StreamChunk};
+use crate::http::sse::{classify, parse_completion, SseSplitter, StreamChunk, MAX_EVENT_BYTES};
 use crate::record::{ErrorKind, RequestError, RequestRecord};
 use crate::units::{now_ns, Nanos};
 use monoio::buf::IoBufMut;
@@ -18,6 +18,9 @@ use monoio::io::AsyncReadRent;
 
 /// Largest non-streaming or error body we keep (bigger ones are an error).
 const MAX_BUFFERED_BODY: usize = 64 * 1024 * 1024;
+/// Largest generated text (reasoning + content) kept per streamed response:
+/// a server that streams without end must not take the host's memory.
+const MAX_STREAMED_TEXT: usize = 64 * 1024 * 1024;
 /// Read buffer size per connection.
 pub const READ_BUF_BYTES: usize = 64 * 1024;
 
@@ -65,16 +68,27 @@ struct EventSink<'r, 't> {
     events: u64,
     /// Bytes of `arena` that are reasoning sent before any content.
     reasoning_len: usize,
+    /// The text passed [`MAX_STREAMED_TEXT`]: the exchange fails.
+    text_overflow: bool,
 }
 
 impl EventSink<'_, '_> {
     fn on_event(&mut self, data: &[u8]) {
+        // `[DONE]` ends the stream: anything after it is not part of the answer.
+        if self.saw_done {
+            return;
+        }
         self.events += 1;
         match classify(data) {
             StreamChunk::Done => self.saw_done = true,
             StreamChunk::Delta(delta) => {
                 let reasoning = delta.reasoning.as_deref().filter(|s| !s.is_empty());
                 let content = delta.content.as_deref().filter(|s| !s.is_empty());
+                let size = reasoning.map_or(0, str::len) + content.map_or(0, str::len);
+                if self.arena.len() + size > MAX_STREAMED_TEXT {
+                    self.text_overflow = true;
+                    return;
+                }
                 if reasoning.is_some() || content.is_some() {
                     let r = &mut *self.rec;
                     let before_content = r.first_output_ns.is_none();
@@ -178,7 +192,7 @@ pub async fn read_response<S: AsyncReadRent>(
     events: &mut u64,
 ) -> Outcome {
     // 1. The head.
-    let head: ResponseHead = loop {
+    let (head, head_read_ns): (ResponseHead, Nanos) = loop {
         let (n, now) = match read_more(stream, &mut st.read_buf).await {
             Ok(x) => x,
             Err(e) => {
@@ -201,7 +215,8 @@ pub async fn read_response<S: AsyncReadRent>(
             rec.ack_ns = Some(now);
         }
         match parse_response_head(&st.read_buf) {
-            Ok(Some(h)) => break h,
+            // Body bytes that came with the head arrived with this read.
+            Ok(Some(h)) => break (h, now),
             Ok(None) => {
                 if st.read_buf.len() == st.read_buf.capacity() {
                     let grow = st.read_buf.capacity().min(MAX_HEAD_BYTES);
@@ -224,7 +239,7 @@ pub async fn read_response<S: AsyncReadRent>(
         _ => None,
     };
     let mut offset = head.head_len;
-    let mut now = rec.ack_ns.unwrap_or_else(now_ns);
+    let mut now = head_read_ns;
     let mut text = std::mem::take(&mut st.text);
     let mut sink = EventSink {
         rec,
@@ -233,6 +248,7 @@ pub async fn read_response<S: AsyncReadRent>(
         saw_done: false,
         reasoning_len: 0,
         events: 0,
+        text_overflow: false,
     };
     let mut complete = false;
     loop {
@@ -288,7 +304,25 @@ pub async fn read_response<S: AsyncReadRent>(
                 format!("response body larger than {MAX_BUFFERED_BODY} bytes"),
             );
         }
+        if st.sse.overflowed() {
+            return fail(
+                sink.rec,
+                ErrorKind::MalformedBody,
+                format!("SSE event larger than {MAX_EVENT_BYTES} bytes"),
+            );
+        }
+        if sink.text_overflow {
+            return fail(
+                sink.rec,
+                ErrorKind::MalformedBody,
+                format!("streamed text larger than {MAX_STREAMED_TEXT} bytes"),
+            );
+        }
         if complete {
+            if streaming {
+                // The body's end ends the last event even without its blank line.
+                st.sse.finish(|ev| sink.on_event(ev));
+            }
             break;
         }
         // The next read starts at the front of the reused buffer.

@@ -68,7 +68,7 @@ impl RunOutput {
     pub fn output_text(&self, r: &RequestRecord) -> &[u8] {
         self.text_arenas
             .get(r.worker as usize)
-            .and_then(|a| a.get(r.output_text.start as usize..r.output_text.end as usize))
+            .and_then(|a| a.get(r.output_text.clone()))
             .unwrap_or(&[])
     }
 }

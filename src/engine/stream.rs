@@ -78,6 +78,29 @@ impl Stream {
         Ok(())
     }
 
+    /// Whether an idle keep-alive connection was closed by the server (FIN
+    /// or reset already received) or carries bytes nobody asked for: then it
+    /// must not carry the next request, which would fail without the server
+    /// ever seeing it. Servers close idle connections silently (uvicorn after
+    /// 5 s). One non-blocking `recv(MSG_PEEK)`, plain TCP only: on TLS, bytes
+    /// waiting on an idle connection are normal (session tickets).
+    pub fn peer_closed(&self) -> bool {
+        let Stream::Plain(s) = self else {
+            return false;
+        };
+        let mut byte = 0u8;
+        // SAFETY: a one-byte peek into a local on a socket this stream owns.
+        let n = unsafe {
+            libc::recv(
+                s.as_raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+    }
+
     /// Whether this connection is TLS.
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))

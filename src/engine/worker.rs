@@ -559,6 +559,7 @@ async fn one_request(
     let request = local.shared.requests[dataset_index as usize];
     let timeout = local.shared.request_timeout;
     let t0 = now_ns();
+    let conn = conn.filter(|c| !c.stream.peer_closed());
     let reconnected = conn.is_none() && !first_use;
     let mut conn = match conn {
         Some(c) => c,
@@ -674,9 +675,8 @@ fn finish(local: &Local, mut rec: RequestRecord, text: &[u8], reasoning_len: usi
         let mut arena = local.arena.borrow_mut();
         let start = arena.len();
         arena.extend_from_slice(text);
-        rec.output_text = start as u32..arena.len() as u32;
-        let reasoning_end = (start + reasoning_len.min(text.len())) as u32;
-        rec.reasoning_text = start as u32..reasoning_end;
+        rec.output_text = start..arena.len();
+        rec.reasoning_text = start..start + reasoning_len.min(text.len());
     }
     let p = &local.shared.progress;
     if rec.is_error() {

@@ -39,6 +39,8 @@ pub struct SseSplitter {
     pending_cr: bool,
     overflow: bool,
     max_event: usize,
+    /// Nothing fed yet: a leading byte-order mark is skipped (the SSE spec).
+    at_start: bool,
 }
 
 impl Default for SseSplitter {
@@ -96,6 +98,7 @@ impl SseSplitter {
             pending_cr: false,
             overflow: false,
             max_event,
+            at_start: true,
         }
     }
 
@@ -106,6 +109,7 @@ impl SseSplitter {
         self.data_lines = 0;
         self.pending_cr = false;
         self.overflow = false;
+        self.at_start = true;
     }
 
     /// An event grew past the limit while cut across reads. The stream is
@@ -128,6 +132,12 @@ impl SseSplitter {
             return;
         }
         let mut pos = 0;
+        if self.at_start {
+            self.at_start = false;
+            if input.starts_with(b"\xEF\xBB\xBF") {
+                pos = 3;
+            }
+        }
         if self.pending_cr {
             self.pending_cr = false;
             if input.first() == Some(&b'\n') {
@@ -615,6 +625,21 @@ mod tests {
         }
         assert_eq!(n, 600);
         assert_eq!((s.line.capacity(), s.data.capacity()), (0, 0));
+    }
+
+    /// One leading byte-order mark is skipped (as the SSE spec says), and only
+    /// at the start of a stream; `reset` starts a new stream.
+    #[test]
+    fn leading_bom_is_skipped() {
+        let mut s = SseSplitter::new();
+        let got = events_of(
+            &mut s,
+            &[b"\xEF\xBB\xBFdata: a\n\n", b"\xEF\xBB\xBFdata: b\n\n"],
+        );
+        // The second BOM is mid-stream: that line's field name is not "data".
+        assert_eq!(got, vec![b"a".to_vec()]);
+        let got = events_of(&mut s, &[b"\xEF\xBB\xBFdata: c\n\n"]);
+        assert_eq!(got, vec![b"c".to_vec()]);
     }
 
     #[test]
