@@ -72,7 +72,9 @@ impl fmt::Display for HeadError {
             HeadError::ConflictingContentLength => {
                 f.write_str("conflicting Content-Length headers")
             }
-            HeadError::UnsupportedTransferEncoding => f.write_str("unsupported Transfer-Encoding"),
+            HeadError::UnsupportedTransferEncoding => f.write_str(
+                "unsupported Transfer-Encoding (only chunked; audioperf asks for no compression)",
+            ),
         }
     }
 }
@@ -91,7 +93,12 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead>, HeadError
     loop {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
-        let len = match response.parse(&buf[offset..]) {
+        // RFC 9112 §5.2: a client replaces an obsolete line folding (a header
+        // line starting with a space) with spaces instead of rejecting it.
+        let len = match httparse::ParserConfig::default()
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .parse_response(&mut response, &buf[offset..])
+        {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => {
                 return if buf.len() > MAX_HEAD_BYTES {
@@ -211,11 +218,12 @@ fn interpret(
     })
 }
 
+/// Trims spaces and tabs, and the CR LF of an obsolete line folding.
 fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
+    while let [b' ' | b'\t' | b'\r' | b'\n', rest @ ..] = s {
         s = rest;
     }
-    while let [rest @ .., b' ' | b'\t'] = s {
+    while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = s {
         s = rest;
     }
     s
@@ -296,6 +304,16 @@ mod tests {
             (h.status, h.framing, h.event_stream),
             (503, BodyFraming::ContentLength(2), true)
         );
+    }
+
+    /// An obsolete folded header line is read as spaces (RFC 9112 §5.2).
+    #[test]
+    fn folded_header_lines_are_unfolded() {
+        let h = parse(
+            b"HTTP/1.1 200 OK\r\nX-Note: a\r\n  b\r\nContent-Type:\r\n text/event-stream\r\nContent-Length: 3\r\n\r\n",
+        );
+        assert!(h.event_stream);
+        assert_eq!(h.framing, BodyFraming::ContentLength(3));
     }
 
     #[test]
