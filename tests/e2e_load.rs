@@ -229,6 +229,54 @@ fn cancellation_rate_cancels_that_share() {
     assert_eq!(stat(&ex, "request_count", "avg"), (40 - cancelled) as f64);
 }
 
+/// SIGINT while an open-loop run waits 5 s for its next arrival: it stops at
+/// once (not when the arrival is due) and writes its exports.
+#[test]
+fn interrupt_during_a_long_arrival_gap() {
+    let mock = MockServer::start(&["--ttft-ms", "1", "--itl-ms", "1", "--output-tokens", "2"]);
+    let tmp = tempdir();
+    let dir = tmp.path().join("run");
+    let mut args = vec!["profile"];
+    args.extend(base(&mock.url, dir.to_str().unwrap()));
+    args.extend([
+        "--request-rate",
+        "0.2",
+        "--request-rate-mode",
+        "constant",
+        "--request-count",
+        "4",
+    ]);
+    let mut child = audioperf()
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1000));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_millis(1500),
+        "stopped {took:?} after SIGINT"
+    );
+    assert!(!status.success());
+    let ex = read_json(&dir.join("profile_export_aiperf.json"));
+    assert_eq!(ex["was_cancelled"], true);
+    assert_accounting(&ex, profiling_lines(&dir).len() as u64);
+}
+
 /// SIGINT mid-run: sending stops, in-flight requests get a short drain, and
 /// every export is still written with was_cancelled: true.
 #[test]

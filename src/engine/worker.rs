@@ -458,18 +458,25 @@ async fn open_loop(local: &Rc<Local>, arrivals: &[Nanos], precise: Option<Precis
     let start = local.phase_start.get();
     let cap = local.phase.borrow().connections.max(1);
     let mut handles = Vec::new();
+    let stopped = || local.shared.progress.stop.load(Ordering::Relaxed);
     for (j, &offset) in arrivals.iter().enumerate() {
-        let intended = start + offset;
-        let now = now_ns();
-        if intended > now {
+        let intended = start.saturating_add(offset);
+        // Sleep to the arrival in slices of at most WATCH_PERIOD, so that an
+        // interrupt during a long gap (a low rate) is noticed at once.
+        loop {
+            let now = now_ns();
+            if intended <= now || stopped() {
+                break;
+            }
+            let wake = intended.min(now + WATCH_PERIOD.as_nanos() as Nanos);
             match &precise {
-                Some(t) => t.sleep_until(intended).await,
-                None => monoio::time::sleep(Duration::from_nanos(intended - now)).await,
+                Some(t) => t.sleep_until(wake).await,
+                None => monoio::time::sleep(Duration::from_nanos(wake - now)).await,
             }
         }
         // The schedule already ends at --benchmark-duration (an arrival due
         // exactly then is still sent); only an interrupt stops it early.
-        if local.shared.progress.stop.load(Ordering::Relaxed) {
+        if stopped() {
             break;
         }
         let id = j as u64 * local.workers as u64 + local.worker as u64;
@@ -494,7 +501,7 @@ async fn open_loop(local: &Rc<Local>, arrivals: &[Nanos], precise: Option<Precis
 async fn open_loop_task(local: Rc<Local>, conn: Option<Conn>, id: u64, intended: Nanos) {
     // A pooled (idle) connection or a new one for a new slot: no reconnect.
     let mut conn = one_request(&local, conn, id, Some(intended), false, true).await;
-    loop {
+    while !local.shared.progress.stop.load(Ordering::Relaxed) {
         let next = local.waiting.borrow_mut().pop_front();
         match next {
             Some((id, intended)) => {
