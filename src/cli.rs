@@ -707,12 +707,30 @@ fn absolute(p: &Path) -> PathBuf {
     out
 }
 
+/// The longest time any flag may name: 10^9 s (about 32 years), which every
+/// run treats as "no limit"; `inf` and larger values mean the same. Deadlines
+/// are nanoseconds in a u64, which anything much longer would overflow.
+pub const MAX_SECONDS: f64 = 1e9;
+/// Bounds of `--request-rate`, requests per second.
+pub const MIN_REQUEST_RATE: f64 = 1e-6;
+pub const MAX_REQUEST_RATE: f64 = 1e7;
+/// Most arrivals one run precomputes (8 bytes each).
+pub const MAX_SCHEDULED_ARRIVALS: f64 = 1e8;
+/// Largest token count (mean or spread) a prompt or answer may ask for.
+pub const MAX_TOKENS: f64 = 10_000_000.0;
+/// Most distinct dataset entries implied by `--request-count` alone.
+pub const MAX_ENTRIES_FROM_COUNT: u64 = 100_000;
+
 fn secs(flag: &'static str, s: f64) -> Result<Duration, CliError> {
-    if s.is_infinite() {
-        return Ok(Duration::MAX);
+    let d = Duration::try_from_secs_f64(s.min(MAX_SECONDS))
+        .map_err(|_| CliError::new(flag, format!("{s} is not a valid number of seconds")))?;
+    if s > 0.0 && d.is_zero() {
+        return Err(CliError::new(
+            flag,
+            format!("{s} seconds is below the clock's 1 ns resolution"),
+        ));
     }
-    Duration::try_from_secs_f64(s)
-        .map_err(|_| CliError::new(flag, format!("{s} is not a valid number of seconds")))
+    Ok(d)
 }
 
 fn num(v: f64) -> Value {
@@ -901,6 +919,47 @@ impl ProfileArgs {
                 "only applies with --arrival-pattern gamma",
             ));
         }
+        if let Some(rate) = a.request_rate {
+            // Below this an arrival gap overflows the schedule's clock; above
+            // it no HTTP/1.1 client keeps up. Both are typos, not benchmarks.
+            if !(MIN_REQUEST_RATE..=MAX_REQUEST_RATE).contains(&rate) {
+                return Err(CliError::new(
+                    "--request-rate",
+                    format!(
+                        "{rate:e} is out of range: requests per second must be between {MIN_REQUEST_RATE:e} and {MAX_REQUEST_RATE:e}"
+                    ),
+                ));
+            }
+            // The arrival schedule is computed up front: bound its size.
+            if let Some(d) = a.benchmark_duration {
+                let arrivals = rate * d.min(MAX_SECONDS);
+                let cap = a.request_count.map_or(f64::MAX, |n| n as f64);
+                if arrivals.min(cap) > MAX_SCHEDULED_ARRIVALS {
+                    return Err(CliError::new(
+                        "--benchmark-duration",
+                        format!(
+                            "{d} s at --request-rate {rate} is {arrivals:.0} arrivals; at most {MAX_SCHEDULED_ARRIVALS:.0} are scheduled per run (split it, or bound it with --request-count)"
+                        ),
+                    ));
+                }
+            }
+        }
+        for (flag, v) in [
+            (
+                "--synthetic-input-tokens-mean",
+                a.input_tokens_mean.map(f64::from),
+            ),
+            ("--synthetic-input-tokens-stddev", a.input_tokens_stddev),
+            ("--output-tokens-mean", a.output_tokens_mean.map(f64::from)),
+            ("--output-tokens-stddev", a.output_tokens_stddev),
+        ] {
+            if v.is_some_and(|v| v > MAX_TOKENS) {
+                return Err(CliError::new(
+                    flag,
+                    format!("at most {MAX_TOKENS:.0} tokens (every prompt is built up front)"),
+                ));
+            }
+        }
         let request_count = match (a.request_count, a.conversation_num, a.benchmark_duration) {
             (Some(n), _, _) => n,
             (None, Some(sessions), _) => u64::from(sessions),
@@ -916,10 +975,16 @@ impl ProfileArgs {
             "--benchmark-grace-period",
             a.benchmark_grace_period.unwrap_or(defaults::GRACE_PERIOD_S),
         )?;
+        // AIPerf builds one entry per request when only --request-count is
+        // given; past MAX_ENTRIES_FROM_COUNT entries are reused instead (each
+        // holds a whole request body: a million 5 s clips would be 280 GB).
         let num_dataset_entries = a
             .num_dataset_entries
             .or(a.conversation_num)
-            .or_else(|| a.request_count.map(|n| n.min(u64::from(u32::MAX)) as u32))
+            .or_else(|| {
+                a.request_count
+                    .map(|n| n.min(MAX_ENTRIES_FROM_COUNT) as u32)
+            })
             .unwrap_or(defaults::NUM_DATASET_ENTRIES);
 
         // ---- audio ----
@@ -1067,9 +1132,10 @@ impl ProfileArgs {
             benchmark_grace_period,
             request_timeout,
             request_cancellation_rate: a.request_cancellation_rate.unwrap_or(0.0),
-            request_cancellation_delay: Duration::from_secs_f64(
+            request_cancellation_delay: secs(
+                "--request-cancellation-delay",
                 a.request_cancellation_delay.unwrap_or(0.0),
-            ),
+            )?,
             latency_from_schedule: a.latency_from_schedule,
             audio,
             prompt,
@@ -1676,7 +1742,7 @@ mod tests {
         assert!(d.input_config_json["phases"][0].get("requests").is_none());
         // 'inf' grace period: wait forever; JSON null like AIPerf's exporter.
         let g = ok("-m m --benchmark-duration 10 --benchmark-grace-period inf");
-        assert_eq!(g.benchmark_grace_period, Duration::MAX);
+        assert_eq!(g.benchmark_grace_period, Duration::from_secs(1_000_000_000));
         assert_eq!(
             g.input_config_json["phases"][0]["grace_period"],
             Value::Null
@@ -1944,7 +2010,7 @@ mod tests {
 
     #[test]
     fn validation_errors_name_their_flag() {
-        let cases: [(&str, &str, &str); 16] = [
+        let cases: [(&str, &str, &str); 22] = [
             ("--audio-depths 24x", "--audio-depths", "24x is not a number; allowed: 8, 16, 24, 32"),
             ("--audio-depths 12", "--audio-depths", "12 is not supported; allowed: 8, 16, 24, 32"),
             ("--audio-format ogg", "--audio-format", "'ogg' is not supported; allowed: wav, mp3"),
@@ -1965,6 +2031,12 @@ mod tests {
             ("--extra-inputs novalue", "--extra-inputs", "'key:value'"),
             ("--extra-inputs {bad", "--extra-inputs", "JSON"),
             ("--custom-dataset-type single_turn", "--custom-dataset-type", "requires --input-file"),
+            ("--request-rate 1e-300", "--request-rate", "out of range"),
+            ("--request-rate 1e300", "--request-rate", "out of range"),
+            ("--request-rate 1e6 --benchmark-duration 1000", "--benchmark-duration", "at most 100000000"),
+            ("--request-timeout-seconds 1e-12", "--request-timeout-seconds", "resolution"),
+            ("--isl 20000000", "--synthetic-input-tokens-mean", "at most 10000000"),
+            ("--osl-stddev 1e30 --osl 5", "--output-tokens-stddev", "at most 10000000"),
         ];
         for (line, flag, text) in cases {
             let e = err(&format!("-m m {line}"));
@@ -1984,6 +2056,26 @@ mod tests {
         }
         // Audio flags are ignored with a file dataset, as in AIPerf.
         assert!(config(&format!("-m m --input-file {p} --audio-length-mean 1")).is_ok());
+    }
+
+    /// Times past 10^9 s (and inf) mean "no limit" and are held there, so
+    /// deadlines in u64 nanoseconds cannot overflow; a count given with a
+    /// duration bounds the run too, so it is kept.
+    #[test]
+    fn huge_times_are_capped_and_counts_kept() {
+        let forever = Duration::from_secs(1_000_000_000);
+        let c = config("-m m --request-timeout-seconds 1e17").unwrap();
+        assert_eq!(c.request_timeout, forever);
+        let c =
+            config("-m m --request-cancellation-rate 5 --request-cancellation-delay inf").unwrap();
+        assert_eq!(c.request_cancellation_delay, forever);
+        let c = config("-m m --benchmark-duration 1e30 --request-count 5").unwrap();
+        assert_eq!((c.benchmark_duration, c.request_count), (Some(forever), 5));
+        let c = config("-m m --benchmark-duration 2").unwrap();
+        assert_eq!(c.request_count, u64::MAX);
+        // One entry per request, up to 100,000.
+        let c = config("-m m --request-count 5000000").unwrap();
+        assert_eq!(c.num_dataset_entries, 100_000);
     }
 
     #[test]

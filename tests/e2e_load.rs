@@ -81,6 +81,31 @@ fn constant_rate_for_a_duration() {
     });
 }
 
+/// Both a duration and a request count: the run ends at whichever comes
+/// first (as AIPerf), here the 6 requests, long before the 30 s.
+#[test]
+fn count_and_duration_stop_at_the_first_reached() {
+    let mock = MockServer::start(&["--ttft-ms", "5", "--itl-ms", "1", "--output-tokens", "5"]);
+    let tmp = tempdir();
+    let dir = tmp.path().join("run");
+    let mut args = base(&mock.url, dir.to_str().unwrap());
+    args.extend([
+        "--benchmark-duration",
+        "30",
+        "--request-count",
+        "6",
+        "--concurrency",
+        "2",
+    ]);
+    let t0 = Instant::now();
+    let out = profile(&args, Duration::from_secs(40));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    let ex = read_json(&dir.join("profile_export_aiperf.json"));
+    assert_accounting(&ex, 6);
+    assert_eq!(profiling_lines(&dir).len(), 6);
+}
+
 /// Poisson arrivals faster than two connections can serve: arrivals wait
 /// for a connection, are counted as waiting, and none is dropped.
 #[test]

@@ -140,6 +140,19 @@ impl ClipPlanner {
         // Rate first, then depth: AIPerf's draw order on its format stream.
         let sample_rate_hz = pick(&mut self.format_rng, &audio.sample_rates_hz);
         let depth_bits = pick(&mut self.format_rng, &audio.depths_bits);
+        // The RIFF sizes are 32-bit; refuse rather than write a corrupt header
+        // (checked in f64 first: an absurd length would overflow the integers).
+        let bytes = length_s
+            * sample_rate_hz as f64
+            * f64::from(depth_bits / 8)
+            * f64::from(audio.channels);
+        if bytes + WAV_HEADER_LEN as f64 > u32::MAX as f64 {
+            bail!(
+                "--audio-length-mean/--audio-length-stddev: a {length_s:.1} s clip at {sample_rate_hz} Hz, \
+                 {depth_bits} bits, {} channel(s) exceeds the 4 GiB WAV limit",
+                audio.channels
+            );
+        }
         // AIPerf: num_samples = int(audio_length * sampling_rate_hz).
         let frames = (length_s * sample_rate_hz as f64) as u64;
         let spec = ClipSpec {

@@ -120,12 +120,9 @@ pub fn plan(cfg: &ProfileConfig) -> Vec<WorkerPlan> {
             duration.map(|d| d.as_nanos() as Nanos),
         ))
     };
-    // With a duration, the request count no longer bounds the run.
-    let profile_count = if duration.is_some() {
-        None
-    } else {
-        Some(cfg.request_count)
-    };
+    // With a duration and no --request-count (u64::MAX) only the duration
+    // bounds the run; with both, whichever is reached first (as AIPerf).
+    let profile_count = (cfg.request_count != u64::MAX).then_some(cfg.request_count);
     let profile_arrivals = schedule(profile_count);
     let warmup_arrivals = if cfg.warmup_request_count > 0 {
         cfg.request_rate.map(|rate| {
