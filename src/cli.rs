@@ -142,7 +142,7 @@ pub struct ProfileArgs {
 
     // ---- Input ----
     /// Extra request body fields: `key:value[,key:value]` or a JSON object; repeatable.
-    #[arg(long = "extra-inputs", action = ArgAction::Append, value_name = "KEY:VALUE")]
+    #[arg(long = "extra-inputs", action = ArgAction::Append, num_args = 1.., value_name = "KEY:VALUE")]
     pub extra_inputs: Vec<String>,
     /// Extra HTTP header `Name:Value` (or a JSON object); repeatable.
     #[arg(long = "header", short = 'H', action = ArgAction::Append, value_name = "NAME:VALUE")]
@@ -548,8 +548,12 @@ pub fn parse_target(url: &str) -> Result<Target, CliError> {
         Scheme::Http => 80,
         Scheme::Https => 443,
     };
-    // Query and fragment have no place in a base URL; drop them with the path split.
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    // A fragment is never sent; a query is (Azure's api-version), as AIPerf does.
+    let rest = rest.split('#').next().unwrap_or("");
+    let (rest, query) = match rest.find('?') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, String::new()),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -614,6 +618,7 @@ pub fn parse_target(url: &str) -> Result<Target, CliError> {
         port,
         host_header,
         base_path: path.trim_end_matches('/').to_string(),
+        query,
     })
 }
 
@@ -2056,6 +2061,33 @@ mod tests {
         }
         // Audio flags are ignored with a file dataset, as in AIPerf.
         assert!(config(&format!("-m m --input-file {p} --audio-length-mean 1")).is_ok());
+    }
+
+    /// The URL's path and the endpoint are joined as AIPerf joins them, and
+    /// the URL's query is kept.
+    #[test]
+    fn request_paths_join_like_aiperf() {
+        let path = |args: &str| {
+            crate::dataset::request::request_path(&config(&format!("-m m {args}")).unwrap())
+        };
+        assert_eq!(path("--url h:1"), "/v1/chat/completions");
+        assert_eq!(path("--url http://h:1/v1"), "/v1/chat/completions");
+        assert_eq!(path("--url http://h:1/v1/"), "/v1/chat/completions");
+        assert_eq!(
+            path("--url h:1/v1/chat/completions"),
+            "/v1/chat/completions"
+        );
+        assert_eq!(path("--url h:1/api"), "/api/v1/chat/completions");
+        assert_eq!(
+            path("--url h:1/openai/v1?api-version=2#frag"),
+            "/openai/v1/chat/completions?api-version=2"
+        );
+        assert_eq!(path("--url h:1/v1 --endpoint /x"), "/v1/x");
+        // AIPerf's documented space-separated form of --extra-inputs.
+        let c = config("-m m --extra-inputs temperature:0.7 top_p:0.9 --streaming").unwrap();
+        assert_eq!(c.extra_inputs.len(), 2);
+        let c = config("-m m --url http://h:1/v1").unwrap();
+        assert_eq!(c.url(), "http://h:1/v1/chat/completions");
     }
 
     /// Times past 10^9 s (and inf) mean "no limit" and are held there, so

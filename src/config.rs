@@ -21,6 +21,8 @@ pub struct Target {
     pub host_header: String,
     /// Path prefix from the URL (e.g. "" or "/api"), without trailing '/'.
     pub base_path: String,
+    /// The URL's query with its '?' (e.g. "?api-version=2"), or "".
+    pub query: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,8 +176,11 @@ impl ProfileConfig {
             Scheme::Https => "https",
         };
         format!(
-            "{}://{}:{}{}{}",
-            scheme, self.target.host, self.target.port, self.target.base_path, self.endpoint_path
+            "{}://{}:{}{}",
+            scheme,
+            self.target.host,
+            self.target.port,
+            crate::dataset::request::request_path(self)
         )
     }
 }

@@ -262,6 +262,7 @@ mod tests {
             port: 443,
             host_header: host.into(),
             base_path: String::new(),
+            query: String::new(),
         }
     }
 

@@ -380,6 +380,7 @@ pub(crate) fn test_config() -> ProfileConfig {
             port: 8000,
             host_header: "127.0.0.1:8000".into(),
             base_path: String::new(),
+            query: String::new(),
         },
         endpoint_path: "/v1/chat/completions".into(),
         streaming: true,

@@ -206,15 +206,23 @@ pub fn validate_head(cfg: &ProfileConfig) -> Result<()> {
     Ok(())
 }
 
-/// `base_path` + `endpoint_path`, with exactly one '/' between them.
+/// `base_path` + `endpoint_path` + the URL's query, joined as AIPerf joins
+/// them: a base that already ends with the endpoint (the user gave the
+/// whole endpoint URL) is used as is, and a base ending in `/v1` drops the
+/// endpoint's leading `v1/` (`--url host/v1` is not `/v1/v1/chat/...`).
 pub fn request_path(cfg: &ProfileConfig) -> String {
     let base = cfg.target.base_path.trim_end_matches('/');
-    let ep = cfg.endpoint_path.as_str();
-    if ep.starts_with('/') {
-        format!("{base}{ep}")
+    let mut sub = cfg.endpoint_path.trim_start_matches('/');
+    let path = if sub.is_empty() || base.ends_with(&format!("/{sub}")) {
+        base.to_string()
     } else {
-        format!("{base}/{ep}")
-    }
+        if base.ends_with("/v1") {
+            sub = sub.strip_prefix("v1/").unwrap_or(sub);
+        }
+        format!("{base}/{sub}")
+    };
+    let path = if path.is_empty() { "/".into() } else { path };
+    format!("{path}{}", cfg.target.query)
 }
 
 /// Writes the HTTP/1.1 request head for a body of `body_len` bytes.

@@ -297,6 +297,7 @@ mod tests {
             port,
             host_header: format!("{host}:{port}"),
             base_path: String::new(),
+            query: String::new(),
         }
     }
 
