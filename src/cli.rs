@@ -147,7 +147,7 @@ pub struct ProfileArgs {
     /// Extra HTTP header `Name:Value` (or a JSON object); repeatable.
     #[arg(long = "header", short = 'H', action = ArgAction::Append, value_name = "NAME:VALUE")]
     pub header: Vec<String>,
-    /// JSONL file (or directory) with the dataset.
+    /// JSONL file with the dataset (single_turn: one request per line).
     #[arg(long = "input-file", value_name = "PATH")]
     pub input_file: Option<PathBuf>,
     /// Format of --input-file (audioperf reads single_turn).
@@ -157,6 +157,7 @@ pub struct ProfileArgs {
     #[arg(
         long = "random-seed",
         value_name = "SEED",
+        value_parser = parse_seed,
         allow_negative_numbers = true
     )]
     pub random_seed: Option<u64>,
@@ -362,11 +363,28 @@ fn parse_int<T: std::str::FromStr>(s: &str) -> Result<T, String> {
             "'{s}' is a list; parameter sweeps are not supported by audioperf, pass one value"
         ));
     }
-    t.parse()
-        .map_err(|_| format!("'{s}' is not a whole number >= 0"))
+    t.parse().map_err(|_| match t.parse::<i128>() {
+        Ok(v) if v < 0 => format!("'{s}' is negative; allowed: a whole number >= 0"),
+        Ok(_) => format!("'{s}' is too large; allowed: at most {}", max_of::<T>()),
+        Err(_) => format!("'{s}' is not a whole number >= 0"),
+    })
+}
+
+/// The largest value of an unsigned integer type, found by parsing (the
+/// types here are u32 and u64).
+fn max_of<T: std::str::FromStr>() -> u64 {
+    if u32::MAX.to_string().parse::<T>().is_ok() && u64::MAX.to_string().parse::<T>().is_err() {
+        u64::from(u32::MAX)
+    } else {
+        u64::MAX
+    }
 }
 
 fn parse_u32(s: &str) -> Result<u32, String> {
+    parse_int(s)
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
     parse_int(s)
 }
 
@@ -851,10 +869,19 @@ impl ProfileArgs {
 
         // ---- input file ----
         if let Some(p) = &a.input_file {
-            if !(p.is_file() || p.is_dir()) {
+            if p.is_dir() {
                 return Err(CliError::new(
                     "--input-file",
-                    format!("'{}' is not an existing file or directory", p.display()),
+                    format!(
+                        "'{}' is a directory; audioperf reads one JSONL file (single_turn)",
+                        p.display()
+                    ),
+                ));
+            }
+            if !p.is_file() {
+                return Err(CliError::new(
+                    "--input-file",
+                    format!("'{}' is not an existing file", p.display()),
                 ));
             }
         }
@@ -2150,6 +2177,9 @@ mod tests {
             assert!(msg.contains(flag), "{line}: {msg}");
         }
         assert!(clap_err("-m m --request-cancellation-rate 101").contains("<= 100"));
+        assert!(clap_err("-m m --concurrency 4294967296").contains("at most 4294967295"));
+        assert!(clap_err("-m m --random-seed -1").contains("is negative"));
+        assert!(clap_err("-m m --random-seed 1.5").contains("not a whole number"));
         assert!(
             clap_err("-m m --arrival-pattern burst").contains("allowed: constant, poisson, gamma")
         );
