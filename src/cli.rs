@@ -409,6 +409,54 @@ fn parse_positive_usize(s: &str) -> Result<usize, String> {
     }
 }
 
+/// AIPerf 0.13 `profile` options audioperf does not implement. Named here so
+/// a command line using one gets a clear refusal instead of clap's bare
+/// "unexpected argument".
+pub const UNSUPPORTED_AIPERF_FLAGS: &[&str] = &[
+    "--export-level",
+    "--profile-export-level",
+    "--profile-export-prefix",
+    "--profile-export-file",
+    "--slice-duration",
+    "--export-outputs-json",
+    "--goodput",
+    "--warmup-duration",
+    "--warmup-concurrency",
+    "--warmup-request-rate",
+    "--num-warmup-sessions",
+    "--warmup-grace-period",
+    "--public-dataset",
+    "--model-selection-strategy",
+    "--dataset-sampling-strategy",
+    "--conversation-turn-mean",
+    "--conversation-turn-stddev",
+    "--conversation-turn-delay-mean",
+    "--system-prompt",
+    "--shared-system-prompt-length",
+    "--concurrency-ramp-duration",
+    "--request-rate-ramp-duration",
+    "--prefill-concurrency",
+    "--wait-for-model-timeout",
+    "--server-metrics",
+    "--gpu-telemetry",
+    "--failed-request-threshold",
+    "--fixed-schedule",
+    "--config",
+];
+
+/// The first AIPerf option in `args` that audioperf does not implement, with
+/// a message saying so.
+pub fn unsupported_aiperf_flag(args: &[String]) -> Option<String> {
+    args.iter().find_map(|a| {
+        let name = a.split('=').next().unwrap_or(a);
+        (UNSUPPORTED_AIPERF_FLAGS.contains(&name) || name == "-f").then(|| {
+            format!(
+                "{name} is an AIPerf option that audioperf does not support; see `audioperf profile --help` for the options it has"
+            )
+        })
+    })
+}
+
 /// AIPerf matches enum values case-insensitively with `-` and `_` alike.
 fn normalize_choice(s: &str) -> String {
     s.trim().to_ascii_lowercase().replace('_', "-")
@@ -993,7 +1041,9 @@ impl ProfileArgs {
             }
         }
         let request_count = match (a.request_count, a.conversation_num, a.benchmark_duration) {
-            (Some(n), _, _) => n,
+            // Both bound the run (single-turn: a session is one request).
+            (Some(n), Some(sessions), _) => n.min(u64::from(sessions)),
+            (Some(n), None, _) => n,
             (None, Some(sessions), _) => u64::from(sessions),
             // A duration bounds the run; the count is then unbounded.
             (None, None, Some(_)) => u64::MAX,
@@ -1018,6 +1068,14 @@ impl ProfileArgs {
                     .map(|n| n.min(MAX_ENTRIES_FROM_COUNT) as u32)
             })
             .unwrap_or(defaults::NUM_DATASET_ENTRIES);
+
+        // AIPerf: an output-length spread needs a mean ("osl.mean Field required").
+        if a.output_tokens_stddev.is_some() && a.output_tokens_mean.is_none() {
+            return Err(CliError::new(
+                "--output-tokens-stddev",
+                "requires --output-tokens-mean",
+            ));
+        }
 
         // ---- audio ----
         if a.audio_length_stddev.is_some() && a.audio_length_mean.is_none() {
@@ -2042,7 +2100,7 @@ mod tests {
 
     #[test]
     fn validation_errors_name_their_flag() {
-        let cases: [(&str, &str, &str); 22] = [
+        let cases: [(&str, &str, &str); 23] = [
             ("--audio-depths 24x", "--audio-depths", "24x is not a number; allowed: 8, 16, 24, 32"),
             ("--audio-depths 12", "--audio-depths", "12 is not supported; allowed: 8, 16, 24, 32"),
             ("--audio-format ogg", "--audio-format", "'ogg' is not supported; allowed: wav, mp3"),
@@ -2059,6 +2117,7 @@ mod tests {
             ("--benchmark-grace-period 3", "--benchmark-grace-period", "requires --benchmark-duration"),
             ("--request-cancellation-delay 1", "--request-cancellation-delay", "requires --request-cancellation-rate"),
             ("--audio-length-stddev 1", "--audio-length-stddev", "requires --audio-length-mean"),
+            ("--osl-stddev 5", "--output-tokens-stddev", "requires --output-tokens-mean"),
             ("--arrival-smoothness 2", "--arrival-smoothness", "gamma"),
             ("--extra-inputs novalue", "--extra-inputs", "'key:value'"),
             ("--extra-inputs {bad", "--extra-inputs", "JSON"),
@@ -2088,6 +2147,25 @@ mod tests {
         }
         // Audio flags are ignored with a file dataset, as in AIPerf.
         assert!(config(&format!("-m m --input-file {p} --audio-length-mean 1")).is_ok());
+    }
+
+    #[test]
+    fn unsupported_aiperf_flags_are_named() {
+        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let msg = unsupported_aiperf_flag(&args("-m m --goodput time_to_first_token:100"));
+        assert!(msg.is_some_and(|m| m.starts_with("--goodput is an AIPerf option")));
+        let msg = unsupported_aiperf_flag(&args("-m m --export-level=records"));
+        assert!(msg.is_some_and(|m| m.starts_with("--export-level is")));
+        assert!(
+            unsupported_aiperf_flag(&args("-m m --concurrency 4 --no-server-metrics")).is_none()
+        );
+        // Every name here is unknown to the parser (else it would be supported).
+        for flag in UNSUPPORTED_AIPERF_FLAGS {
+            assert!(
+                clap_err(&format!("-m m {flag} 1")).contains("unexpected argument"),
+                "{flag}"
+            );
+        }
     }
 
     /// The URL's path and the endpoint are joined as AIPerf joins them, and

@@ -24,6 +24,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("profile") {
+        if let Some(msg) = audioperf::cli::unsupported_aiperf_flag(&args[2..]) {
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Profile(args) => {

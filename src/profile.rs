@@ -40,6 +40,11 @@ fn load_tokenizer(cfg: &ProfileConfig, log: &mut RunLog) -> Option<HfTokenizer> 
         return None;
     }
     let spec = cfg.tokenizer.as_deref().unwrap_or(&cfg.model);
+    if spec == "builtin" {
+        // AIPerf's offline tokenizer has no Hugging Face files to load.
+        log.info("token counts: server usage (--tokenizer builtin); synthetic prompt lengths from audioperf's approximate counter");
+        return None;
+    }
     let t0 = Instant::now();
     match tokenizer::load(spec, cfg.tokenizer_revision.as_deref()) {
         Ok(t) => {
