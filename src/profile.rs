@@ -187,6 +187,22 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         "requests: {} sent = {} successful + {} errors + {} cancelled; {} warmup; {} waited for a connection",
         a.sent, a.successful, a.errors, a.cancelled, summary.warmup_requests, summary.waited_for_connection
     ));
+    if cfg.streaming {
+        // A server that ignores `"stream": true` answers with one JSON body:
+        // the request succeeds but has no token timing at all.
+        let untimed = run
+            .records
+            .iter()
+            .filter(|r| !r.warmup && !r.cancelled && !r.is_error() && r.first_token_ns.is_none())
+            .count();
+        if untimed > 0 {
+            let msg = format!(
+                "{untimed} successful streaming requests carried no token events (an empty answer, or a server that ignored \"stream\": true): they have no TTFT or ITL"
+            );
+            eprintln!("warning: {msg}");
+            log.warning(&msg);
+        }
+    }
     let client = ClientReport::new(&run, &summary);
     for line in client.log_lines() {
         log.info(&line);

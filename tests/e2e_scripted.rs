@@ -86,6 +86,7 @@ struct Run {
     _tmp: tempfile::TempDir,
     export: serde_json::Value,
     lines: Vec<serde_json::Value>,
+    stderr: String,
 }
 
 /// Profiles `url` with `count` streaming requests, one at a time, counting
@@ -129,6 +130,7 @@ fn profile_run(url: &str, count: u32, extra: &[&str]) -> Run {
         _tmp: tmp,
         export,
         lines,
+        stderr,
     }
 }
 
@@ -305,4 +307,32 @@ fn idle_connections_closed_by_the_server_are_not_reused() {
     );
     assert!(error_messages(&r).is_empty(), "{:?}", error_messages(&r));
     assert_eq!(answered.load(std::sync::atomic::Ordering::Relaxed), 6);
+}
+
+/// A server that ignores `"stream": true` and answers with one JSON body:
+/// the requests succeed, OSL is right, and the run warns that they have no
+/// token timing instead of leaving TTFT silently out.
+#[test]
+fn json_answer_to_a_streaming_request_is_warned_about() {
+    let url = serve(|c| {
+        let body =
+            r#"{"choices":[{"index":0,"message":{"role":"assistant","content":" hello hello"}}]}"#;
+        send(
+            c,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    });
+    let r = profile_run(&url, 3, &[]);
+    assert!(error_messages(&r).is_empty(), "{:?}", error_messages(&r));
+    assert_eq!(stat(&r.export, "output_sequence_length", "avg"), 2.0);
+    assert!(
+        r.stderr
+            .contains("3 successful streaming requests carried no token events"),
+        "{}",
+        r.stderr
+    );
 }
