@@ -363,10 +363,15 @@ fn parse_int<T: std::str::FromStr>(s: &str) -> Result<T, String> {
             "'{s}' is a list; parameter sweeps are not supported by audioperf, pass one value"
         ));
     }
-    t.parse().map_err(|_| match t.parse::<i128>() {
-        Ok(v) if v < 0 => format!("'{s}' is negative; allowed: a whole number >= 0"),
-        Ok(_) => format!("'{s}' is too large; allowed: at most {}", max_of::<T>()),
-        Err(_) => format!("'{s}' is not a whole number >= 0"),
+    t.parse().map_err(|_| {
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            format!("'{s}' is not a whole number >= 0")
+        } else if t.starts_with('-') {
+            format!("'{s}' is negative; allowed: a whole number >= 0")
+        } else {
+            format!("'{s}' is too large; allowed: at most {}", max_of::<T>())
+        }
     })
 }
 
@@ -1011,17 +1016,33 @@ impl ProfileArgs {
                 ));
             }
             // The arrival schedule is computed up front: bound its size.
-            if let Some(d) = a.benchmark_duration {
-                let arrivals = rate * d.min(MAX_SECONDS);
-                let cap = a.request_count.map_or(f64::MAX, |n| n as f64);
-                if arrivals.min(cap) > MAX_SCHEDULED_ARRIVALS {
-                    return Err(CliError::new(
-                        "--benchmark-duration",
-                        format!(
-                            "{d} s at --request-rate {rate} is {arrivals:.0} arrivals; at most {MAX_SCHEDULED_ARRIVALS:.0} are scheduled per run (split it, or bound it with --request-count)"
-                        ),
-                    ));
-                }
+            let by_duration = a.benchmark_duration.map(|d| rate * d.min(MAX_SECONDS));
+            let by_count = a.request_count.map(|n| n as f64);
+            let arrivals = match (by_duration, by_count) {
+                (Some(d), Some(n)) => d.min(n),
+                (Some(x), None) | (None, Some(x)) => x,
+                (None, None) => 0.0,
+            };
+            if arrivals > MAX_SCHEDULED_ARRIVALS {
+                let flag = if by_duration.is_some_and(|d| d >= arrivals) {
+                    "--benchmark-duration"
+                } else {
+                    "--request-count"
+                };
+                return Err(CliError::new(
+                    flag,
+                    format!(
+                        "{arrivals:.0} arrivals at --request-rate {rate}; at most {MAX_SCHEDULED_ARRIVALS:.0} are scheduled per run (split the run)"
+                    ),
+                ));
+            }
+            if a.warmup_request_count
+                .is_some_and(|n| n as f64 > MAX_SCHEDULED_ARRIVALS)
+            {
+                return Err(CliError::new(
+                    "--warmup-request-count",
+                    format!("at most {MAX_SCHEDULED_ARRIVALS:.0} with --request-rate"),
+                ));
             }
         }
         for (flag, v) in [
@@ -2100,7 +2121,7 @@ mod tests {
 
     #[test]
     fn validation_errors_name_their_flag() {
-        let cases: [(&str, &str, &str); 23] = [
+        let cases: [(&str, &str, &str); 24] = [
             ("--audio-depths 24x", "--audio-depths", "24x is not a number; allowed: 8, 16, 24, 32"),
             ("--audio-depths 12", "--audio-depths", "12 is not supported; allowed: 8, 16, 24, 32"),
             ("--audio-format ogg", "--audio-format", "'ogg' is not supported; allowed: wav, mp3"),
@@ -2127,6 +2148,7 @@ mod tests {
             ("--request-rate 1e6 --benchmark-duration 1000", "--benchmark-duration", "at most 100000000"),
             ("--request-timeout-seconds 1e-12", "--request-timeout-seconds", "resolution"),
             ("--isl 20000000", "--synthetic-input-tokens-mean", "at most 10000000"),
+            ("--request-rate 1 --request-count 200000000", "--request-count", "at most 100000000"),
             ("--osl-stddev 1e30 --osl 5", "--output-tokens-stddev", "at most 10000000"),
         ];
         for (line, flag, text) in cases {
@@ -2258,6 +2280,9 @@ mod tests {
         assert!(clap_err("-m m --concurrency 4294967296").contains("at most 4294967295"));
         assert!(clap_err("-m m --random-seed -1").contains("is negative"));
         assert!(clap_err("-m m --random-seed 1.5").contains("not a whole number"));
+        assert!(clap_err("-m m --random-seed -0").contains("is negative"));
+        assert!(clap_err("-m m --random-seed 1e400").contains("not a whole number"));
+        assert!(clap_err(&format!("-m m --random-seed {}", "9".repeat(50))).contains("too large"));
         assert!(
             clap_err("-m m --arrival-pattern burst").contains("allowed: constant, poisson, gamma")
         );

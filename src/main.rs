@@ -24,9 +24,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("profile") {
-        if let Some(msg) = audioperf::cli::unsupported_aiperf_flag(&args[2..]) {
+    // Lossy only for display and for spotting option names; clap parses the
+    // real (OS) arguments.
+    let raw_args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if raw_args.get(1).map(String::as_str) == Some("profile") {
+        if let Some(msg) = audioperf::cli::unsupported_aiperf_flag(&raw_args[2..]) {
             eprintln!("error: {msg}");
             return ExitCode::from(2);
         }
@@ -35,13 +39,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Profile(args) => {
             // Like AIPerf's "CLI Command:", with the program's name, not its path.
-            let cmdline = std::env::args()
+            let cmdline = raw_args
+                .iter()
                 .enumerate()
                 .map(|(i, a)| {
                     if i == 0 {
                         "audioperf".to_string()
                     } else {
-                        shell_quote(&a)
+                        shell_quote(a)
                     }
                 })
                 .collect::<Vec<_>>()
@@ -53,6 +58,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            // Dataset options that need the whole config: still a bad command line.
+            if let Err(e) = audioperf::dataset::validate(&cfg) {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
             match audioperf::profile::run(cfg) {
                 Ok(code) => code,
                 Err(e) => {

@@ -121,7 +121,7 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         UiType::None => false,
         UiType::Simple | UiType::Dashboard => std::io::stderr().is_terminal(),
     };
-    let total = cfg.request_count + cfg.warmup_request_count;
+    let total = cfg.request_count.saturating_add(cfg.warmup_request_count);
     let run = std::thread::scope(|scope| {
         let p = progress.clone();
         let handle = scope.spawn(|| engine::run(&cfg, &ds, p));

@@ -63,7 +63,11 @@ fn constant_rate_for_a_duration() {
         let t0 = Instant::now();
         let out = profile(&args, Duration::from_secs(30));
         assert!(out.status.success(), "{}", stderr_of(&out));
-        assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+        ensure!(
+            t0.elapsed() < Duration::from_secs(8),
+            "took {:?}",
+            t0.elapsed()
+        );
         let lines = profiling_lines(&dir);
         let ex = read_json(&dir.join("profile_export_aiperf.json"));
         assert_accounting(&ex, lines.len() as u64);
@@ -292,8 +296,9 @@ fn interrupt_during_a_long_arrival_gap() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let took = t0.elapsed();
+    // Without the fix it stopped only at the next arrival, 4 s later.
     assert!(
-        took < Duration::from_millis(1500),
+        took < Duration::from_millis(3000),
         "stopped {took:?} after SIGINT"
     );
     assert!(!status.success());

@@ -322,11 +322,32 @@ fn bad_values_are_clear_errors() {
             vec!["--model", "m", "--url", "http://127.0.0.1:99999"],
             "--url",
         ),
+        // Checked against the whole configuration, still before anything runs.
+        (
+            vec!["--model", "m", "--header", "Content-Length:5"],
+            "--header",
+        ),
+        (
+            vec!["--model", "m", "--audio-length-mean", "0.001"],
+            "--audio-length-mean",
+        ),
+        (
+            vec!["--model", "m", "--goodput", "time_to_first_token:100"],
+            "--goodput",
+        ),
     ] {
+        let tmp = tempdir();
+        let dir = tmp.path().join("run");
+        let mut args = args.clone();
+        args.extend(["--output-artifact-dir", dir.to_str().unwrap()]);
         let out = profile(&args, Duration::from_secs(20));
-        assert!(!out.status.success(), "{args:?} should fail");
+        assert_eq!(out.status.code(), Some(2), "{args:?} should fail with 2");
         let err = stderr_of(&out);
         assert!(err.contains(flag), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            !dir.exists(),
+            "{args:?}: nothing is written for a bad command line"
+        );
     }
 }

@@ -227,17 +227,13 @@ fn resolve_audio(
             "audio URL {short:?} is not supported; use a local file, a data:audio URI or \"wav,<base64>\""
         ));
     }
-    // AIPerf's internal form: "<fmt>,<base64>" with fmt wav or mp3. A short
-    // alphanumeric word before the comma is a format, not a file name.
-    if let Some((fmt, b64)) = value.split_once(',') {
-        let f = fmt.to_ascii_lowercase();
+    // AIPerf's internal form: "<fmt>,<base64>" with fmt wav or mp3.
+    let inline_format = value
+        .split_once(',')
+        .map(|(fmt, b64)| (fmt.to_ascii_lowercase(), b64));
+    if let Some((f, b64)) = &inline_format {
         if f == "wav" || f == "mp3" {
-            return decode_inline(&f, b64, &format!("audio \"{f},<base64>\" value"));
-        }
-        if (1..=8).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(format!(
-                "audio value {short:?}...: unsupported audio format {f:?} in \"<fmt>,<base64>\"; use wav or mp3"
-            ));
+            return decode_inline(f, b64, &format!("audio \"{f},<base64>\" value"));
         }
     }
     let given = Path::new(value);
@@ -247,6 +243,14 @@ fn resolve_audio(
         vec![cwd.join(given), file_dir.join(given)]
     };
     let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        // Not a file: a short word before a comma was meant as a format.
+        if let Some((f, _)) = &inline_format {
+            if (1..=8).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "audio value {short:?}...: unsupported audio format {f:?} in \"<fmt>,<base64>\"; use wav or mp3"
+                ));
+            }
+        }
         if let Some(other) = candidates.iter().find(|p| p.exists()) {
             return Err(format!(
                 "audio path {} is not a regular file (a directory, device or pipe)",
@@ -470,6 +474,14 @@ mod tests {
         assert!(e.len() < 300, "{} bytes of error", e.len());
         let e = err(&format!("{{\"audio\": \"{}.wav\"}}\n", "x/".repeat(50_000)));
         assert!(e.contains("not found") && e.len() < 300, "{e}");
+        // A real file whose name has a comma is a file, not a format.
+        let (_d, file, cwd) = setup("{\"audio\": \"take1,a.wav\"}\n");
+        let dir = file.parent().unwrap();
+        std::fs::copy(dir.join("a.wav"), dir.join("take1,a.wav")).unwrap();
+        assert_eq!(
+            load_single_turn(&file, &cwd).unwrap()[0].audios[0].seconds,
+            0.5
+        );
         let e = err("{\"audio\": \"/tmp\"}\n");
         assert!(
             e.ends_with("audio path /tmp is not a regular file (a directory, device or pipe)"),

@@ -94,15 +94,16 @@ fn derive_seed(seed: u64, name: &str) -> u64 {
     z ^ (z >> 31)
 }
 
-/// [`build`] with a caller-supplied token counter (a real tokenizer makes
-/// prompt lengths exact for the model).
-pub fn build_with_counter(
-    cfg: &ProfileConfig,
-    counter: &dyn TokenCounter,
-) -> anyhow::Result<Dataset> {
-    let started = Instant::now();
-    if let Some(path) = &cfg.input_file {
-        return build_from_file(cfg, path, started);
+/// Checks everything about the dataset options that can be checked without
+/// reading files or building anything, so a bad value is a command-line
+/// error (exit 2) before the artifact directory is made.
+pub fn validate(cfg: &ProfileConfig) -> anyhow::Result<()> {
+    if !cfg.prompt.output_tokens_stddev.is_finite() || cfg.prompt.output_tokens_stddev < 0.0 {
+        bail!("--output-tokens-stddev must be a finite number >= 0");
+    }
+    request::validate_head(cfg)?;
+    if cfg.input_file.is_some() {
+        return Ok(());
     }
     if cfg.num_dataset_entries == 0 {
         bail!("--num-dataset-entries must be at least 1");
@@ -124,10 +125,22 @@ pub fn build_with_counter(
     if !cfg.prompt.input_tokens_stddev.is_finite() || cfg.prompt.input_tokens_stddev < 0.0 {
         bail!("--synthetic-input-tokens-stddev must be a finite number >= 0");
     }
-    if !cfg.prompt.output_tokens_stddev.is_finite() || cfg.prompt.output_tokens_stddev < 0.0 {
-        bail!("--output-tokens-stddev must be a finite number >= 0");
+    Ok(())
+}
+
+/// [`build`] with a caller-supplied token counter (a real tokenizer makes
+/// prompt lengths exact for the model).
+pub fn build_with_counter(
+    cfg: &ProfileConfig,
+    counter: &dyn TokenCounter,
+) -> anyhow::Result<Dataset> {
+    let started = Instant::now();
+    validate(cfg)?;
+    if let Some(path) = &cfg.input_file {
+        return build_from_file(cfg, path, started);
     }
-    request::validate_head(cfg)?;
+    let include_audio = cfg.audio.length_mean_s != 0.0;
+    let include_prompt = cfg.prompt.input_tokens_mean > 0;
 
     let seed = cfg.random_seed.unwrap_or_else(rand::random);
     let mut clips = ClipPlanner::new([
@@ -253,10 +266,6 @@ fn build_from_file(
             "--custom-dataset-type {other} is not supported by audioperf; the only supported type is single_turn"
         ),
     }
-    if !cfg.prompt.output_tokens_stddev.is_finite() || cfg.prompt.output_tokens_stddev < 0.0 {
-        bail!("--output-tokens-stddev must be a finite number >= 0");
-    }
-    request::validate_head(cfg)?;
     let cwd = std::env::current_dir()
         .map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
     let entries = input::load_single_turn(path, &cwd)?;

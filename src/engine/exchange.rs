@@ -322,6 +322,13 @@ pub async fn read_response<S: AsyncReadRent>(
             if streaming {
                 // The body's end ends the last event even without its blank line.
                 st.sse.finish(|ev| sink.on_event(ev));
+                if sink.text_overflow {
+                    return fail(
+                        sink.rec,
+                        ErrorKind::MalformedBody,
+                        format!("streamed text larger than {MAX_STREAMED_TEXT} bytes"),
+                    );
+                }
             }
             break;
         }
@@ -336,6 +343,13 @@ pub async fn read_response<S: AsyncReadRent>(
                     if streaming {
                         // The close ends the last event even without its blank line.
                         st.sse.finish(|ev| sink.on_event(ev));
+                        if sink.text_overflow {
+                            return fail(
+                                sink.rec,
+                                ErrorKind::MalformedBody,
+                                format!("streamed text larger than {MAX_STREAMED_TEXT} bytes"),
+                            );
+                        }
                     }
                     break;
                 }

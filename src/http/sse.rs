@@ -39,8 +39,9 @@ pub struct SseSplitter {
     pending_cr: bool,
     overflow: bool,
     max_event: usize,
-    /// Nothing fed yet: a leading byte-order mark is skipped (the SSE spec).
-    at_start: bool,
+    /// Bytes of a leading byte-order mark matched so far (the SSE spec skips
+    /// one); `None` once the stream is past its start.
+    bom_matched: Option<usize>,
 }
 
 impl Default for SseSplitter {
@@ -98,7 +99,7 @@ impl SseSplitter {
             pending_cr: false,
             overflow: false,
             max_event,
-            at_start: true,
+            bom_matched: Some(0),
         }
     }
 
@@ -109,7 +110,7 @@ impl SseSplitter {
         self.data_lines = 0;
         self.pending_cr = false;
         self.overflow = false;
-        self.at_start = true;
+        self.bom_matched = Some(0);
     }
 
     /// An event grew past the limit while cut across reads. The stream is
@@ -131,11 +132,18 @@ impl SseSplitter {
         if self.overflow || input.is_empty() {
             return;
         }
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
         let mut pos = 0;
-        if self.at_start {
-            self.at_start = false;
-            if input.starts_with(b"\xEF\xBB\xBF") {
-                pos = 3;
+        // The mark may be cut across reads; bytes that turn out not to be
+        // one were not an event's start either (a stream opens with a field).
+        while let Some(matched) = self.bom_matched {
+            match input.get(pos) {
+                None => return,
+                Some(&b) if b == BOM[matched] => {
+                    pos += 1;
+                    self.bom_matched = (matched + 1 < BOM.len()).then_some(matched + 1);
+                }
+                Some(_) => self.bom_matched = None,
             }
         }
         if self.pending_cr {
@@ -640,6 +648,9 @@ mod tests {
         assert_eq!(got, vec![b"a".to_vec()]);
         let got = events_of(&mut s, &[b"\xEF\xBB\xBFdata: c\n\n"]);
         assert_eq!(got, vec![b"c".to_vec()]);
+        // Cut across reads.
+        let got = events_of(&mut s, &[b"\xEF", b"\xBB", b"\xBFdata: d\n\n"]);
+        assert_eq!(got, vec![b"d".to_vec()]);
     }
 
     #[test]
