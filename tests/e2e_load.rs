@@ -258,6 +258,31 @@ fn cancellation_rate_cancels_that_share() {
     assert_eq!(stat(&ex, "request_count", "avg"), (40 - cancelled) as f64);
 }
 
+/// Runs `audioperf args`, sends it SIGINT after `delay` and waits for it to
+/// exit (10 s at most): its exit status and how long it took after the signal.
+fn interrupt_after(args: &[&str], delay: Duration) -> (std::process::ExitStatus, Duration) {
+    let mut child = audioperf()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(delay);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return (s, t0.elapsed());
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// SIGINT while an open-loop run waits 5 s for its next arrival: it stops at
 /// once (not when the arrival is due) and writes its exports.
 #[test]
@@ -275,27 +300,7 @@ fn interrupt_during_a_long_arrival_gap() {
         "--request-count",
         "4",
     ]);
-    let mut child = audioperf()
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1000));
-    // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "did not stop after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let took = t0.elapsed();
+    let (status, took) = interrupt_after(&args, Duration::from_millis(1000));
     // Without the fix it stopped only at the next arrival, 4 s later.
     assert!(
         took < Duration::from_millis(3000),
@@ -324,26 +329,7 @@ fn interrupt_still_writes_exports() {
     let mut args = vec!["profile"];
     args.extend(base(&mock.url, dir.to_str().unwrap()));
     args.extend(["--request-count", "100", "--concurrency", "4"]);
-    let mut child = audioperf()
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "did not stop after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (status, _) = interrupt_after(&args, Duration::from_millis(1500));
     assert!(!status.success());
     let ex = read_json(&dir.join("profile_export_aiperf.json"));
     assert_eq!(ex["was_cancelled"], true);

@@ -138,6 +138,14 @@ impl EventSink<'_, '_> {
     }
 }
 
+fn text_too_large(rec: &mut RequestRecord) -> Outcome {
+    fail(
+        rec,
+        ErrorKind::MalformedBody,
+        format!("streamed text larger than {MAX_STREAMED_TEXT} bytes"),
+    )
+}
+
 fn fail(rec: &mut RequestRecord, kind: ErrorKind, message: String) -> Outcome {
     rec.end_ns = now_ns();
     if rec.error.is_none() {
@@ -312,22 +320,14 @@ pub async fn read_response<S: AsyncReadRent>(
             );
         }
         if sink.text_overflow {
-            return fail(
-                sink.rec,
-                ErrorKind::MalformedBody,
-                format!("streamed text larger than {MAX_STREAMED_TEXT} bytes"),
-            );
+            return text_too_large(sink.rec);
         }
         if complete {
             if streaming {
                 // The body's end ends the last event even without its blank line.
                 st.sse.finish(|ev| sink.on_event(ev));
                 if sink.text_overflow {
-                    return fail(
-                        sink.rec,
-                        ErrorKind::MalformedBody,
-                        format!("streamed text larger than {MAX_STREAMED_TEXT} bytes"),
-                    );
+                    return text_too_large(sink.rec);
                 }
             }
             break;
@@ -344,11 +344,7 @@ pub async fn read_response<S: AsyncReadRent>(
                         // The close ends the last event even without its blank line.
                         st.sse.finish(|ev| sink.on_event(ev));
                         if sink.text_overflow {
-                            return fail(
-                                sink.rec,
-                                ErrorKind::MalformedBody,
-                                format!("streamed text larger than {MAX_STREAMED_TEXT} bytes"),
-                            );
+                            return text_too_large(sink.rec);
                         }
                     }
                     break;
