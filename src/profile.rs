@@ -59,11 +59,16 @@ fn load_tokenizer(cfg: &ProfileConfig, log: &mut RunLog) -> Option<HfTokenizer> 
             let msg = format!(
                 "could not load tokenizer '{spec}' ({e}); token counts fall back to the server's usage and synthetic prompt lengths are approximate"
             );
-            eprintln!("warning: {msg}");
-            log.warning(&msg);
+            warn(log, &msg);
             None
         }
     }
+}
+
+/// A warning the user sees on the console and finds again in the log.
+fn warn(log: &mut RunLog, msg: &str) {
+    eprintln!("warning: {msg}");
+    log.warning(msg);
 }
 
 pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
@@ -106,8 +111,7 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         let msg = format!(
             "{scheduled} input-file entries carry a timestamp or delay; audioperf records them but does not schedule by them (no --fixed-schedule mode yet): requests go out as --concurrency / --request-rate allow"
         );
-        eprintln!("warning: {msg}");
-        log.warning(&msg);
+        warn(&mut log, &msg);
     }
 
     install_signal_handlers();
@@ -199,8 +203,7 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
             let msg = format!(
                 "{untimed} successful streaming requests carried no token events (an empty answer, or a server that ignored \"stream\": true): they have no TTFT or ITL"
             );
-            eprintln!("warning: {msg}");
-            log.warning(&msg);
+            warn(&mut log, &msg);
         }
     }
     let client = ClientReport::new(&run, &summary);

@@ -41,21 +41,8 @@ fn synthetic_args<'a>(url: &'a str, dir: &'a str, count: &'a str, conc: &'a str)
 /// 50 ms, ITL within 0.2 ms, OSL exactly 20. With `own_cores` the mock and
 /// the client each get a core of their own (when the machine has two), as
 /// in any real benchmark set-up; sharing both cores, each process's threads
-/// wait for the other's under a burst of 256 requests.
-fn check_timing(
-    conc: &str,
-    count: &str,
-    warmup: &str,
-    ttft_tol: f64,
-    end_tol: f64,
-    own_cores: bool,
-) {
-    timing_attempts(3, || {
-        timing_run(conc, count, warmup, ttft_tol, end_tol, own_cores)
-    });
-}
-
-/// One run of [`check_timing`]: counts are asserted, timing misses returned.
+/// wait for the other's under a burst of 256 requests. One run: counts are
+/// asserted, timing misses returned (for `timing_attempts`).
 fn timing_run(
     conc: &str,
     count: &str,
@@ -121,7 +108,7 @@ fn timing_run(
 
 #[test]
 fn streaming_timing_concurrency_4() {
-    check_timing("4", "20", "4", 1.0, 1.5, false);
+    timing_attempts(3, || timing_run("4", "20", "4", 1.0, 1.5, false));
 }
 
 #[test]
@@ -132,7 +119,7 @@ fn streaming_timing_concurrency_256() {
     // plus their finish, usage and [DONE] events at the same deadline, one
     // stream after another, so the end of the median stream is up to ~3 ms
     // behind its deadline (seen once in CI: 242.7 ms); TTFT and ITL are not.
-    check_timing("256", "768", "512", 1.0, 4.0, true);
+    timing_attempts(3, || timing_run("256", "768", "512", 1.0, 4.0, true));
 }
 
 /// Without --streaming the whole answer arrives at TTFT + 19 ITL; OSL from usage.
