@@ -8,7 +8,7 @@
 use audioperf::cli::ProfileArgs;
 use audioperf::config::ProfileConfig;
 use audioperf::dataset::{self, audio::ClipPlanner, prompt::PromptGenerator};
-use audioperf::tokenizer::HfTokenizer;
+use audioperf::tokens::HfTokenizer;
 use clap::Parser;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;

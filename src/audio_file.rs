@@ -4,16 +4,41 @@
 //! checked before anything is sent) and the mock server (every `input_audio`
 //! part is checked on arrival), so the two can never disagree.
 
-/// Checks that `bytes` are a well-formed `format` ("wav" or "mp3") file and
-/// returns its duration in seconds, or a precise reason why not.
-pub fn duration(bytes: &[u8], format: &str) -> Result<f64, String> {
+/// The audio container formats audioperf sends and the mock accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AudioFormat {
+    Wav,
+    Mp3,
+}
+
+impl AudioFormat {
+    /// The `input_audio.format` value: "wav" or "mp3".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AudioFormat::Wav => "wav",
+            AudioFormat::Mp3 => "mp3",
+        }
+    }
+
+    /// The format named exactly "wav" or "mp3".
+    pub fn from_name(name: &str) -> Option<AudioFormat> {
+        match name {
+            "wav" => Some(AudioFormat::Wav),
+            "mp3" => Some(AudioFormat::Mp3),
+            _ => None,
+        }
+    }
+}
+
+/// Checks that `bytes` are a well-formed `format` file and returns its
+/// duration in seconds, or a precise reason why not.
+pub fn duration(bytes: &[u8], format: AudioFormat) -> Result<f64, String> {
     if bytes.is_empty() {
         return Err("the audio is empty (0 bytes)".into());
     }
     match format {
-        "wav" => wav_duration(bytes).map_err(|e| format!("not a valid WAV: {e}")),
-        "mp3" => mp3_duration(bytes).map_err(|e| format!("not a valid MP3: {e}")),
-        other => Err(format!("audio format must be wav or mp3, got {other:?}")),
+        AudioFormat::Wav => wav_duration(bytes).map_err(|e| format!("not a valid WAV: {e}")),
+        AudioFormat::Mp3 => mp3_duration(bytes).map_err(|e| format!("not a valid MP3: {e}")),
     }
 }
 
@@ -341,7 +366,7 @@ pub(crate) mod tests {
             if bits > 16 {
                 assert_eq!(u16_at(&bytes, 20), WAVE_FORMAT_EXTENSIBLE);
             }
-            let d = duration(&bytes, "wav").unwrap();
+            let d = duration(&bytes, AudioFormat::Wav).unwrap();
             assert_eq!(d, 0.5, "bits {bits}");
         }
     }
@@ -350,7 +375,7 @@ pub(crate) mod tests {
     fn wav_truncated_is_rejected() {
         let mut bytes = wav(1, 1, 16_000, 16, 1_000);
         bytes.truncate(bytes.len() - 10);
-        let e = duration(&bytes, "wav").unwrap_err();
+        let e = duration(&bytes, AudioFormat::Wav).unwrap_err();
         assert_eq!(
             e,
             "not a valid WAV: data chunk declares 2000 bytes but only 1990 remain (truncated?)"
@@ -364,7 +389,7 @@ pub(crate) mod tests {
         bytes.push(0); // an odd trailing byte is not a whole frame
         assert_eq!(wav_duration(&bytes).unwrap(), 1_000.0 / 16_000.0);
         assert_eq!(
-            duration(b"", "wav").unwrap_err(),
+            duration(b"", AudioFormat::Wav).unwrap_err(),
             "the audio is empty (0 bytes)"
         );
     }
@@ -417,7 +442,7 @@ pub(crate) mod tests {
         );
         let d = mp3_duration(&mp3(100, true)).unwrap();
         assert!((d - 100.0 * 1152.0 / 44_100.0).abs() < 1e-12);
-        let d = duration(&mp3(10, false), "mp3").unwrap();
+        let d = duration(&mp3(10, false), AudioFormat::Mp3).unwrap();
         assert!((d - 10.0 * 1152.0 / 44_100.0).abs() < 1e-12);
         // MPEG-2 layer III, 64 kbit/s, 22.05 kHz: 72*64000/22050 = 208 bytes, 576 samples.
         let f = mp3_frame(&[0xFF, 0xF3, 0x80, 0x00]).unwrap();

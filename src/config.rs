@@ -25,20 +25,7 @@ pub struct Target {
     pub query: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AudioFormat {
-    Wav,
-    Mp3,
-}
-
-impl AudioFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AudioFormat::Wav => "wav",
-            AudioFormat::Mp3 => "mp3",
-        }
-    }
-}
+pub use crate::audio_file::AudioFormat;
 
 /// Which trust anchors verify an `https://` server (`--tls-roots`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -21,6 +21,5 @@ pub mod record;
 pub mod report;
 pub mod timer;
 pub mod tls;
-pub mod tokenizer;
 pub mod tokens;
 pub mod units;

@@ -8,7 +8,7 @@ use crate::engine::{self, Progress};
 use crate::record::ErrorKind;
 use crate::report::client::ClientReport;
 use crate::report::RunLog;
-use crate::tokenizer::{self, HfTokenizer};
+use crate::tokens::HfTokenizer;
 use crate::{dataset, metrics, report, tokens};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -46,7 +46,7 @@ fn load_tokenizer(cfg: &ProfileConfig, log: &mut RunLog) -> Option<HfTokenizer> 
         return None;
     }
     let t0 = Instant::now();
-    match tokenizer::load(spec, cfg.tokenizer_revision.as_deref()) {
+    match tokens::load(spec, cfg.tokenizer_revision.as_deref()) {
         Ok(t) => {
             log.info(&format!(
                 "tokenizer {spec} loaded from {} in {:.3} s",

@@ -78,7 +78,7 @@ fn every_wav_depth_channel_and_rate_decodes_to_its_length() {
 #[cfg(feature = "mp3")]
 #[test]
 fn every_mp3_rate_and_channel_count_decodes_to_its_length() {
-    use audioperf::dataset::mp3::{render_mp3, samples_per_frame, MP3_SAMPLE_RATES_HZ};
+    use audioperf::dataset::audio::mp3::{render_mp3, samples_per_frame, MP3_SAMPLE_RATES_HZ};
     for rate in MP3_SAMPLE_RATES_HZ {
         for channels in [1u16, 2] {
             let s = spec(rate, 16, channels, 0.73);

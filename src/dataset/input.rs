@@ -12,7 +12,7 @@
 //! AIPerf's model (extra = "allow"); keys AIPerf understands but audioperf
 //! cannot honour (images, video, role, session_id, extra) are refused.
 
-use crate::audio_file;
+use crate::audio_file::{self, AudioFormat};
 use anyhow::{anyhow, bail, Result};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -24,8 +24,8 @@ use std::sync::Arc;
 pub struct LoadedAudio {
     /// Shared: a file named on many lines is read once.
     pub bytes: Arc<Vec<u8>>,
-    /// "wav" or "mp3": the `format` value sent with the clip.
-    pub format: &'static str,
+    /// The `format` value sent with the clip.
+    pub format: AudioFormat,
     /// Measured length in seconds.
     pub seconds: f64,
 }
@@ -278,8 +278,8 @@ fn resolve_audio(
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
     let format = match ext.as_str() {
-        "wav" => "wav",
-        "mp3" => "mp3",
+        "wav" => AudioFormat::Wav,
+        "mp3" => AudioFormat::Mp3,
         _ => {
             return Err(format!(
                 "audio file {}: unsupported format '.{ext}'; audioperf sends .wav and .mp3 files",
@@ -302,8 +302,8 @@ fn resolve_audio(
 
 fn decode_inline(fmt: &str, b64: &str, what: &str) -> std::result::Result<LoadedAudio, String> {
     let format = match fmt.to_ascii_lowercase().as_str() {
-        "wav" | "x-wav" | "wave" => "wav",
-        "mp3" | "mpeg" => "mp3",
+        "wav" | "x-wav" | "wave" => AudioFormat::Wav,
+        "mp3" | "mpeg" => AudioFormat::Mp3,
         other => {
             return Err(format!(
                 "{what}: unsupported audio format {other:?}; use wav or mp3"
@@ -383,7 +383,7 @@ mod tests {
         assert_eq!(e[1].audios.len(), 2);
         assert_eq!(e[1].audios[0].seconds, 1.0);
         assert_eq!(e[1].audios[1].seconds, 0.1);
-        assert_eq!(e[1].audios[1].format, "wav");
+        assert_eq!(e[1].audios[1].format, AudioFormat::Wav);
         assert_eq!(*e[1].audios[1].bytes, wav(1_600));
         // AIPerf's "wav,<b64>" inside {name, contents}; delay and output_length.
         assert_eq!(e[2].audios[0].seconds, 0.1);
@@ -496,7 +496,7 @@ mod tests {
         let data = w.split_off(36);
         w.extend_from_slice(b"LIST\x04\x00\x00\x00abcd");
         w.extend_from_slice(&data);
-        assert_eq!(audio_file::duration(&w, "wav").unwrap(), 0.05);
+        assert_eq!(audio_file::duration(&w, AudioFormat::Wav).unwrap(), 0.05);
     }
 
     /// What the server would refuse is refused here, before anything is sent:

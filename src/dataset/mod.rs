@@ -6,18 +6,18 @@
 
 pub mod audio;
 pub mod input;
-pub mod mp3;
 pub mod prompt;
 pub mod request;
 
 use crate::config::{AudioFormat, ProfileConfig};
 use anyhow::bail;
 use audio::{ClipPlanner, ClipSpec};
-use prompt::{sample_positive_normal_integer, ApproxTokenCounter, PromptGenerator, TokenCounter};
+use crate::tokens::{ApproxTokenCounter, TokenCounter};
+use prompt::{sample_positive_normal_integer, PromptGenerator};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use request::{AudioPart, RequestInputs};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use rayon::prelude::*;
 use std::time::Instant;
 
 /// One request ready to send: the complete HTTP/1.1 bytes (head + JSON body).
@@ -160,11 +160,7 @@ pub fn build_with_counter(
     let n = cfg.num_dataset_entries as usize;
     let mut plans = Vec::with_capacity(n);
     for i in 0..n {
-        // AIPerf's default model selection is round robin over --model names.
-        let model = match cfg.model_names.len() {
-            0 | 1 => cfg.model.clone(),
-            k => cfg.model_names[i % k].clone(),
-        };
+        let model = model_for_entry(cfg, i);
         let (texts, text_tokens) = if include_prompt {
             let mut texts = Vec::with_capacity(cfg.prompt.text_batch_size as usize);
             let mut total = 0u32;
@@ -186,16 +182,7 @@ pub fn build_with_counter(
                 entry_clips.push(clips.next_clip(&cfg.audio)?);
             }
         }
-        // AIPerf: no max tokens unless the output mean is positive; the stddev
-        // is truncated to an integer; the draw is at least 1.
-        let max_tokens = match cfg.prompt.output_tokens_mean {
-            Some(m) if m > 0 => Some(sample_positive_normal_integer(
-                &mut max_tokens_rng,
-                m as f64,
-                cfg.prompt.output_tokens_stddev.trunc(),
-            )),
-            _ => None,
-        };
+        let max_tokens = draw_max_tokens(cfg, &mut max_tokens_rng);
         plans.push(EntryPlan {
             model,
             texts,
@@ -216,38 +203,73 @@ pub fn build_with_counter(
     })
 }
 
-/// Renders one entry: its clips, its body, its head.
+/// Renders one entry: its clips, then the request around them.
 fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedRequest> {
     let files: Vec<Vec<u8>> = match cfg.audio.format {
         AudioFormat::Wav => plan.clips.iter().map(audio::render_wav).collect(),
         AudioFormat::Mp3 => plan
             .clips
             .iter()
-            .map(mp3::render_mp3)
+            .map(audio::mp3::render_mp3)
             .collect::<anyhow::Result<_>>()?,
     };
-    let format = cfg.audio.format.as_str();
     let parts: Vec<AudioPart<'_>> = files
         .iter()
-        .map(|w| AudioPart { bytes: w, format })
+        .map(|w| AudioPart {
+            bytes: w,
+            format: cfg.audio.format,
+        })
         .collect();
+    let mut request = prepare(cfg, &plan.model, &plan.texts, &parts, plan.max_tokens)?;
+    request.text_tokens = plan.text_tokens;
+    request.audio_seconds = plan.clips.iter().map(ClipSpec::duration_s).sum();
+    Ok(request)
+}
+
+/// The one request builder, for synthetic and file entries alike: the HTTP
+/// bytes and what the exports need to know about them.
+fn prepare(
+    cfg: &ProfileConfig,
+    model: &str,
+    texts: &[String],
+    audios: &[AudioPart<'_>],
+    max_tokens: Option<u32>,
+) -> anyhow::Result<PreparedRequest> {
     let inputs = RequestInputs {
-        model: &plan.model,
-        texts: &plan.texts,
-        audios: &parts,
-        max_tokens: plan.max_tokens,
+        model,
+        texts,
+        audios,
+        max_tokens,
     };
     let (http, body_offset) = request::build_http(cfg, &inputs)?;
     Ok(PreparedRequest {
         http,
         body_offset,
-        text: plan.texts.join("\n"),
-        text_tokens: plan.text_tokens,
-        audio_seconds: plan.clips.iter().map(ClipSpec::duration_s).sum(),
-        max_tokens: plan.max_tokens,
-        timestamp_ms: None,
-        delay_ms: None,
+        text: texts.join("\n"),
+        max_tokens,
+        ..Default::default()
     })
+}
+
+/// AIPerf's default model selection: round robin over the `--model` names.
+fn model_for_entry(cfg: &ProfileConfig, i: usize) -> String {
+    match cfg.model_names.len() {
+        0 | 1 => cfg.model.clone(),
+        k => cfg.model_names[i % k].clone(),
+    }
+}
+
+/// AIPerf: no max tokens unless the output mean is positive; the stddev is
+/// truncated to an integer; the draw is at least 1.
+fn draw_max_tokens(cfg: &ProfileConfig, rng: &mut StdRng) -> Option<u32> {
+    match cfg.prompt.output_tokens_mean {
+        Some(m) if m > 0 => Some(sample_positive_normal_integer(
+            rng,
+            m as f64,
+            cfg.prompt.output_tokens_stddev.trunc(),
+        )),
+        _ => None,
+    }
 }
 
 /// `--input-file`: one request per line, in file order (AIPerf samples file
@@ -273,18 +295,10 @@ fn build_from_file(
     let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
     let mut requests = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
-        let model = match cfg.model_names.len() {
-            0 | 1 => cfg.model.clone(),
-            k => cfg.model_names[i % k].clone(),
-        };
-        let max_tokens = e.max_tokens.or(match cfg.prompt.output_tokens_mean {
-            Some(m) if m > 0 => Some(sample_positive_normal_integer(
-                &mut max_tokens_rng,
-                m as f64,
-                cfg.prompt.output_tokens_stddev.trunc(),
-            )),
-            _ => None,
-        });
+        // Drawn for every line, used only where the line sets none, so a
+        // line's value never shifts the draws of the lines after it.
+        let drawn = draw_max_tokens(cfg, &mut max_tokens_rng);
+        let max_tokens = e.max_tokens.or(drawn);
         let parts: Vec<AudioPart<'_>> = e
             .audios
             .iter()
@@ -293,23 +307,11 @@ fn build_from_file(
                 format: a.format,
             })
             .collect();
-        let inputs = RequestInputs {
-            model: &model,
-            texts: &e.texts,
-            audios: &parts,
-            max_tokens,
-        };
-        let (http, body_offset) = request::build_http(cfg, &inputs)?;
-        requests.push(PreparedRequest {
-            http,
-            body_offset,
-            text: e.texts.join("\n"),
-            text_tokens: None,
-            audio_seconds: e.audios.iter().map(|a| a.seconds).sum(),
-            max_tokens,
-            timestamp_ms: e.timestamp_ms,
-            delay_ms: e.delay_ms,
-        });
+        let mut request = prepare(cfg, &model_for_entry(cfg, i), &e.texts, &parts, max_tokens)?;
+        request.audio_seconds = e.audios.iter().map(|a| a.seconds).sum();
+        request.timestamp_ms = e.timestamp_ms;
+        request.delay_ms = e.delay_ms;
+        requests.push(request);
     }
     let body_bytes = requests.iter().map(|r| r.body().len() as u64).sum();
     Ok(Dataset {
@@ -321,58 +323,10 @@ fn build_from_file(
     })
 }
 
-/// Renders every entry, spread over the cores: each thread takes the next
-/// unrendered entry, so long and short clips balance out. Results land in
-/// their entry's slot, so the output order never depends on scheduling.
+/// Renders every entry on all cores (rayon's work stealing balances long and
+/// short clips); results keep their entry's order, whatever the scheduling.
 fn render_all(cfg: &ProfileConfig, plans: &[EntryPlan]) -> anyhow::Result<Vec<PreparedRequest>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(plans.len())
-        .max(1);
-    if threads == 1 {
-        return plans.iter().map(|p| render_one(cfg, p)).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, anyhow::Result<PreparedRequest>)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(plan) = plans.get(i) else { break };
-                        out.push((i, render_one(cfg, plan)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| match w.join() {
-                Ok(v) => v,
-                // A panicking renderer is a bug; surface it as an error slot.
-                Err(_) => vec![(
-                    usize::MAX,
-                    Err(anyhow::anyhow!("a dataset render thread panicked")),
-                )],
-            })
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    let requests: Vec<PreparedRequest> = done
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect::<anyhow::Result<_>>()?;
-    if requests.len() != plans.len() {
-        bail!(
-            "dataset rendering lost entries ({} of {})",
-            requests.len(),
-            plans.len()
-        );
-    }
-    Ok(requests)
+    plans.par_iter().map(|p| render_one(cfg, p)).collect()
 }
 
 /// A complete `ProfileConfig` for tests: 1 s mono 16 kHz 16-bit WAV, a

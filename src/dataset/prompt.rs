@@ -1,8 +1,7 @@
 //! Synthetic text prompts of a target token count, cut from a public-domain
 //! corpus (Shakespeare, as AIPerf uses; `fixtures/corpus/`, embedded).
 //!
-//! Owns: the [`TokenCounter`] seam (an approximate counter now, a real
-//! tokenizer later), drawing prompt lengths like AIPerf, and cutting a run of
+//! Owns: drawing prompt lengths like AIPerf, and cutting a run of
 //! corpus words at a random offset that the counter says is exactly the target
 //! length. AIPerf slices its token-encoded corpus; we slice words and let the
 //! counter decide, so plugging in the model's tokenizer makes counts exact.
@@ -13,83 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-
-/// Counts the tokens of a text. Implementations must be deterministic, and
-/// appending one character should add at most one token, so prompt building
-/// can land exactly on a target.
-pub trait TokenCounter: Send + Sync {
-    fn count(&self, text: &str) -> usize;
-    fn name(&self) -> &str;
-}
-
-/// An approximate BPE-like counter, used when no tokenizer is plugged in.
-///
-/// Text is split like a pre-tokenizer: runs of letters, runs of digits, and
-/// single other non-space characters (punctuation) are pieces; whitespace
-/// belongs to the next piece. A letter run of up to 6 letters is one token, a
-/// longer one `1 + (len - 3) / 4` (7-10 letters: 2, 11-14: 3, ...), a digit run
-/// one token per 3 digits, punctuation one token per character. On the
-/// Shakespeare corpus this gives about 0.97 of the Qwen3 tokenizer's count
-/// (66,082 vs 68,352 tokens; 1.14 vs 1.18 tokens per word).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ApproxTokenCounter;
-
-impl ApproxTokenCounter {
-    fn letter_run(len: usize) -> usize {
-        if len <= 6 {
-            1
-        } else {
-            1 + (len - 3) / 4
-        }
-    }
-
-    fn digit_run(len: usize) -> usize {
-        len.div_ceil(3)
-    }
-}
-
-impl TokenCounter for ApproxTokenCounter {
-    fn count(&self, text: &str) -> usize {
-        #[derive(PartialEq)]
-        enum Run {
-            None,
-            Letters,
-            Digits,
-        }
-        let mut tokens = 0;
-        let mut run = Run::None;
-        let mut run_len = 0;
-        let close = |run: &Run, len: usize| match run {
-            Run::Letters => Self::letter_run(len),
-            Run::Digits => Self::digit_run(len),
-            Run::None => 0,
-        };
-        for c in text.chars() {
-            let kind = if c.is_alphabetic() {
-                Run::Letters
-            } else if c.is_numeric() {
-                Run::Digits
-            } else {
-                Run::None
-            };
-            if kind != Run::None && kind == run {
-                run_len += 1;
-                continue;
-            }
-            tokens += close(&run, run_len);
-            run_len = 1;
-            if kind == Run::None && !c.is_whitespace() {
-                tokens += 1;
-            }
-            run = kind;
-        }
-        tokens + close(&run, run_len)
-    }
-
-    fn name(&self) -> &str {
-        "approx-words"
-    }
-}
+use crate::tokens::TokenCounter;
 
 /// The embedded corpus (public domain; see `fixtures/corpus/README.md`).
 pub static CORPUS_TEXT: &str = include_str!("../../fixtures/corpus/shakespeare.txt");
@@ -331,47 +254,9 @@ fn with_space(word: &str, leads: bool) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::tokens::tests::Words;
+    use crate::tokens::ApproxTokenCounter;
 
-    /// One token per whitespace-separated word: a counter unlike the default,
-    /// to show the builder relies only on the trait (also used by tokens' tests).
-    pub(crate) struct Words;
-    impl TokenCounter for Words {
-        fn count(&self, text: &str) -> usize {
-            text.split_whitespace().count()
-        }
-        fn name(&self) -> &str {
-            "words"
-        }
-    }
-
-    #[test]
-    fn approx_counter_numbers() {
-        let c = ApproxTokenCounter;
-        assert_eq!(c.count(""), 0);
-        assert_eq!(c.count("   \n"), 0);
-        assert_eq!(c.count("Hello, world!"), 4);
-        assert_eq!(c.count("thine"), 1);
-        assert_eq!(c.count("abcdef"), 1);
-        assert_eq!(c.count("abcdefg"), 2);
-        assert_eq!(c.count("abcdefghij"), 2);
-        assert_eq!(c.count("abcdefghijk"), 3);
-        assert_eq!(c.count("internationalization"), 5); // 20 letters: 1 + 17 / 4
-        assert_eq!(c.count("12345"), 2);
-        assert_eq!(c.count("abc123"), 2);
-        assert_eq!(c.count("don't"), 3);
-        assert_eq!(c.name(), "approx-words");
-    }
-
-    #[test]
-    fn approx_counter_grows_at_most_one_per_char() {
-        let text = "Whereof what's past is prologue; 1234567 unsubstantial, pageant!";
-        let mut prev = 0;
-        for (i, ch) in text.char_indices() {
-            let n = ApproxTokenCounter.count(&text[..i + ch.len_utf8()]);
-            assert!(n == prev || n == prev + 1, "at {i}: {prev} -> {n}");
-            prev = n;
-        }
-    }
 
     #[test]
     fn prompts_hit_the_target_exactly() {

@@ -10,7 +10,7 @@
 //! orjson, so the base64 of each clip goes straight into the body buffer
 //! (base64-simd), never through an intermediate `String` or `Value`.
 
-use crate::config::ProfileConfig;
+use crate::config::{AudioFormat, ProfileConfig};
 use anyhow::{bail, Result};
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -19,7 +19,7 @@ use std::io::Write;
 #[derive(Clone, Copy, Debug)]
 pub struct AudioPart<'a> {
     pub bytes: &'a [u8],
-    pub format: &'a str,
+    pub format: AudioFormat,
 }
 
 /// What goes into one request besides the run-wide options.
@@ -157,7 +157,7 @@ fn write_messages(out: &mut Vec<u8>, inputs: &RequestInputs<'_>) -> Result<()> {
             out.reserve(base64_simd::STANDARD.encoded_length(a.bytes.len()));
             base64_simd::STANDARD.encode_append(a.bytes, out);
             out.extend_from_slice(br#"","format":"#);
-            serde_json::to_writer(&mut *out, a.format)?;
+            serde_json::to_writer(&mut *out, a.format.as_str())?;
             out.extend_from_slice(b"}}");
         }
         out.push(b']');
@@ -304,7 +304,7 @@ mod tests {
 
     const AUDIO: [AudioPart<'static>; 1] = [AudioPart {
         bytes: &[1, 2, 3, 250],
-        format: "wav",
+        format: AudioFormat::Wav,
     }];
 
     #[test]

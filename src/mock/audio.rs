@@ -8,11 +8,11 @@ use crate::audio_file;
 /// Decodes `data` (standard base64) and checks it is a well-formed `format` file.
 /// Returns the clip duration in seconds, or a precise reason for rejection.
 pub fn validate_input_audio(data: &str, format: &str) -> Result<f64, String> {
-    if format != "wav" && format != "mp3" {
+    let Some(format) = audio_file::AudioFormat::from_name(format) else {
         return Err(format!(
             "input_audio.format must be \"wav\" or \"mp3\", got {format:?}"
         ));
-    }
+    };
     let bytes = base64_simd::STANDARD
         .decode_to_vec(data.as_bytes())
         .map_err(|_| {

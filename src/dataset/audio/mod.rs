@@ -3,27 +3,27 @@
 //! drawn from Normal(mean, stddev) (re-drawn below 0.01 s), a sample rate and a
 //! bit depth picked per clip from the configured lists.
 //!
-//! Owns: validating the `--audio-*` values, drawing each clip's shape
-//! ([`ClipPlanner`]), and writing WAV bytes ([`render_wav`]). WAV files always
-//! carry a plain 44-byte WAVE_FORMAT_PCM (format 1) header, at every depth:
-//! Python's `wave` rejects WAVE_FORMAT_EXTENSIBLE, which `hound` writes above
-//! 16 bits, and servers decode with `wave` as often as with libsndfile.
-//! MP3 clips are encoded from the same 16-bit noise ([`noise_i16`]) by `mp3`.
+//! Owns: validating the `--audio-*` values and drawing each clip's shape
+//! ([`ClipPlanner`]). The clip and its noise are in [`clip`], WAV bytes in
+//! [`wav`], MP3 (encoded from the same 16-bit noise) in [`mp3`].
 
 use crate::config::{AudioConfig, AudioFormat};
 use anyhow::{bail, Result};
+pub mod clip;
+pub mod mp3;
+pub mod wav;
+
+pub use clip::{noise_i16, ClipSpec, NOISE_SIGMA};
+pub use wav::{render_wav, write_wav_header, WAV_HEADER_LEN};
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
 /// Bit depths a WAV clip may have.
 pub const SUPPORTED_DEPTHS: [u16; 4] = [8, 16, 24, 32];
-/// Standard deviation of the noise, as a fraction of full scale (AIPerf's value).
-pub const NOISE_SIGMA: f64 = 0.3;
 /// Clip lengths below this are re-drawn (AIPerf's lower bound, seconds).
 pub const MIN_LENGTH_S: f64 = 0.01;
-/// Size of the WAV header [`write_wav_header`] emits.
-pub const WAV_HEADER_LEN: usize = 44;
 /// Rejection sampling gives up after this many draws and uses the clamped mean
 /// (AIPerf does the same, so an unreachable bound cannot hang the build).
 const MAX_REDRAWS: usize = 10_000;
@@ -56,7 +56,7 @@ pub fn validate(audio: &AudioConfig) -> Result<()> {
         bail!("--audio-sample-rates must all be > 0, got {r} Hz");
     }
     if audio.format == AudioFormat::Mp3 {
-        super::mp3::validate_rates(&audio.sample_rates_hz)?;
+        mp3::validate_rates(&audio.sample_rates_hz)?;
     }
     if audio.depths_bits.is_empty() {
         bail!("--audio-depths needs at least one depth (8, 16, 24 or 32)");
@@ -78,37 +78,6 @@ pub fn validate(audio: &AudioConfig) -> Result<()> {
         bail!("--audio-batch-size must be at least 1");
     }
     Ok(())
-}
-
-/// The shape of one clip, drawn up front; the samples come from `seed` later,
-/// so clips can be rendered on any thread and still be reproducible.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClipSpec {
-    pub sample_rate_hz: u32,
-    pub depth_bits: u16,
-    pub channels: u16,
-    /// Samples per channel.
-    pub frames: u64,
-    /// Seed of the noise generator for this clip.
-    pub seed: u64,
-}
-
-impl ClipSpec {
-    /// The clip's real length: frames / rate (the drawn length, truncated to whole frames).
-    pub fn duration_s(&self) -> f64 {
-        self.frames as f64 / self.sample_rate_hz as f64
-    }
-
-    /// Bytes of sample data (without header or pad byte).
-    pub fn data_len(&self) -> u64 {
-        self.frames * self.channels as u64 * (self.depth_bits as u64 / 8)
-    }
-
-    /// Total size of the WAV file `render_wav` produces.
-    pub fn wav_len(&self) -> u64 {
-        let data = self.data_len();
-        WAV_HEADER_LEN as u64 + data + (data & 1)
-    }
 }
 
 /// Draws clip shapes. Like AIPerf, durations, format choices (rate, depth) and
@@ -192,95 +161,6 @@ pub fn sample_length_s(rng: &mut StdRng, mean: f64, stddev: f64) -> f64 {
         }
     }
     mean.max(MIN_LENGTH_S)
-}
-
-/// Writes the 44-byte canonical WAV header (RIFF, `fmt ` with
-/// WAVE_FORMAT_PCM = 1, `data`) for `spec`.
-pub fn write_wav_header(out: &mut Vec<u8>, spec: &ClipSpec) {
-    let data_len = spec.data_len() as u32;
-    let pad = data_len & 1;
-    let bytes_per_sample = spec.depth_bits / 8;
-    let block_align = spec.channels * bytes_per_sample;
-    let byte_rate = spec.sample_rate_hz * block_align as u32;
-    out.extend_from_slice(b"RIFF");
-    // Everything after this field: "WAVE" + fmt chunk (8 + 16) + data chunk (8 + data + pad).
-    out.extend_from_slice(&(36 + data_len + pad).to_le_bytes());
-    out.extend_from_slice(b"WAVE");
-    out.extend_from_slice(b"fmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&spec.channels.to_le_bytes());
-    out.extend_from_slice(&spec.sample_rate_hz.to_le_bytes());
-    out.extend_from_slice(&byte_rate.to_le_bytes());
-    out.extend_from_slice(&block_align.to_le_bytes());
-    out.extend_from_slice(&spec.depth_bits.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-}
-
-/// The clip's noise as interleaved 16-bit samples: exactly the samples a
-/// 16-bit WAV of the same spec holds (MP3 is encoded from these, whatever the
-/// drawn depth, as AIPerf hands libsndfile the same signal for every format).
-pub fn noise_i16(spec: &ClipSpec) -> Vec<i16> {
-    let mut rng = StdRng::seed_from_u64(spec.seed);
-    let n = (spec.frames * spec.channels as u64) as usize;
-    (0..n)
-        .map(|_| {
-            let z: f64 = rng.sample(StandardNormal);
-            ((z * NOISE_SIGMA).clamp(-1.0, 1.0) * i16::MAX as f64) as i16
-        })
-        .collect()
-}
-
-/// The complete WAV file for `spec`: header, interleaved little-endian
-/// samples, and the RIFF pad byte when the data length is odd.
-pub fn render_wav(spec: &ClipSpec) -> Vec<u8> {
-    let mut out = Vec::with_capacity(spec.wav_len() as usize);
-    write_wav_header(&mut out, spec);
-    let mut rng = StdRng::seed_from_u64(spec.seed);
-    let n = spec.frames * spec.channels as u64;
-    // Noise in [-1, 1]; the casts truncate toward zero like numpy's astype.
-    let mut noise = || -> f64 {
-        let z: f64 = rng.sample(StandardNormal);
-        (z * NOISE_SIGMA).clamp(-1.0, 1.0)
-    };
-    match spec.depth_bits {
-        8 => {
-            // AIPerf scales to int16 and lets libsndfile write PCM_U8, which
-            // keeps the high byte and offsets it: (s >> 8) + 128.
-            for _ in 0..n {
-                let s = (noise() * i16::MAX as f64) as i16;
-                out.push(((s >> 8) + 128) as u8);
-            }
-        }
-        16 => {
-            for _ in 0..n {
-                let s = (noise() * i16::MAX as f64) as i16;
-                out.extend_from_slice(&s.to_le_bytes());
-            }
-        }
-        24 => {
-            // Scaled to the real 24-bit range. (AIPerf hands int32 values scaled
-            // to 2^23 - 1 to libsndfile, which reads them as 32-bit full scale,
-            // so its 24-bit clips come out 256 times quieter than intended.)
-            const MAX24: f64 = ((1 << 23) - 1) as f64;
-            for _ in 0..n {
-                let s = (noise() * MAX24) as i32;
-                out.extend_from_slice(&s.to_le_bytes()[..3]);
-            }
-        }
-        _ => {
-            // 32 bits (`validate` admits no other depth).
-            for _ in 0..n {
-                let s = (noise() * i32::MAX as f64) as i32;
-                out.extend_from_slice(&s.to_le_bytes());
-            }
-        }
-    }
-    if spec.data_len() & 1 == 1 {
-        out.push(0);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //!
 //! Owns: resolving `--tokenizer` the way AIPerf (transformers) does — a local
 //! directory or `tokenizer.json` file, else a Hugging Face repo id looked up in
-//! the local Hugging Face cache, else downloaded from the hub into that cache —
-//! and counting tokens with the `tokenizers` crate ([`HfTokenizer`], a
+//! the local Hugging Face cache, else downloaded from the hub into that cache
+//! ([`super::hub`]) — and counting tokens with the `tokenizers` crate ([`HfTokenizer`], a
 //! [`TokenCounter`]). Loading never panics: every failure is a
 //! [`TokenizerError`] whose message says what was tried, so the caller can warn
 //! and fall back to server-reported usage.
@@ -11,24 +11,17 @@
 //! Must not: run on the request hot path. Counting OSL for a whole run happens
 //! after it, in bulk, with [`HfTokenizer::count_many`].
 
-use crate::dataset::prompt::{ApproxTokenCounter, TokenCounter};
+use super::hub::{self, HubConfig};
+use super::{ApproxTokenCounter, TokenCounter};
+use rayon::prelude::*;
 use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The file we load; AIPerf's tokenizers are "fast" ones, which all ship it.
 const TOKENIZER_FILE: &str = "tokenizer.json";
-const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 const DEFAULT_REVISION: &str = "main";
-/// An unreachable hub must fail fast, not stall the run's start-up.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(8);
-/// A tokenizer.json is 2-20 MB; this bounds a slow download, not a dead one.
-const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
-/// Refuse absurd bodies (a misconfigured endpoint serving something else).
-const MAX_DOWNLOAD_BYTES: u64 = 256 * 1024 * 1024;
 /// Below this many texts, threads cost more than they save.
 const PARALLEL_MIN_TEXTS: usize = 64;
 
@@ -145,24 +138,10 @@ impl HfTokenizer {
     /// Token counts of many texts, in order, spread over all cores. For OSL
     /// over thousands of responses after a run.
     pub fn count_many(&self, texts: &[&str]) -> Vec<usize> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads <= 1 || texts.len() < PARALLEL_MIN_TEXTS {
+        if texts.len() < PARALLEL_MIN_TEXTS {
             return texts.iter().map(|t| self.count(t)).collect();
         }
-        let mut counts = vec![0usize; texts.len()];
-        // Contiguous chunks, one per thread, each writing its own slice of the
-        // result: no locks, order kept.
-        let chunk = texts.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            for (ins, outs) in texts.chunks(chunk).zip(counts.chunks_mut(chunk)) {
-                s.spawn(move || {
-                    for (t, out) in ins.iter().zip(outs.iter_mut()) {
-                        *out = self.count(t);
-                    }
-                });
-            }
-        });
-        counts
+        texts.par_iter().map(|t| self.count(t)).collect()
     }
 }
 
@@ -178,68 +157,6 @@ impl TokenCounter for HfTokenizer {
 
     fn name(&self) -> &str {
         &self.name
-    }
-}
-
-/// Where and how to reach the Hugging Face hub and its local cache, read from
-/// the environment like `huggingface_hub` does. Tests build one by hand.
-#[derive(Clone, Debug)]
-pub struct HubConfig {
-    /// The hub cache directory (`.../huggingface/hub`).
-    pub cache_dir: PathBuf,
-    /// Base URL, `https://huggingface.co` unless `HF_ENDPOINT` says otherwise.
-    pub endpoint: String,
-    /// Bearer token for gated/private repos.
-    pub token: Option<String>,
-    /// `HF_HUB_OFFLINE`: use the cache only.
-    pub offline: bool,
-}
-
-impl HubConfig {
-    /// `HF_HUB_CACHE`, else `HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
-    /// else `~/.cache/huggingface/hub`; `HF_ENDPOINT`; `HF_TOKEN`, else the
-    /// token file `huggingface-cli login` writes; `HF_HUB_OFFLINE`.
-    pub fn from_env() -> HubConfig {
-        HubConfig::from_vars(|k| std::env::var(k).ok())
-    }
-
-    /// [`HubConfig::from_env`] over any variable lookup (tests pass a map,
-    /// so they never race on the process environment).
-    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> HubConfig {
-        let var = |k: &str| lookup(k).filter(|v| !v.is_empty());
-        let home = var("HOME").map(PathBuf::from).unwrap_or_default();
-        let hf_home = var("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
-            var("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| home.join(".cache"))
-                .join("huggingface")
-        });
-        let cache_dir = var("HF_HUB_CACHE")
-            .or_else(|| var("HUGGINGFACE_HUB_CACHE"))
-            .map(PathBuf::from)
-            .unwrap_or_else(|| hf_home.join("hub"));
-        let token = var("HF_TOKEN")
-            .or_else(|| var("HUGGING_FACE_HUB_TOKEN"))
-            .or_else(|| {
-                let path = var("HF_TOKEN_PATH")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| hf_home.join("token"));
-                fs::read_to_string(path)
-                    .ok()
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-            });
-        let offline = var("HF_HUB_OFFLINE").is_some_and(|v| {
-            matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
-        });
-        HubConfig {
-            cache_dir,
-            endpoint: var("HF_ENDPOINT")
-                .map(|e| e.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string()),
-            token,
-            offline,
-        }
     }
 }
 
@@ -278,9 +195,9 @@ pub fn load_with(
         });
     }
     let revision = revision.unwrap_or(DEFAULT_REVISION);
-    let file = match cached_file(&hub.cache_dir, spec, revision, TOKENIZER_FILE) {
+    let file = match hub::cached_file(&hub.cache_dir, spec, revision, TOKENIZER_FILE) {
         Some(file) => file,
-        None => download(hub, spec, revision).map_err(|reason| TokenizerError::NotCached {
+        None => hub::download(hub, spec, revision, TOKENIZER_FILE).map_err(|reason| TokenizerError::NotCached {
             repo: spec.to_string(),
             revision: revision.to_string(),
             cache: hub.cache_dir.clone(),
@@ -305,163 +222,10 @@ fn is_repo_id(spec: &str) -> bool {
         })
 }
 
-/// `models--org--name`, the cache folder of a model repo.
-fn repo_folder(cache_dir: &Path, repo: &str) -> PathBuf {
-    cache_dir.join(format!("models--{}", repo.replace('/', "--")))
-}
-
-/// A file of a cached snapshot: `refs/<revision>` names the commit, or the
-/// revision is the commit itself.
-fn cached_file(cache_dir: &Path, repo: &str, revision: &str, file: &str) -> Option<PathBuf> {
-    let folder = repo_folder(cache_dir, repo);
-    let commit = fs::read_to_string(folder.join("refs").join(revision))
-        .map(|c| c.trim().to_string())
-        .unwrap_or_else(|_| revision.to_string());
-    if commit.is_empty() || commit.contains("..") {
-        return None;
-    }
-    let path = folder.join("snapshots").join(commit).join(file);
-    path.is_file().then_some(path)
-}
-
-/// Fetches `tokenizer.json` into the cache layout huggingface_hub uses
-/// (`snapshots/<commit>/tokenizer.json`, `refs/<revision>`), so Python tools
-/// find it too. Returns the cached file, or why it could not.
-fn download(hub: &HubConfig, repo: &str, revision: &str) -> Result<PathBuf, String> {
-    if hub.offline {
-        return Err("HF_HUB_OFFLINE is set".to_string());
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_resolve(Some(CONNECT_TIMEOUT))
-        .timeout_recv_response(Some(RESPONSE_TIMEOUT))
-        .timeout_global(Some(DOWNLOAD_TIMEOUT))
-        .http_status_as_error(false)
-        // Redirects by hand: the commit hash is a header of the first
-        // (hub) response, and the token must not follow us to the CDN.
-        .max_redirects(0)
-        .build()
-        .into();
-    // A revision such as `refs/pr/1` is one path segment to the hub.
-    let mut url = format!(
-        "{}/{repo}/resolve/{}/{TOKENIZER_FILE}",
-        hub.endpoint,
-        revision.replace('/', "%2F")
-    );
-    let mut commit: Option<String> = None;
-    let mut send_token = true;
-    for _hop in 0..6 {
-        let mut req = agent.get(&url).header("User-Agent", "audioperf");
-        if let (Some(token), true) = (&hub.token, send_token) {
-            req = req.header("Authorization", &format!("Bearer {token}"));
-        }
-        let resp = req.call().map_err(|e| format!("GET {url}: {e}"))?;
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        if commit.is_none() {
-            commit = header("x-repo-commit");
-        }
-        let status = resp.status().as_u16();
-        if (300..400).contains(&status) {
-            let location = header("location")
-                .ok_or_else(|| format!("GET {url}: HTTP {status} without a Location header"))?;
-            let next = join_url(&url, &location);
-            send_token = same_origin(&url, &next);
-            url = next;
-            continue;
-        }
-        if status != 200 {
-            let hint = match status {
-                401 | 403 => " (gated or private repo: set HF_TOKEN)",
-                404 => " (no such repo, revision or file)",
-                _ => "",
-            };
-            return Err(format!("GET {url}: HTTP {status}{hint}"));
-        }
-        let commit = commit.unwrap_or_else(|| revision.to_string());
-        return store(hub, repo, revision, &commit, resp, &url);
-    }
-    Err(format!("GET {url}: too many redirects"))
-}
-
-/// Writes the body to `snapshots/<commit>/tokenizer.json` through a temporary
-/// file (a crash or a concurrent run never leaves a half file in place), then
-/// `refs/<revision>` when the revision is a name, not the commit.
-fn store(
-    hub: &HubConfig,
-    repo: &str,
-    revision: &str,
-    commit: &str,
-    resp: ureq::http::Response<ureq::Body>,
-    url: &str,
-) -> Result<PathBuf, String> {
-    if commit.contains('/') || commit.contains("..") {
-        return Err(format!("GET {url}: unexpected commit {commit:?}"));
-    }
-    let folder = repo_folder(&hub.cache_dir, repo);
-    let snapshot = folder.join("snapshots").join(commit);
-    let io_err = |what: &Path, e: io::Error| format!("{}: {e}", what.display());
-    fs::create_dir_all(&snapshot).map_err(|e| io_err(&snapshot, e))?;
-    let dest = snapshot.join(TOKENIZER_FILE);
-    let tmp = snapshot.join(format!(".{TOKENIZER_FILE}.{}.part", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        let mut body = resp
-            .into_body()
-            .into_with_config()
-            .limit(MAX_DOWNLOAD_BYTES)
-            .reader();
-        io::copy(&mut body, &mut file).map_err(|e| format!("GET {url}: {e}"))?;
-        file.sync_all().map_err(|e| io_err(&tmp, e))?;
-        fs::rename(&tmp, &dest).map_err(|e| io_err(&dest, e))
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    if revision != commit {
-        let refs = folder.join("refs").join(revision);
-        if let Some(parent) = refs.parent() {
-            fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-        }
-        fs::write(&refs, commit).map_err(|e| io_err(&refs, e))?;
-    }
-    Ok(dest)
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let end = url[after_scheme..]
-        .find('/')
-        .map_or(url.len(), |i| after_scheme + i);
-    &url[..end]
-}
-
-fn same_origin(a: &str, b: &str) -> bool {
-    origin(a).eq_ignore_ascii_case(origin(b))
-}
-
-/// Resolves a redirect target: absolute URLs as they are, `/path` against the
-/// current origin (the hub redirects renamed repos that way).
-fn join_url(base: &str, location: &str) -> String {
-    if location.contains("://") {
-        location.to_string()
-    } else if location.starts_with('/') {
-        format!("{}{location}", origin(base))
-    } else {
-        let dir = base.rfind('/').map_or(base, |i| &base[..=i]);
-        format!("{dir}{location}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::super::hub::cached_file;
     use crate::dataset::prompt::PromptGenerator;
     use std::sync::OnceLock;
     use std::time::Instant;
@@ -758,60 +522,7 @@ mod tests {
         assert_eq!(fs::read_dir(cache.path()).unwrap().count(), 0);
     }
 
-    #[test]
-    fn hub_config_from_variables() {
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(name, _)| *name == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let c = HubConfig::from_vars(vars(&[("HOME", "/home/u")]));
-        assert_eq!(c.cache_dir, Path::new("/home/u/.cache/huggingface/hub"));
-        assert_eq!(c.endpoint, "https://huggingface.co");
-        assert!(!c.offline);
 
-        let c = HubConfig::from_vars(vars(&[
-            ("HOME", "/home/u"),
-            ("XDG_CACHE_HOME", "/xdg"),
-            ("HF_ENDPOINT", "http://127.0.0.1:9/"),
-            ("HF_HUB_OFFLINE", "1"),
-            ("HF_TOKEN", "hf_abc"),
-        ]));
-        assert_eq!(c.cache_dir, Path::new("/xdg/huggingface/hub"));
-        assert_eq!(c.endpoint, "http://127.0.0.1:9");
-        assert!(c.offline);
-        assert_eq!(c.token.as_deref(), Some("hf_abc"));
-
-        let c = HubConfig::from_vars(vars(&[("HF_HOME", "/hf"), ("HF_HUB_OFFLINE", "0")]));
-        assert_eq!(c.cache_dir, Path::new("/hf/hub"));
-        assert!(!c.offline);
-        let c = HubConfig::from_vars(vars(&[("HF_HOME", "/hf"), ("HF_HUB_CACHE", "/c")]));
-        assert_eq!(c.cache_dir, Path::new("/c"));
-
-        // The token file `huggingface-cli login` writes, when HF_TOKEN is unset.
-        let home = tempfile::tempdir().unwrap();
-        fs::write(home.path().join("token"), "hf_from_file\n").unwrap();
-        let hf_home = home.path().to_string_lossy().into_owned();
-        let c = HubConfig::from_vars(move |k| (k == "HF_HOME").then(|| hf_home.clone()));
-        assert_eq!(c.token.as_deref(), Some("hf_from_file"));
-    }
-
-    #[test]
-    fn url_helpers() {
-        let base = "https://huggingface.co/a/b/resolve/main/tokenizer.json";
-        assert_eq!(origin(base), "https://huggingface.co");
-        assert_eq!(join_url(base, "/api/x"), "https://huggingface.co/api/x");
-        assert_eq!(join_url(base, "https://cdn.x/y"), "https://cdn.x/y");
-        assert_eq!(
-            join_url(base, "other.json"),
-            "https://huggingface.co/a/b/resolve/main/other.json"
-        );
-        assert!(same_origin(base, "https://HuggingFace.co/z"));
-        assert!(!same_origin(base, "https://cdn.x/y"));
-    }
 
     #[test]
     fn prompts_hit_exact_token_counts() {

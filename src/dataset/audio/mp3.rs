@@ -20,9 +20,9 @@
 //!
 //! Owns: the MP3 sample-rate rule and turning a [`ClipSpec`] into MP3 bytes.
 //! The bit depth of the spec is irrelevant here: MP3 has none, so every clip is
-//! encoded from the clip's 16-bit noise ([`super::audio::noise_i16`]).
+//! encoded from the clip's 16-bit noise ([`super::clip::noise_i16`]).
 
-use super::audio::ClipSpec;
+use super::clip::ClipSpec;
 use anyhow::{bail, Result};
 
 /// The only sample rates MPEG-1/2/2.5 Layer III can carry, in Hz (AIPerf's list).
@@ -119,7 +119,7 @@ pub fn render_mp3(spec: &ClipSpec) -> Result<Vec<u8>> {
         .map_err(|e| lame_err("enabling the info frame", &e))?;
     let mut enc = b.build().map_err(|e| lame_err("initialisation", &e))?;
 
-    let pcm = super::audio::noise_i16(spec);
+    let pcm = super::clip::noise_i16(spec);
     let frames = spec.frames as usize;
     // LAME writes into the spare capacity without bounds when told its size is
     // 0, so the worst case (1.25 x samples + 7200) must be reserved up front;
