@@ -105,7 +105,8 @@ fn shipped_fixtures_decode_to_the_lengths_the_loader_measures() {
         ("test_audio_4.mp3", "mp3"),
     ] {
         let bytes = std::fs::read(dir.join(name)).expect("fixture");
-        let measured = duration(&bytes, ext).expect("probe");
+        let format = audioperf::audio_file::AudioFormat::from_name(ext).expect("wav or mp3");
+        let measured = duration(&bytes, format).expect("probe");
         let (rate, channels, frames) = decode(bytes, ext);
         assert_eq!((rate, channels), (16_000, 1), "{name}");
         let decoded = frames as f64 / rate as f64;

@@ -16,7 +16,6 @@ use super::{ApproxTokenCounter, TokenCounter};
 use rayon::prelude::*;
 use std::fmt;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 /// The file we load; AIPerf's tokenizers are "fast" ones, which all ship it.
@@ -228,7 +227,7 @@ mod tests {
     use super::super::hub::cached_file;
     use crate::dataset::prompt::PromptGenerator;
     use std::sync::OnceLock;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     fn fixture_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tokenizers/qwen3")
