@@ -6,8 +6,7 @@
 //! change nothing there. Nothing here runs while requests are in flight.
 
 use crate::dataset::prompt::TokenCounter;
-use crate::engine::RunOutput;
-use crate::record::RequestRecord;
+use crate::record::{RequestRecord, RunOutput};
 
 /// Token counts of one request, index-aligned with `RunOutput::records`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

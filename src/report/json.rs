@@ -16,7 +16,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
 
 use crate::config::ProfileConfig;
-use crate::engine::RunOutput;
+use crate::record::RunOutput;
 use crate::metrics::{MetricResult, MetricValue, MetricsSummary};
 
 use super::client::ClientReport;

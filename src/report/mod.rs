@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::ProfileConfig;
 use crate::dataset::Dataset;
-use crate::engine::RunOutput;
+use crate::record::RunOutput;
 use crate::metrics::MetricsSummary;
 
 /// AIPerf's file names inside the artifact directory.
