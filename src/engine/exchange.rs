@@ -276,7 +276,13 @@ pub async fn read_response<S: AsyncReadRent>(
             });
         }
     } else {
-        read_completion(&st.body.buffered, head.status, rec, &mut text, &mut st.reasoning_len);
+        read_completion(
+            &st.body.buffered,
+            head.status,
+            rec,
+            &mut text,
+            &mut st.reasoning_len,
+        );
     }
     st.text = text;
     if head.keep_alive && !matches!(head.framing, BodyFraming::UntilClose) {

@@ -24,10 +24,10 @@ use crate::config::ProfileConfig;
 use crate::dataset::Dataset;
 use crate::record::{IoDriver, RunOutput};
 use crate::units::ClockAnchor;
+use state::Shared;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use state::Shared;
 
 /// Resolves the target once, before any load (an unresolvable host is a
 /// configuration error, not a per-request one).

@@ -132,4 +132,3 @@ pub fn plan(cfg: &ProfileConfig) -> Vec<WorkerPlan> {
         })
         .collect()
 }
-

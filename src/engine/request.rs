@@ -87,9 +87,8 @@ pub(super) async fn one_request(
     let ended = match sent {
         Err(e) => e,
         Ok(()) => {
-            let cancel_at = (!warmup
-                && picked_for_cancel(local.shared.seed, spec.id, cancel_rate))
-            .then(|| Instant::now() + cancel_delay);
+            let cancel_at = (!warmup && picked_for_cancel(local.shared.seed, spec.id, cancel_rate))
+                .then(|| Instant::now() + cancel_delay);
             receive(local, &mut conn, &mut rec, deadline, cancel_at).await
         }
     };
@@ -160,13 +159,7 @@ async fn receive(
 ) -> Ended {
     let mut bytes = 0u64;
     let mut events = 0u64;
-    let recv = read_response(
-        &mut conn.stream,
-        &mut conn.st,
-        rec,
-        &mut bytes,
-        &mut events,
-    );
+    let recv = read_response(&mut conn.stream, &mut conn.st, rec, &mut bytes, &mut events);
     let ended = match cancel_at {
         Some(at) if at < deadline => monoio::select! {
             o = recv => Ended::Done(o),

@@ -159,7 +159,8 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
         // Closed loop: open the phase's connections before its clock starts,
         // so connection set-up is not part of the first requests' latency.
         // Connections left open by the previous phase are reused.
-        let mut pool: Vec<Option<Conn>> = local.conns.idle.borrow_mut().drain(..).map(Some).collect();
+        let mut pool: Vec<Option<Conn>> =
+            local.conns.idle.borrow_mut().drain(..).map(Some).collect();
         if phase.arrivals.is_none() {
             let conns = phase.connections.max(1) as u64;
             let conns = phase.count.map_or(conns, |c| conns.min(c)) as usize;

@@ -8,8 +8,8 @@
 
 use serde_json::json;
 
-use crate::record::{IoDriver, RunOutput};
 use crate::metrics::{MetricId, MetricsSummary};
+use crate::record::{IoDriver, RunOutput};
 use crate::units::NANOS_PER_MS;
 
 use super::json::Ordered;
@@ -245,8 +245,8 @@ impl ClientReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::WorkerStats;
     use crate::metrics::{compute, tests::open_loop_run, tests::sample_run};
+    use crate::record::WorkerStats;
 
     fn hist(values_ns: &[u64]) -> hdrhistogram::Histogram<u64> {
         let mut h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();

@@ -294,11 +294,20 @@ fn check_completion(wire: &Wire, cuts_of: impl Iterator<Item = Vec<usize>>) {
         );
         assert_eq!(rec.token_events, 0, "{ctx}");
         assert_eq!(
-            (rec.first_token_ns, rec.second_token_ns, rec.first_output_ns, rec.last_token_ns),
+            (
+                rec.first_token_ns,
+                rec.second_token_ns,
+                rec.first_output_ns,
+                rec.last_token_ns
+            ),
             (None, None, None, None),
             "{ctx}"
         );
-        assert_eq!((got.events, got.bytes), (0, wire.bytes.len() as u64), "{ctx}");
+        assert_eq!(
+            (got.events, got.bytes),
+            (0, wire.bytes.len() as u64),
+            "{ctx}"
+        );
         got.assert_after_read("ack", rec.ack_ns, 0);
         got.assert_after_read("end", Some(rec.end_ns), cuts.len());
     }
