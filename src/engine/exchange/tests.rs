@@ -70,13 +70,13 @@ impl Got {
     }
 }
 
-fn exchange(rt_st: &mut ConnState, pieces: Vec<Vec<u8>>) -> Got {
+/// Runs one `read_response` over `pieces` on `st`, reset as `send_request` does.
+fn exchange(st: &mut ConnState, pieces: Vec<Vec<u8>>) -> Got {
     let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
         .build()
         .expect("legacy runtime");
     rt.block_on(async {
         let mut stream = Scripted::new(pieces);
-        let st = rt_st;
         st.begin();
         let mut rec = RequestRecord::default();
         let (mut bytes, mut events) = (0, 0);
