@@ -3,8 +3,7 @@
 //! per-request work on the hot path), and `metrics::compute` over 10k
 //! synthetic records (after the run). Criterion prints elements/s.
 
-use audioperf::engine::RunOutput;
-use audioperf::record::{RequestRecord, Usage};
+use audioperf::record::{IoDriver, RequestRecord, RunOutput, Usage};
 use audioperf::{metrics, tokens};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
@@ -80,7 +79,7 @@ fn bench(c: &mut Criterion) {
             .map(|i| record(i, 1_000_000_000))
             .collect(),
         text_arenas: vec![Vec::new(), Vec::new()],
-        io_driver: "io_uring",
+        io_driver: Some(IoDriver::IoUring),
         ..RunOutput::default()
     };
     let toks = tokens::from_server_usage(&run);

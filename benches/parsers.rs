@@ -3,8 +3,8 @@
 //! three together. Criterion prints time per iteration and throughput
 //! (MiB/s for bytes, elements/s for events).
 
-use audioperf::http::sse::classify_with_serde;
-use audioperf::http::{classify, parse_response_head, ChunkedDecoder, SseSplitter, StreamChunk};
+use audioperf::http::{parse_response_head, ChunkedDecoder, SseSplitter};
+use audioperf::openai::{classify, classify_with_serde, StreamChunk};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\

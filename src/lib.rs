@@ -3,8 +3,9 @@
 //!
 //! The stages, in the order data flows through them:
 //! `cli` → `config` → `dataset` → `engine` (workers) → `metrics` → `report`.
-//! `http` holds the hand-rolled HTTP/1.1 and SSE parsers the engine uses, `mock`
-//! the built-in OpenAI-compatible server, `record` the per-request record that
+//! `http` holds the hand-rolled HTTP/1.1 and SSE parsers the engine uses,
+//! `openai` reads the API's JSON out of the events they give, `mock`
+//! the built-in OpenAI-compatible server, `record` the run's data model that
 //! the engine produces and every later stage reads, and `units` the clock.
 
 pub mod audio_file;
@@ -15,8 +16,8 @@ pub mod engine;
 pub mod http;
 pub mod metrics;
 pub mod mock;
+pub mod openai;
 pub mod profile;
-
 pub mod record;
 pub mod report;
 pub mod timer;

@@ -13,8 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::RunOutput;
-use crate::record::{ErrorKind, RequestRecord};
+use crate::record::{ErrorKind, RequestRecord, RunOutput};
 use crate::tokens::RequestTokens;
 use crate::units::{Nanos, NANOS_PER_SEC};
 

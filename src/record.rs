@@ -1,10 +1,78 @@
-//! The per-request record: what the engine measured about one request, and
-//! nothing derived. Workers fill one `RequestRecord` per request (timestamps are
-//! plain integers copied in, no allocation per event); `metrics` derives every
-//! number users see from these fields after the run.
+//! The run's data model: what the engine measured, and nothing derived.
+//! Workers fill one `RequestRecord` per request (timestamps are plain integers
+//! copied in, no allocation per event) and report their own `WorkerStats`; the
+//! engine hands both over as one `RunOutput`, from which `metrics` derives every
+//! number users see and `report` writes the exports.
 
-use crate::units::Nanos;
+use crate::units::{ClockAnchor, Nanos};
 use serde::Serialize;
+
+/// Everything a run produced, handed to `metrics` and `report`.
+#[derive(Debug, Default)]
+pub struct RunOutput {
+    /// Every request sent (warmup included), sorted by `request_id`.
+    pub records: Vec<RequestRecord>,
+    /// Per worker: the generated text referenced by `RequestRecord::output_text`.
+    pub text_arenas: Vec<Vec<u8>>,
+    /// Monotonic/wall anchor taken at start, for wall-clock exports.
+    pub anchor: Option<ClockAnchor>,
+    pub workers: Vec<WorkerStats>,
+    /// The I/O driver the workers ran on (`None` when no run set it).
+    pub io_driver: Option<IoDriver>,
+    /// The run was interrupted (SIGINT/SIGTERM) before finishing.
+    pub was_cancelled: bool,
+    /// Why the I/O driver is what it is (e.g. the io_uring set-up error).
+    pub driver_notes: Vec<String>,
+}
+
+impl RunOutput {
+    /// The generated text (reasoning + content) of a record.
+    pub fn output_text(&self, r: &RequestRecord) -> &[u8] {
+        self.text_arenas
+            .get(r.worker as usize)
+            .and_then(|a| a.get(r.output_text.clone()))
+            .unwrap_or(&[])
+    }
+}
+
+/// The kernel interface a worker's runtime drives its sockets with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoDriver {
+    IoUring,
+    /// Where io_uring is refused, or forced with `AUDIOPERF_IO_DRIVER=epoll`.
+    Epoll,
+}
+
+impl IoDriver {
+    /// The name shown in the console and written to the exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IoDriver::IoUring => "io_uring",
+            IoDriver::Epoll => "epoll",
+        }
+    }
+}
+
+/// What one worker thread measured about itself.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStats {
+    pub worker: u16,
+    /// CPU time the thread used (user + system), from clock_gettime(CLOCK_THREAD_CPUTIME_ID).
+    pub cpu_ns: Nanos,
+    /// Wall time the worker was running.
+    pub wall_ns: Nanos,
+    /// Requests this worker completed (any outcome).
+    pub requests: u64,
+    /// SSE events this worker processed.
+    pub events: u64,
+    /// Bytes read from the network.
+    pub bytes_read: u64,
+    /// Loop lag: max observed lateness of the worker's timer wake-ups.
+    pub max_loop_lag_ns: Nanos,
+    pub p99_loop_lag_ns: Nanos,
+    /// Lateness of the worker's periodic timer, merged over workers at the end.
+    pub loop_lag: Option<hdrhistogram::Histogram<u64>>,
+}
 
 /// Which part of the run a request belongs to. Warmup requests are never part
 /// of the profiling metrics.

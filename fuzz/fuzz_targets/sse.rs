@@ -3,7 +3,8 @@
 //! agrees with serde_json on every event.
 #![no_main]
 
-use audioperf::http::sse::{classify, classify_with_serde, parse_completion, SseSplitter};
+use audioperf::http::sse::SseSplitter;
+use audioperf::openai::{classify, classify_with_serde, parse_completion};
 use libfuzzer_sys::fuzz_target;
 
 fn events(pieces: &[&[u8]]) -> Vec<Vec<u8>> {

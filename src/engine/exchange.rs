@@ -5,12 +5,14 @@
 //!
 //! Must not: allocate per event, take locks, touch atomics, or parse more of an
 //! event than it takes to classify it. Generated text is appended to the
-//! worker's arena (amortised growth, no per-event allocation).
+//! connection's text buffer (amortised growth, no per-event allocation); the
+//! worker copies it into its arena once per request.
 
 use super::stream::Stream;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
-use crate::http::sse::{classify, parse_completion, SseSplitter, StreamChunk, MAX_EVENT_BYTES};
+use crate::http::sse::{SseSplitter, MAX_EVENT_BYTES};
+use crate::openai::{classify, parse_completion, StreamChunk};
 use crate::record::{ErrorKind, RequestError, RequestRecord};
 use crate::units::{now_ns, Nanos};
 use monoio::buf::IoBufMut;
@@ -27,10 +29,7 @@ pub const READ_BUF_BYTES: usize = 64 * 1024;
 /// Per-connection parser state, reused across requests on that connection.
 pub struct ConnState {
     pub read_buf: Vec<u8>,
-    chunked: ChunkedDecoder,
-    sse: SseSplitter,
-    /// Body bytes kept for non-streaming responses and error bodies.
-    body: Vec<u8>,
+    body: BodyReader,
     /// Generated text (reasoning + content) of the current request; the
     /// worker copies it into its arena once the request ends.
     pub text: Vec<u8>,
@@ -42,16 +41,31 @@ impl Default for ConnState {
     fn default() -> Self {
         ConnState {
             read_buf: Vec::with_capacity(READ_BUF_BYTES),
-            chunked: ChunkedDecoder::new(),
-            sse: SseSplitter::new(),
-            body: Vec::new(),
+            body: BodyReader {
+                chunked: ChunkedDecoder::new(),
+                sse: SseSplitter::new(),
+                buffered: Vec::new(),
+                framing: BodyFraming::UntilClose,
+                streaming: false,
+            },
             text: Vec::new(),
             reasoning_len: 0,
         }
     }
 }
 
+impl ConnState {
+    /// Forgets the previous exchange (keeping the buffers' capacity) before
+    /// the next request is written.
+    fn begin(&mut self) {
+        self.read_buf.clear();
+        self.text.clear();
+        self.reasoning_len = 0;
+    }
+}
+
 /// How an exchange ended, for the connection owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The response was complete and the connection can carry the next request.
     KeepAlive,
@@ -62,11 +76,12 @@ pub enum Outcome {
 /// What the stream said about tokens, collected while events arrive.
 struct EventSink<'r, 't> {
     rec: &'r mut RequestRecord,
-    arena: &'t mut Vec<u8>,
+    /// The request's generated text so far.
+    text: &'t mut Vec<u8>,
     now: Nanos,
     saw_done: bool,
     events: u64,
-    /// Bytes of `arena` that are reasoning sent before any content.
+    /// Bytes of `text` that are reasoning sent before any content.
     reasoning_len: usize,
     /// The text passed [`MAX_STREAMED_TEXT`]: the exchange fails.
     text_overflow: bool,
@@ -85,7 +100,7 @@ impl EventSink<'_, '_> {
                 let reasoning = delta.reasoning.as_deref().filter(|s| !s.is_empty());
                 let content = delta.content.as_deref().filter(|s| !s.is_empty());
                 let size = reasoning.map_or(0, str::len) + content.map_or(0, str::len);
-                if self.arena.len() + size > MAX_STREAMED_TEXT {
+                if self.text.len() + size > MAX_STREAMED_TEXT {
                     self.text_overflow = true;
                     return;
                 }
@@ -103,13 +118,13 @@ impl EventSink<'_, '_> {
                     }
                     r.last_token_ns = Some(self.now);
                     if let Some(t) = reasoning {
-                        self.arena.extend_from_slice(t.as_bytes());
+                        self.text.extend_from_slice(t.as_bytes());
                         if before_content {
-                            self.reasoning_len = self.arena.len();
+                            self.reasoning_len = self.text.len();
                         }
                     }
                     if let Some(t) = content {
-                        self.arena.extend_from_slice(t.as_bytes());
+                        self.text.extend_from_slice(t.as_bytes());
                     }
                 }
                 if let Some(u) = delta.usage {
@@ -138,7 +153,17 @@ impl EventSink<'_, '_> {
     }
 }
 
-fn text_too_large(rec: &mut RequestRecord) -> Outcome {
+/// The exchange failed: the record holds the error (and its end time), and
+/// the connection must be closed.
+struct Failed;
+
+impl From<Failed> for Outcome {
+    fn from(_: Failed) -> Outcome {
+        Outcome::Close
+    }
+}
+
+fn text_too_large(rec: &mut RequestRecord) -> Failed {
     fail(
         rec,
         ErrorKind::MalformedBody,
@@ -146,7 +171,8 @@ fn text_too_large(rec: &mut RequestRecord) -> Outcome {
     )
 }
 
-fn fail(rec: &mut RequestRecord, kind: ErrorKind, message: String) -> Outcome {
+/// Ends `rec` now with this error, unless it already holds one.
+fn fail(rec: &mut RequestRecord, kind: ErrorKind, message: String) -> Failed {
     rec.end_ns = now_ns();
     if rec.error.is_none() {
         rec.error = Some(RequestError {
@@ -155,10 +181,10 @@ fn fail(rec: &mut RequestRecord, kind: ErrorKind, message: String) -> Outcome {
             message,
         });
     }
-    Outcome::Close
+    Failed
 }
 
-/// Reads once, appending to `st.read_buf`. Returns the byte count and the
+/// Reads once, appending to `read_buf`. Returns the byte count and the
 /// time the read completed (0 bytes = the peer closed).
 async fn read_more<S: AsyncReadRent>(
     stream: &mut S,
@@ -181,13 +207,11 @@ pub async fn send_request(
     request: &'static [u8],
     rec: &mut RequestRecord,
 ) -> Result<(), Outcome> {
-    st.read_buf.clear();
-    st.text.clear();
-    st.reasoning_len = 0;
+    st.begin();
     rec.start_ns = now_ns();
     match stream.write_request(request).await {
         Ok(_) => Ok(()),
-        Err(e) => Err(fail(rec, io_kind(&e), format!("write failed: {e}"))),
+        Err(e) => Err(fail(rec, io_kind(&e), format!("write failed: {e}")).into()),
     }
 }
 
@@ -199,183 +223,50 @@ pub async fn read_response<S: AsyncReadRent>(
     bytes_read: &mut u64,
     events: &mut u64,
 ) -> Outcome {
-    // 1. The head.
-    let (head, head_read_ns): (ResponseHead, Nanos) = loop {
-        let (n, now) = match read_more(stream, &mut st.read_buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                return fail(
-                    rec,
-                    io_kind(&e),
-                    format!("read failed before response head: {e}"),
-                )
-            }
-        };
-        if n == 0 {
-            return fail(
-                rec,
-                ErrorKind::ConnectionClosed,
-                "connection closed before response head".into(),
-            );
-        }
-        *bytes_read += n as u64;
-        if rec.ack_ns.is_none() {
-            rec.ack_ns = Some(now);
-        }
-        match parse_response_head(&st.read_buf) {
-            // Body bytes that came with the head arrived with this read.
-            Ok(Some(h)) => break (h, now),
-            Ok(None) => {
-                if st.read_buf.len() == st.read_buf.capacity() {
-                    let grow = st.read_buf.capacity().min(MAX_HEAD_BYTES);
-                    st.read_buf.reserve(grow);
-                }
-            }
-            Err(e) => return fail(rec, ErrorKind::MalformedHead, e.to_string()),
-        }
+    let (head, head_read_ns) = match read_head(stream, &mut st.read_buf, rec, bytes_read).await {
+        Ok(h) => h,
+        Err(f) => return f.into(),
     };
     rec.status = Some(head.status);
     let ok_status = (200..300).contains(&head.status);
     let streaming = ok_status && head.event_stream;
-    st.body.clear();
-    st.sse.reset();
-    st.chunked.reset();
+    st.body.start(&head, streaming);
 
-    // 2. The body, starting with what came with the head.
-    let mut remaining = match head.framing {
-        BodyFraming::ContentLength(n) => Some(n),
-        _ => None,
-    };
-    let mut offset = head.head_len;
-    let mut now = head_read_ns;
     let mut text = std::mem::take(&mut st.text);
     let mut sink = EventSink {
         rec,
-        arena: &mut text,
-        now,
+        text: &mut text,
+        now: head_read_ns,
         saw_done: false,
         reasoning_len: 0,
         events: 0,
         text_overflow: false,
     };
-    let mut complete = false;
-    loop {
-        let input = &st.read_buf[offset..];
-        sink.now = now;
-        // Feed this read's bytes through the framing layer into the SSE
-        // splitter (streaming) or the body buffer.
-        let body_sink = &mut st.body;
-        let sse = &mut st.sse;
-        let mut overflow = false;
-        let mut deliver = |data: &[u8]| {
-            if streaming {
-                sse.feed(data, |ev| sink.on_event(ev));
-            } else if body_sink.len() + data.len() <= MAX_BUFFERED_BODY {
-                body_sink.extend_from_slice(data);
-            } else {
-                overflow = true;
-            }
-        };
-        match head.framing {
-            BodyFraming::Chunked => match st.chunked.decode(input, &mut deliver) {
-                Ok(status) => {
-                    if status.done {
-                        complete = true;
-                    }
-                }
-                Err(e) => {
-                    return fail(sink.rec, ErrorKind::MalformedBody, e.to_string());
-                }
-            },
-            BodyFraming::ContentLength(_) => {
-                let left = remaining.unwrap_or(0);
-                let take = (input.len() as u64).min(left) as usize;
-                deliver(&input[..take]);
-                remaining = Some(left - take as u64);
-                if left - take as u64 == 0 {
-                    complete = true;
-                    if take < input.len() {
-                        return fail(
-                            sink.rec,
-                            ErrorKind::MalformedBody,
-                            format!("{} bytes after the Content-Length body", input.len() - take),
-                        );
-                    }
-                }
-            }
-            BodyFraming::UntilClose => deliver(input),
-        }
-        if overflow {
-            return fail(
-                sink.rec,
-                ErrorKind::MalformedBody,
-                format!("response body larger than {MAX_BUFFERED_BODY} bytes"),
-            );
-        }
-        if st.sse.overflowed() {
-            return fail(
-                sink.rec,
-                ErrorKind::MalformedBody,
-                format!("SSE event larger than {MAX_EVENT_BYTES} bytes"),
-            );
-        }
-        if sink.text_overflow {
-            return text_too_large(sink.rec);
-        }
-        if complete {
-            if streaming {
-                // The body's end ends the last event even without its blank line.
-                st.sse.finish(|ev| sink.on_event(ev));
-                if sink.text_overflow {
-                    return text_too_large(sink.rec);
-                }
-            }
-            break;
-        }
-        // The next read starts at the front of the reused buffer.
-        st.read_buf.clear();
-        offset = 0;
-        match read_more(stream, &mut st.read_buf).await {
-            Ok((0, t)) => {
-                now = t;
-                if matches!(head.framing, BodyFraming::UntilClose) {
-                    sink.now = now;
-                    if streaming {
-                        // The close ends the last event even without its blank line.
-                        st.sse.finish(|ev| sink.on_event(ev));
-                        if sink.text_overflow {
-                            return text_too_large(sink.rec);
-                        }
-                    }
-                    break;
-                }
-                let msg = match remaining {
-                    Some(n) => format!("connection closed with {n} body bytes missing"),
-                    None => "connection closed mid-body (chunked stream not terminated)".into(),
-                };
-                return fail(sink.rec, ErrorKind::ConnectionClosed, msg);
-            }
-            Ok((n, t)) => {
-                *bytes_read += n as u64;
-                now = t;
-            }
-            Err(e) => return fail(sink.rec, io_kind(&e), format!("read failed mid-body: {e}")),
-        }
+    let body = read_body(
+        stream,
+        &mut st.read_buf,
+        &mut st.body,
+        head.head_len,
+        &mut sink,
+        bytes_read,
+    );
+    if let Err(f) = body.await {
+        return f.into();
     }
-    let end = sink.now;
-    let saw_done = sink.saw_done;
-    st.reasoning_len = sink.reasoning_len;
-    *events += sink.events;
-    let EventSink { rec, .. } = sink;
+    let EventSink {
+        rec,
+        now: end,
+        saw_done,
+        events: n,
+        reasoning_len,
+        ..
+    } = sink;
     rec.end_ns = end;
+    *events += n;
+    st.reasoning_len = reasoning_len;
 
     if !ok_status {
-        let text = String::from_utf8_lossy(&st.body[..st.body.len().min(2048)]).into_owned();
-        rec.error = Some(RequestError {
-            kind: ErrorKind::HttpStatus,
-            code: Some(head.status),
-            message: error_message(&text, head.status),
-        });
+        rec.error = Some(status_error(&st.body.buffered, head.status));
     } else if streaming {
         if !saw_done && rec.error.is_none() {
             rec.error = Some(RequestError {
@@ -385,29 +276,247 @@ pub async fn read_response<S: AsyncReadRent>(
             });
         }
     } else {
-        match parse_completion(&st.body) {
-            Ok(c) => {
-                text.extend_from_slice(c.reasoning.as_bytes());
-                st.reasoning_len = c.reasoning.len();
-                text.extend_from_slice(c.content.as_bytes());
-                rec.usage = c.usage;
-                // A non-streaming response has no token timing: TTFT, ITL and
-                // the other streaming metrics do not apply (as in AIPerf).
-            }
-            Err(msg) => {
-                rec.error = Some(RequestError {
-                    kind: ErrorKind::InvalidResponse,
-                    code: Some(head.status),
-                    message: msg,
-                })
-            }
-        }
+        read_completion(
+            &st.body.buffered,
+            head.status,
+            rec,
+            &mut text,
+            &mut st.reasoning_len,
+        );
     }
     st.text = text;
     if head.keep_alive && !matches!(head.framing, BodyFraming::UntilClose) {
         Outcome::KeepAlive
     } else {
         Outcome::Close
+    }
+}
+
+/// Reads until the buffer starts with a complete response head; the head and
+/// the time of the read that completed it (body bytes that came with the head
+/// arrived then too). Stamps `rec.ack_ns` at the first read.
+async fn read_head<S: AsyncReadRent>(
+    stream: &mut S,
+    read_buf: &mut Vec<u8>,
+    rec: &mut RequestRecord,
+    bytes_read: &mut u64,
+) -> Result<(ResponseHead, Nanos), Failed> {
+    loop {
+        let (n, now) = match read_more(stream, read_buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                return Err(fail(
+                    rec,
+                    io_kind(&e),
+                    format!("read failed before response head: {e}"),
+                ))
+            }
+        };
+        if n == 0 {
+            return Err(fail(
+                rec,
+                ErrorKind::ConnectionClosed,
+                "connection closed before response head".into(),
+            ));
+        }
+        *bytes_read += n as u64;
+        if rec.ack_ns.is_none() {
+            rec.ack_ns = Some(now);
+        }
+        match parse_response_head(read_buf) {
+            Ok(Some(h)) => return Ok((h, now)),
+            Ok(None) => {
+                if read_buf.len() == read_buf.capacity() {
+                    let grow = read_buf.capacity().min(MAX_HEAD_BYTES);
+                    read_buf.reserve(grow);
+                }
+            }
+            Err(e) => return Err(fail(rec, ErrorKind::MalformedHead, e.to_string())),
+        }
+    }
+}
+
+/// Reads the body to its end, starting with the bytes after the head
+/// (`read_buf[head_len..]`); `sink.now` is the time of the latest read.
+async fn read_body<S: AsyncReadRent>(
+    stream: &mut S,
+    read_buf: &mut Vec<u8>,
+    body: &mut BodyReader,
+    head_len: usize,
+    sink: &mut EventSink<'_, '_>,
+    bytes_read: &mut u64,
+) -> Result<(), Failed> {
+    let mut offset = head_len;
+    loop {
+        if body.feed(&read_buf[offset..], sink)? {
+            return Ok(());
+        }
+        // The next read starts at the front of the reused buffer.
+        read_buf.clear();
+        offset = 0;
+        match read_more(stream, read_buf).await {
+            Ok((0, t)) => {
+                sink.now = t;
+                if let BodyFraming::UntilClose = body.framing {
+                    // The close ends the body, and the last event even
+                    // without its blank line.
+                    return body.end_events(sink);
+                }
+                let msg = match body.framing {
+                    BodyFraming::ContentLength(n) => {
+                        format!("connection closed with {n} body bytes missing")
+                    }
+                    _ => "connection closed mid-body (chunked stream not terminated)".into(),
+                };
+                return Err(fail(sink.rec, ErrorKind::ConnectionClosed, msg));
+            }
+            Ok((n, t)) => {
+                *bytes_read += n as u64;
+                sink.now = t;
+            }
+            Err(e) => {
+                return Err(fail(
+                    sink.rec,
+                    io_kind(&e),
+                    format!("read failed mid-body: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+/// The current response's body: its framing, and where its bytes go.
+struct BodyReader {
+    chunked: ChunkedDecoder,
+    sse: SseSplitter,
+    /// Body bytes kept for non-streaming responses and error bodies.
+    buffered: Vec<u8>,
+    /// `ContentLength(n)`: `n` body bytes are still to come.
+    framing: BodyFraming,
+    /// The body is an event stream (2xx `text/event-stream`).
+    streaming: bool,
+}
+
+impl BodyReader {
+    /// Starts the body of `head`, keeping the buffers' capacity.
+    fn start(&mut self, head: &ResponseHead, streaming: bool) {
+        self.buffered.clear();
+        self.sse.reset();
+        self.chunked.reset();
+        self.framing = head.framing;
+        self.streaming = streaming;
+    }
+
+    /// Feeds one read's body bytes through the framing layer into the SSE
+    /// splitter (streaming) or the body buffer. `Ok(true)` once the body is
+    /// complete (its last event handed to `sink`).
+    fn feed(&mut self, input: &[u8], sink: &mut EventSink<'_, '_>) -> Result<bool, Failed> {
+        let streaming = self.streaming;
+        let sse = &mut self.sse;
+        let buffered = &mut self.buffered;
+        let mut overflow = false;
+        let mut deliver = |data: &[u8]| {
+            if streaming {
+                sse.feed(data, |ev| sink.on_event(ev));
+            } else if buffered.len() + data.len() <= MAX_BUFFERED_BODY {
+                buffered.extend_from_slice(data);
+            } else {
+                overflow = true;
+            }
+        };
+        let complete = match &mut self.framing {
+            BodyFraming::Chunked => match self.chunked.decode(input, &mut deliver) {
+                Ok(status) => status.done,
+                Err(e) => return Err(fail(sink.rec, ErrorKind::MalformedBody, e.to_string())),
+            },
+            BodyFraming::ContentLength(left) => {
+                let take = (input.len() as u64).min(*left) as usize;
+                deliver(&input[..take]);
+                *left -= take as u64;
+                if *left == 0 && take < input.len() {
+                    return Err(fail(
+                        sink.rec,
+                        ErrorKind::MalformedBody,
+                        format!("{} bytes after the Content-Length body", input.len() - take),
+                    ));
+                }
+                *left == 0
+            }
+            BodyFraming::UntilClose => {
+                deliver(input);
+                false
+            }
+        };
+        if overflow {
+            return Err(fail(
+                sink.rec,
+                ErrorKind::MalformedBody,
+                format!("response body larger than {MAX_BUFFERED_BODY} bytes"),
+            ));
+        }
+        if self.sse.overflowed() {
+            return Err(fail(
+                sink.rec,
+                ErrorKind::MalformedBody,
+                format!("SSE event larger than {MAX_EVENT_BYTES} bytes"),
+            ));
+        }
+        if sink.text_overflow {
+            return Err(text_too_large(sink.rec));
+        }
+        if complete {
+            // The body's end ends the last event even without its blank line.
+            self.end_events(sink)?;
+        }
+        Ok(complete)
+    }
+
+    /// The body ended: an event still open is complete.
+    fn end_events(&mut self, sink: &mut EventSink<'_, '_>) -> Result<(), Failed> {
+        if self.streaming {
+            self.sse.finish(|ev| sink.on_event(ev));
+            if sink.text_overflow {
+                return Err(text_too_large(sink.rec));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The error of a non-2xx response, with the server's message when its body has one.
+fn status_error(body: &[u8], status: u16) -> RequestError {
+    let text = String::from_utf8_lossy(&body[..body.len().min(2048)]).into_owned();
+    RequestError {
+        kind: ErrorKind::HttpStatus,
+        code: Some(status),
+        message: error_message(&text, status),
+    }
+}
+
+/// Reads a whole non-streaming 2xx body into `text` (reasoning first) and `rec`.
+fn read_completion(
+    body: &[u8],
+    status: u16,
+    rec: &mut RequestRecord,
+    text: &mut Vec<u8>,
+    reasoning_len: &mut usize,
+) {
+    match parse_completion(body) {
+        Ok(c) => {
+            text.extend_from_slice(c.reasoning.as_bytes());
+            *reasoning_len = c.reasoning.len();
+            text.extend_from_slice(c.content.as_bytes());
+            rec.usage = c.usage;
+            // A non-streaming response has no token timing: TTFT, ITL and
+            // the other streaming metrics do not apply (as in AIPerf).
+        }
+        Err(msg) => {
+            rec.error = Some(RequestError {
+                kind: ErrorKind::InvalidResponse,
+                code: Some(status),
+                message: msg,
+            })
+        }
     }
 }
 
@@ -444,3 +553,6 @@ fn error_message(body: &str, status: u16) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,13 +5,12 @@
 //! [`response::parse_response_head`] on the growing read buffer until it gives a
 //! head; then the body by its framing (chunked through
 //! [`chunked::ChunkedDecoder`]); body bytes of an event stream go through
-//! [`sse::SseSplitter`], and each event's data through [`sse::classify`].
+//! [`sse::SseSplitter`]. What the events say is read by `crate::openai`.
 
-pub mod chunk_scan;
 pub mod chunked;
 pub mod response;
 pub mod sse;
 
 pub use chunked::{ChunkError, ChunkStatus, ChunkedDecoder};
 pub use response::{parse_response_head, BodyFraming, HeadError, ResponseHead, MAX_HEAD_BYTES};
-pub use sse::{classify, parse_completion, Completion, Delta, SseSplitter, StreamChunk};
+pub use sse::SseSplitter;

@@ -8,8 +8,8 @@
 
 use serde_json::json;
 
-use crate::engine::RunOutput;
 use crate::metrics::{MetricId, MetricsSummary};
+use crate::record::{IoDriver, RunOutput};
 use crate::units::NANOS_PER_MS;
 
 use super::json::Ordered;
@@ -112,11 +112,7 @@ impl ClientReport {
         let cpu_ns: u64 = run.workers.iter().map(|w| w.cpu_ns).sum();
         let requests: u64 = run.workers.iter().map(|w| w.requests).sum();
         ClientReport {
-            io_driver: if run.io_driver.is_empty() {
-                "unknown"
-            } else {
-                run.io_driver
-            },
+            io_driver: run.io_driver.map_or("unknown", IoDriver::as_str),
             cpu_sec: cpu_ns as f64 / 1e9,
             cpu_per_request_us: if requests > 0 {
                 cpu_ns as f64 / 1e3 / requests as f64
@@ -249,8 +245,8 @@ impl ClientReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::WorkerStats;
     use crate::metrics::{compute, tests::open_loop_run, tests::sample_run};
+    use crate::record::WorkerStats;
 
     fn hist(values_ns: &[u64]) -> hdrhistogram::Histogram<u64> {
         let mut h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
@@ -283,7 +279,7 @@ mod tests {
     #[test]
     fn healthy_client_gives_no_warning() {
         let mut run = sample_run();
-        run.io_driver = "io_uring";
+        run.io_driver = Some(IoDriver::IoUring);
         // 100 x 0.1 ms on worker 0, 100 x 0.3 ms on worker 1.
         run.workers = vec![
             worker(0, 100, 1_000, &[100_000; 100]),
@@ -360,7 +356,7 @@ mod tests {
     #[test]
     fn json_object_keys() {
         let mut run = sample_run();
-        run.io_driver = "epoll";
+        run.io_driver = Some(IoDriver::Epoll);
         run.workers = vec![worker(0, 900, 1_000, &[100_000])];
         let c = report(&run);
         let v = serde_json::to_value(c.to_json()).unwrap();

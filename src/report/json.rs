@@ -16,8 +16,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
 
 use crate::config::ProfileConfig;
-use crate::engine::RunOutput;
 use crate::metrics::{MetricResult, MetricValue, MetricsSummary};
+use crate::record::RunOutput;
 
 use super::client::ClientReport;
 use super::LocalTime;

@@ -12,9 +12,8 @@ use std::io::{self, Write};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::engine::RunOutput;
 use crate::metrics::{error_details, ErrorDetails, MetricsSummary, RecordMetrics, RecordValue};
-use crate::record::RequestRecord;
+use crate::record::{RequestRecord, RunOutput};
 use crate::units::ClockAnchor;
 
 /// One record's line, serialized straight from the record: no JSON tree or

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::ProfileConfig;
 use crate::dataset::Dataset;
-use crate::engine::RunOutput;
 use crate::metrics::MetricsSummary;
+use crate::record::RunOutput;
 
 /// AIPerf's file names inside the artifact directory.
 pub const CSV_FILE: &str = "profile_export_aiperf.csv";

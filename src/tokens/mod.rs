@@ -5,14 +5,12 @@
 //! `TokenSource::Counter`. `metrics` reads only `RequestTokens`, so sources
 //! change nothing there. Nothing here runs while requests are in flight.
 
-
 pub mod hf;
 pub mod hub;
 
 pub use hf::{load, HfTokenizer, TokenizerError};
 
-use crate::engine::RunOutput;
-use crate::record::RequestRecord;
+use crate::record::{RequestRecord, RunOutput};
 
 /// Counts the tokens of a text. Implementations must be deterministic, and
 /// appending one character should add at most one token, so prompt building

@@ -1,4 +1,4 @@
-//! The fast path of [`super::sse::classify`]: one strict pass over a common
+//! The fast path of [`super::chunk::classify`]: one strict pass over a common
 //! chat-completion chunk, borrowing the strings it needs.
 //!
 //! serde_json into borrowed structs costs ~6,000 instructions per ~200-byte
@@ -13,7 +13,7 @@
 //! caller takes the serde_json path. A
 //! differential property test and the SSE fuzz target hold it to that.
 
-use super::sse::{Delta, StreamChunk};
+use super::types::{Delta, StreamChunk};
 use std::borrow::Cow;
 
 /// Deeper than this, leave it to serde_json (whose own limit is 128).
@@ -428,7 +428,7 @@ impl<'a> Scanner<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::sse::{classify, classify_with_serde};
+    use super::super::chunk::{classify, classify_with_serde};
     use super::*;
     use proptest::prelude::*;
 

@@ -1,0 +1,130 @@
+//! How a worker issues its requests in a phase: closed loop (each connection
+//! sends its next request as soon as the previous one ends) or open loop
+//! (requests at scheduled arrival times, on whatever connection is free).
+
+use super::request::{one_request, NewConn, RequestSpec};
+use super::state::{Conn, Local, WATCH_PERIOD};
+use crate::timer::PreciseTimer;
+use crate::units::{now_ns, Nanos};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Claims the next closed-loop request, or None when the phase is over.
+fn claim(local: &Local) -> Option<u64> {
+    let phase = &local.phase;
+    if phase.closed.get() || local.shared.stopping() {
+        return None;
+    }
+    let j = phase.next.get();
+    if phase.plan.borrow().count.is_some_and(|c| j >= c) {
+        return None;
+    }
+    phase.next.set(j + 1);
+    Some(j * local.workers as u64 + local.worker as u64)
+}
+
+/// Closed loop on one connection slot: requests back to back until the
+/// phase's count or duration is used up.
+pub(super) async fn closed_loop_connection(local: Rc<Local>, mut conn: Option<Conn>) {
+    let mut new_conn = NewConn::First;
+    while let Some(id) = claim(&local) {
+        let spec = RequestSpec {
+            id,
+            intended: None,
+            waited_for_connection: false,
+            new_conn,
+        };
+        conn = one_request(&local, conn, spec).await;
+        new_conn = NewConn::Reconnect;
+    }
+    if let Some(c) = conn {
+        local.conns.idle.borrow_mut().push(c);
+    }
+}
+
+/// Open loop: sleep until each arrival is due, then send it on an idle
+/// connection, a new one (under the cap), or queue it for the next connection
+/// to free up (counted as `waited_for_connection`, never dropped).
+pub(super) async fn open_loop(
+    local: &Rc<Local>,
+    arrivals: &[Nanos],
+    precise: Option<PreciseTimer>,
+) {
+    let start = local.phase.start.get();
+    let cap = local.phase.plan.borrow().connections.max(1);
+    let conns = &local.conns;
+    let mut handles = Vec::new();
+    for (j, &offset) in arrivals.iter().enumerate() {
+        let intended = start.saturating_add(offset);
+        // Sleep to the arrival in slices of at most WATCH_PERIOD, so that
+        // an interrupt during a long gap (a low rate) is noticed at once.
+        loop {
+            let now = now_ns();
+            if intended <= now || local.shared.stopping() {
+                break;
+            }
+            let wake = intended.min(now + WATCH_PERIOD.as_nanos() as Nanos);
+            match &precise {
+                Some(t) => t.sleep_until(wake).await,
+                None => monoio::time::sleep(Duration::from_nanos(wake - now)).await,
+            }
+        }
+        // The schedule already ends at --benchmark-duration (an arrival due
+        // exactly then is still sent); only an interrupt stops it early.
+        if local.shared.stopping() {
+            break;
+        }
+        let id = j as u64 * local.workers as u64 + local.worker as u64;
+        if conns.in_flight.get() < cap {
+            conns.in_flight.set(conns.in_flight.get() + 1);
+            let conn = conns.idle.borrow_mut().pop();
+            handles.push(monoio::spawn(open_loop_task(
+                local.clone(),
+                conn,
+                id,
+                intended,
+            )));
+        } else {
+            conns.waiting.borrow_mut().push_back((id, intended));
+        }
+    }
+    for h in handles {
+        h.await;
+    }
+}
+
+/// One open-loop connection slot: its arrival, then queued arrivals while
+/// there are any.
+async fn open_loop_task(local: Rc<Local>, conn: Option<Conn>, id: u64, intended: Nanos) {
+    // A pooled (idle) connection or a new one for a new slot: no reconnect.
+    let first = RequestSpec {
+        id,
+        intended: Some(intended),
+        waited_for_connection: false,
+        new_conn: NewConn::First,
+    };
+    let mut conn = one_request(&local, conn, first).await;
+    while !local.shared.stopping() {
+        let next = local.conns.waiting.borrow_mut().pop_front();
+        match next {
+            Some((id, intended)) => {
+                let spec = RequestSpec {
+                    id,
+                    intended: Some(intended),
+                    waited_for_connection: true,
+                    new_conn: if conn.is_none() {
+                        NewConn::First
+                    } else {
+                        NewConn::Reconnect
+                    },
+                };
+                conn = one_request(&local, conn, spec).await;
+            }
+            None => break,
+        }
+    }
+    if let Some(c) = conn {
+        local.conns.idle.borrow_mut().push(c);
+    }
+    local.conns.in_flight.set(local.conns.in_flight.get() - 1);
+}

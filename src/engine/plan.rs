@@ -1,0 +1,134 @@
+//! Planning a run: how many worker threads, and what each does in each phase
+//! (warmup, then profiling). Pure arithmetic on the configuration, done once
+//! before any thread starts.
+
+use super::schedule;
+use crate::config::ProfileConfig;
+use crate::units::Nanos;
+use std::time::Duration;
+
+/// What one phase (warmup or profiling) asks of one worker.
+#[derive(Clone, Debug, Default)]
+pub struct PhasePlan {
+    pub warmup: bool,
+    /// Closed loop: this worker's request count (None = until the duration ends).
+    pub count: Option<u64>,
+    /// Open loop: this worker's intended send offsets (ns from the phase start).
+    pub arrivals: Option<Vec<Nanos>>,
+    /// Connections this worker may hold (closed loop: exactly this many).
+    pub connections: u32,
+    /// Stop issuing requests this long after the phase start.
+    pub duration: Option<Duration>,
+    /// After `duration`, in-flight requests may finish for this long.
+    pub grace: Duration,
+    /// Share of requests (0..=1) cancelled `cancel_delay` after being sent.
+    pub cancel_rate: f64,
+    pub cancel_delay: Duration,
+}
+
+/// The slice of the run one worker executes.
+#[derive(Clone, Debug)]
+pub struct WorkerPlan {
+    pub worker: u16,
+    pub workers: u16,
+    pub core: Option<core_affinity::CoreId>,
+    pub phases: Vec<PhasePlan>,
+}
+
+/// Even split of `n` over `parts`: the first `n % parts` get one more.
+fn share(n: u64, w: usize, parts: usize) -> u64 {
+    n / parts as u64 + u64::from((w as u64) < n % parts as u64)
+}
+
+/// How many worker threads, and what each does in each phase (warmup, then
+/// profiling).
+pub fn plan(cfg: &ProfileConfig) -> Vec<WorkerPlan> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let n_cores = cores.len().max(1);
+    let open_loop = cfg.request_rate.is_some();
+    // Closed loop needs no more workers than connections; open loop with no
+    // concurrency cap can use every core.
+    let conc_cap = if open_loop && !cfg.concurrency_set {
+        usize::MAX
+    } else {
+        cfg.concurrency.max(1) as usize
+    };
+    let workers = n_cores
+        .min(cfg.workers_max.unwrap_or(usize::MAX))
+        .min(conc_cap)
+        .max(1);
+    let seed = cfg.random_seed.unwrap_or(0);
+    let duration = cfg.benchmark_duration;
+    let schedule = |count: Option<u64>| -> Option<Vec<Nanos>> {
+        let rate = cfg.request_rate?;
+        Some(schedule::arrivals(
+            cfg.arrival_pattern,
+            rate,
+            cfg.arrival_smoothness,
+            seed,
+            count,
+            duration.map(|d| d.as_nanos() as Nanos),
+        ))
+    };
+    // With a duration and no --request-count (u64::MAX) only the duration
+    // bounds the run; with both, whichever is reached first (as AIPerf).
+    let profile_count = (cfg.request_count != u64::MAX).then_some(cfg.request_count);
+    let profile_arrivals = schedule(profile_count);
+    let warmup_arrivals = if cfg.warmup_request_count > 0 {
+        cfg.request_rate.map(|rate| {
+            schedule::arrivals(
+                cfg.arrival_pattern,
+                rate,
+                cfg.arrival_smoothness,
+                seed.wrapping_add(1),
+                Some(cfg.warmup_request_count),
+                None,
+            )
+        })
+    } else {
+        None
+    };
+    let conns = |w: usize| -> u32 {
+        if open_loop && !cfg.concurrency_set {
+            u32::MAX
+        } else {
+            share(cfg.concurrency.max(1) as u64, w, workers).max(1) as u32
+        }
+    };
+    // Arrival k goes to worker k % workers.
+    let mine = |all: &Option<Vec<Nanos>>, w: usize| -> Option<Vec<Nanos>> {
+        all.as_ref()
+            .map(|a| a.iter().skip(w).step_by(workers).copied().collect())
+    };
+    (0..workers)
+        .map(|w| {
+            let mut phases = Vec::new();
+            if cfg.warmup_request_count > 0 {
+                phases.push(PhasePlan {
+                    warmup: true,
+                    count: Some(share(cfg.warmup_request_count, w, workers)),
+                    arrivals: mine(&warmup_arrivals, w),
+                    connections: conns(w),
+                    grace: cfg.benchmark_grace_period,
+                    ..Default::default()
+                });
+            }
+            phases.push(PhasePlan {
+                warmup: false,
+                count: profile_count.map(|c| share(c, w, workers)),
+                arrivals: mine(&profile_arrivals, w),
+                connections: conns(w),
+                duration,
+                grace: cfg.benchmark_grace_period,
+                cancel_rate: cfg.request_cancellation_rate / 100.0,
+                cancel_delay: cfg.request_cancellation_delay,
+            });
+            WorkerPlan {
+                worker: w as u16,
+                workers: workers as u16,
+                core: cores.get(w % n_cores).copied(),
+                phases,
+            }
+        })
+        .collect()
+}

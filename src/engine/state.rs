@@ -1,0 +1,240 @@
+//! What a worker's tasks share: [`Shared`], read-only and the same for every
+//! worker thread, and [`Local`], one worker's own state, touched by its tasks
+//! on one thread without locks (`Cell`/`RefCell` only).
+
+use super::exchange::ConnState;
+use super::plan::PhasePlan;
+use super::progress::Progress;
+use super::stream::{Stream, TlsConnector};
+use crate::record::RequestRecord;
+use crate::units::Nanos;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// Period of the worker's watcher task (stop flag, grace deadline, loop lag),
+/// and the longest an open-loop arrival sleeps before looking at the stop flag.
+/// Idle workers must not burn CPU: 20 wake-ups a second, plus one at each
+/// duration/grace deadline, and the end of the phase wakes the watcher at once.
+pub(super) const WATCH_PERIOD: Duration = Duration::from_millis(50);
+
+/// Read-only inputs shared by every worker.
+pub struct Shared {
+    pub addr: SocketAddr,
+    /// TLS settings for `https://` targets, built once per run.
+    pub tls: Option<TlsConnector>,
+    /// Complete HTTP requests, one per dataset entry.
+    pub requests: &'static [&'static [u8]],
+    pub request_timeout: Duration,
+    pub force_epoll: bool,
+    pub progress: Arc<Progress>,
+    pub phase_barrier: Barrier,
+    /// Monotonic start of the current phase, set by the barrier leader.
+    pub phase_start: AtomicU64,
+    pub seed: u64,
+}
+
+impl Shared {
+    /// The run is being stopped (interrupt, or a dead server): send nothing more.
+    pub(super) fn stopping(&self) -> bool {
+        self.progress.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// An open connection with its reused parser state.
+pub(super) struct Conn {
+    pub stream: Stream,
+    pub st: ConnState,
+}
+
+impl Conn {
+    pub fn new(stream: Stream) -> Conn {
+        Conn {
+            stream,
+            st: ConnState::default(),
+        }
+    }
+}
+
+/// State shared by the tasks of this worker (single thread, no locks).
+pub(super) struct Local {
+    pub shared: Arc<Shared>,
+    pub worker: u16,
+    pub workers: u16,
+    pub phase: PhaseState,
+    pub abort: Abort,
+    pub conns: Conns,
+    pub out: Collected,
+}
+
+/// The phase being run.
+#[derive(Default)]
+pub(super) struct PhaseState {
+    pub plan: RefCell<PhasePlan>,
+    pub start: Cell<Nanos>,
+    /// Next request of the phase (closed loop), from 0 within this worker.
+    pub next: Cell<u64>,
+    /// No new request may start (duration over or stop requested).
+    pub closed: Cell<bool>,
+    /// Every request of the phase has ended.
+    pub over: Cell<bool>,
+    /// Fired when every request of the phase has ended (wakes the watcher).
+    pub done: AbortSignal,
+}
+
+/// This worker's connections, and how connecting has gone.
+#[derive(Default)]
+pub(super) struct Conns {
+    /// Open loop: requests in flight, one connection slot each.
+    pub in_flight: Cell<u32>,
+    /// Connections not carrying a request (open loop, and closed loop
+    /// between phases).
+    pub idle: RefCell<Vec<Conn>>,
+    /// Open loop: arrivals waiting for a free connection (id, intended time).
+    pub waiting: RefCell<VecDeque<(u64, Nanos)>>,
+    /// Consecutive connect failures.
+    pub connect_failures: Cell<u32>,
+    /// Some connection to the target was ever made.
+    pub connected_once: Cell<bool>,
+}
+
+/// What this worker has measured so far, handed over when it ends.
+pub(super) struct Collected {
+    pub records: RefCell<Vec<RequestRecord>>,
+    /// The generated text of every request, back to back.
+    pub arena: RefCell<Vec<u8>>,
+    pub bytes_read: Cell<u64>,
+    pub events: Cell<u64>,
+    /// Lateness of the watcher's wake-ups (loop lag).
+    pub lag: RefCell<hdrhistogram::Histogram<u64>>,
+}
+
+impl Collected {
+    pub fn new(expected_records: usize) -> Collected {
+        Collected {
+            records: RefCell::new(Vec::with_capacity(expected_records)),
+            arena: RefCell::new(Vec::new()),
+            bytes_read: Cell::new(0),
+            events: Cell::new(0),
+            lag: RefCell::new(
+                hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap_or_else(
+                    |_| hdrhistogram::Histogram::new(3).expect("3 sigfig is valid"),
+                ),
+            ),
+        }
+    }
+}
+
+/// Why a request was cancelled on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CancelReason {
+    /// Picked by `--request-cancellation-rate`.
+    CancellationRate,
+    /// Still in flight at the end of the grace period.
+    GracePeriodEnd,
+    /// Still in flight when the interrupt's drain time ran out.
+    Interrupt,
+}
+
+impl CancelReason {
+    /// The message in the record's error.
+    pub fn message(self) -> &'static str {
+        match self {
+            CancelReason::CancellationRate => "cancelled by --request-cancellation-rate",
+            CancelReason::GracePeriodEnd => "cancelled at the end of --benchmark-grace-period",
+            CancelReason::Interrupt => "cancelled by interrupt (SIGINT/SIGTERM)",
+        }
+    }
+}
+
+/// Stops every in-flight request of the phase at once, for one reason.
+pub(super) struct Abort {
+    signal: AbortSignal,
+    reason: Cell<CancelReason>,
+}
+
+impl Default for Abort {
+    fn default() -> Self {
+        Abort {
+            signal: AbortSignal::default(),
+            // Read only once fired, which sets it.
+            reason: Cell::new(CancelReason::Interrupt),
+        }
+    }
+}
+
+impl Abort {
+    pub fn fire(&self, reason: CancelReason) {
+        self.reason.set(reason);
+        self.signal.fire();
+    }
+
+    pub fn fired(&self) -> bool {
+        self.signal.fired.get()
+    }
+
+    pub fn reset(&self) {
+        self.signal.reset();
+    }
+
+    /// Resolves when fired, with the reason.
+    pub async fn wait(&self) -> CancelReason {
+        self.signal.wait().await;
+        self.reason.get()
+    }
+}
+
+/// A one-shot, single-thread signal that in-flight requests race against.
+#[derive(Default)]
+pub(super) struct AbortSignal {
+    fired: Cell<bool>,
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl AbortSignal {
+    pub fn fire(&self) {
+        self.fired.set(true);
+        for w in self.wakers.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    pub fn reset(&self) {
+        self.fired.set(false);
+        self.wakers.borrow_mut().clear();
+    }
+
+    pub fn wait(&self) -> AbortWait<'_> {
+        AbortWait {
+            signal: self,
+            registered: false,
+        }
+    }
+}
+
+pub(super) struct AbortWait<'a> {
+    signal: &'a AbortSignal,
+    /// The waker is registered once: a request's task (and so its waker)
+    /// does not change while it is polled again for every event.
+    registered: bool,
+}
+
+impl Future for AbortWait<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.fired.get() {
+            return Poll::Ready(());
+        }
+        if !self.registered {
+            self.signal.wakers.borrow_mut().push(cx.waker().clone());
+            self.registered = true;
+        }
+        Poll::Pending
+    }
+}
