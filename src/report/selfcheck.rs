@@ -12,7 +12,7 @@ use crate::engine::RunOutput;
 use crate::metrics::{MetricId, MetricsSummary};
 use crate::units::NANOS_PER_MS;
 
-use super::json::Ordered;
+use super::ordered::Ordered;
 
 /// A worker busier than this (CPU time / wall time) may have delayed requests.
 pub const BUSY_LIMIT: f64 = 0.80;
@@ -250,7 +250,7 @@ impl ClientReport {
 mod tests {
     use super::*;
     use crate::engine::WorkerStats;
-    use crate::metrics::{compute, tests::open_loop_run, tests::sample_run};
+    use crate::metrics::{compute, tests::open_loop_run, tests::sample_run, ComputeOptions};
 
     fn hist(values_ns: &[u64]) -> hdrhistogram::Histogram<u64> {
         let mut h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
@@ -276,7 +276,11 @@ mod tests {
     }
 
     fn report(run: &RunOutput) -> ClientReport {
-        let s = compute(run, &crate::tokens::from_server_usage(run));
+        let s = compute(
+            run,
+            &crate::tokens::from_server_usage(run),
+            &ComputeOptions::default(),
+        );
         ClientReport::new(run, &s)
     }
 
