@@ -99,9 +99,9 @@ const NS_TO_SEC: f64 = NANOS_PER_SEC;
 const LAST: u32 = u32::MAX;
 
 impl MetricDef {
-    /// The fields most metrics share (no unit scaling, not integer-valued,
-    /// unordered, always reported); every entry of `METRICS` names the rest.
-    /// The identity fields are placeholders each entry overrides.
+    /// The values most metrics share: no unit scaling, not integer-valued,
+    /// no console order, not error-only. The other fields are placeholders:
+    /// every entry of `METRICS` sets them.
     pub const BASE: MetricDef = MetricDef {
         id: MetricId::TimeToFirstToken,
         tag: "",
@@ -630,6 +630,10 @@ mod tests {
     fn definitions_are_indexed_by_id() {
         for (i, d) in METRICS.iter().enumerate() {
             assert_eq!(d.id as usize, i, "{}", d.tag);
+            // No entry keeps a placeholder of `MetricDef::BASE`.
+            for field in [d.tag, d.header, d.unit, d.display_unit, d.formula] {
+                assert!(!field.is_empty(), "{:?}", d.id);
+            }
         }
         assert_eq!(
             def_by_tag("inter_token_latency").map(|d| d.id),
