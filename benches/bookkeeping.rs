@@ -83,7 +83,7 @@ fn bench(c: &mut Criterion) {
         ..RunOutput::default()
     };
     let toks = tokens::from_server_usage(&run);
-    let summary = metrics::compute(&run, &toks);
+    let summary = metrics::compute(&run, &toks, &metrics::ComputeOptions::default());
     let ttft = match summary.get(metrics::MetricId::TimeToFirstToken) {
         Some(m) => m.avg(),
         None => panic!("no TTFT computed"),
@@ -99,7 +99,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("10k_records", |b| {
         b.iter(|| {
             let t = tokens::from_server_usage(black_box(&run));
-            metrics::compute(&run, &t).records.len()
+            metrics::compute(&run, &t, &metrics::ComputeOptions::default())
+                .records
+                .len()
         })
     });
     g.finish();

@@ -6,7 +6,7 @@
 use crate::config::{ProfileConfig, UiType};
 use crate::engine::{self, Progress};
 use crate::record::ErrorKind;
-use crate::report::client::ClientReport;
+use crate::report::selfcheck::ClientReport;
 use crate::report::RunLog;
 use crate::tokens::HfTokenizer;
 use crate::{dataset, metrics, report, tokens};
@@ -180,11 +180,10 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     let toks = source.resolve(&run, &prompts);
     log.info(&format!("token counts: {}", source.name()));
     let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
-    let summary = metrics::compute_with_options(
+    let summary = metrics::compute(
         &run,
         &toks,
-        &audio_seconds,
-        metrics::ComputeOptions::from_config(&cfg),
+        &metrics::ComputeOptions::from_config(&cfg, &audio_seconds),
     );
     let a = summary.accounting;
     log.info(&format!(

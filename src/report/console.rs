@@ -9,14 +9,12 @@
 use std::path::Path;
 
 use crate::config::ProfileConfig;
-use crate::metrics::{ConsoleGroup, MetricResult, MetricsSummary, METRICS};
+use crate::metrics::{ConsoleGroup, MetricResult, MetricsSummary, Stat, METRICS};
 
 use super::ExportReport;
 
 /// Title prefix of every table (AIPerf: "NVIDIA AIPerf | LLM Metrics").
 pub const TITLE: &str = "audioperf | LLM Metrics";
-/// The stat columns of the console table, in AIPerf's order.
-pub const STAT_COLUMNS: [&str; 7] = ["avg", "min", "max", "p99", "p90", "p50", "std"];
 
 /// Python's `f"{v:,.2f}"`: two decimals, thousands separated by commas.
 pub fn format_number(v: f64) -> String {
@@ -140,12 +138,16 @@ fn metric_label(r: &MetricResult) -> String {
 fn metrics_table(title: String, mut rows: Vec<&MetricResult>) -> Table {
     rows.sort_by_key(|r| r.def.display_order);
     let mut columns = vec![("Metric".to_string(), Justify::Right)];
-    columns.extend(STAT_COLUMNS.iter().map(|s| (s.to_string(), Justify::Right)));
+    columns.extend(
+        Stat::CONSOLE_COLUMNS
+            .iter()
+            .map(|s| (s.key().to_string(), Justify::Right)),
+    );
     let rows = rows
         .into_iter()
         .map(|r| {
             let mut row = vec![metric_label(r)];
-            row.extend(STAT_COLUMNS.iter().map(|k| match r.stat(k) {
+            row.extend(Stat::CONSOLE_COLUMNS.iter().map(|&k| match r.stat(k) {
                 Some(v) => format_number(v),
                 None => "N/A".to_string(),
             }));
@@ -282,7 +284,7 @@ pub fn default_rows() -> impl Iterator<Item = &'static crate::metrics::MetricDef
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{compute, tests::sample_run};
+    use crate::metrics::{compute, tests::sample_run, ComputeOptions};
 
     #[test]
     fn numbers_like_python() {
@@ -300,7 +302,11 @@ mod tests {
     #[test]
     fn table_layout_matches_aiperf() {
         let run = sample_run();
-        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let s = compute(
+            &run,
+            &crate::tokens::from_server_usage(&run),
+            &ComputeOptions::default(),
+        );
         let text = render_tables(&s);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "");
@@ -344,7 +350,11 @@ mod tests {
     #[test]
     fn error_table() {
         let run = sample_run();
-        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let s = compute(
+            &run,
+            &crate::tokens::from_server_usage(&run),
+            &ComputeOptions::default(),
+        );
         let t = render_errors(&s);
         assert!(t.contains("audioperf | Error Summary"));
         assert!(
@@ -356,7 +366,11 @@ mod tests {
     #[test]
     fn open_loop_rows() {
         let run = crate::metrics::tests::open_loop_run();
-        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let s = compute(
+            &run,
+            &crate::tokens::from_server_usage(&run),
+            &ComputeOptions::default(),
+        );
         let text = render_tables(&s);
         let lag = text
             .lines()

@@ -3,7 +3,7 @@
 //! line, then run-level values (`Metric,Value`) sorted by tag. Python's csv
 //! module ends lines with CRLF and quotes only fields that need it.
 
-use crate::metrics::{MetricDef, MetricResult, MetricValue, MetricsSummary, STAT_KEYS};
+use crate::metrics::{MetricDef, MetricResult, MetricValue, MetricsSummary, Stat};
 
 /// "Header (unit)"; AIPerf leaves out the units "count" and "requests".
 pub fn metric_name(def: &MetricDef) -> String {
@@ -48,14 +48,16 @@ pub fn render(summary: &MetricsSummary) -> String {
 
     let mut out = String::new();
     if !per_request.is_empty() {
-        let header: Vec<&str> = std::iter::once("Metric").chain(STAT_KEYS).collect();
+        let header: Vec<&str> = std::iter::once("Metric")
+            .chain(Stat::CSV_COLUMNS.iter().map(|s| s.key()))
+            .collect();
         push_row(&mut out, header);
         for r in &per_request {
             let mut row = vec![metric_name(r.def)];
             row.extend(
-                STAT_KEYS
+                Stat::CSV_COLUMNS
                     .iter()
-                    .map(|k| r.stat(k).map_or(String::new(), |v| format!("{v:.2}"))),
+                    .map(|&k| r.stat(k).map_or(String::new(), |v| format!("{v:.2}"))),
             );
             push_row(&mut out, row.iter().map(String::as_str));
         }
@@ -77,12 +79,16 @@ pub fn render(summary: &MetricsSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{compute, tests::sample_run};
+    use crate::metrics::{compute, tests::sample_run, ComputeOptions};
 
     #[test]
     fn layout_and_values() {
         let run = sample_run();
-        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let s = compute(
+            &run,
+            &crate::tokens::from_server_usage(&run),
+            &ComputeOptions::default(),
+        );
         let text = render(&s);
         assert!(text.ends_with("\r\n"));
         let lines: Vec<&str> = text.split("\r\n").collect();

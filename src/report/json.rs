@@ -8,19 +8,19 @@
 //! `successful`, `errors`, `cancelled` of the profiling phase, with
 //! `sent = successful + errors + cancelled`; plus `warmup` and
 //! `latency_from_schedule`) and `audioperf` (the client self-report, see
-//! `report::client`).
+//! `report::selfcheck`).
 
 use std::io::{self, Write};
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::config::ProfileConfig;
-use crate::metrics::{MetricResult, MetricValue, MetricsSummary};
+use crate::metrics::{MetricResult, MetricValue, MetricsSummary, Stat};
 use crate::record::RunOutput;
 
-use super::client::ClientReport;
-use super::LocalTime;
+use super::log::LocalTime;
+use super::ordered::{obj, Ordered};
+use super::selfcheck::ClientReport;
 
 /// Schema version of AIPerf 0.13.0's JSON export, whose layout this follows.
 pub const SCHEMA_VERSION: &str = "1.4";
@@ -57,64 +57,19 @@ const DECLARED: [&str; 25] = [
     "total_error_isl",
 ];
 
-/// A JSON value whose object keys keep insertion order (serde_json's `Map`
-/// sorts them unless a crate-wide feature is turned on).
-pub(crate) enum Ordered {
-    Obj(Vec<(String, Ordered)>),
-    Arr(Vec<Ordered>),
-    Val(Value),
-}
-
-impl Serialize for Ordered {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Ordered::Val(v) => v.serialize(s),
-            Ordered::Arr(items) => s.collect_seq(items),
-            Ordered::Obj(fields) => {
-                let mut m = s.serialize_map(Some(fields.len()))?;
-                for (k, v) in fields {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
-        }
-    }
-}
-
-fn obj(fields: Vec<(&str, Ordered)>) -> Ordered {
-    Ordered::Obj(
-        fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
-}
-
 /// `{unit, avg, p1…p99, min, max, std, count, sum}` or `{unit, avg}`.
 pub(crate) fn metric_object(r: &MetricResult) -> Ordered {
     let mut f = vec![("unit", Ordered::Val(json!(r.def.display_unit)))];
     match &r.value {
-        MetricValue::Single(v) => f.push(("avg", Ordered::Val(json!(v)))),
+        MetricValue::Single(v) => f.push((Stat::Avg.key(), Ordered::Val(json!(v)))),
         MetricValue::Stats(s) => {
-            for (k, v) in [
-                ("avg", s.avg),
-                ("p1", s.p1),
-                ("p5", s.p5),
-                ("p10", s.p10),
-                ("p25", s.p25),
-                ("p50", s.p50),
-                ("p75", s.p75),
-                ("p90", s.p90),
-                ("p95", s.p95),
-                ("p99", s.p99),
-                ("min", s.min),
-                ("max", s.max),
-                ("std", s.std),
-            ] {
-                f.push((k, Ordered::Val(json!(v))));
+            for stat in Stat::ALL {
+                let v = match stat {
+                    Stat::Count => json!(s.count),
+                    _ => json!(s.get(stat)),
+                };
+                f.push((stat.key(), Ordered::Val(v)));
             }
-            f.push(("count", Ordered::Val(json!(s.count))));
-            f.push(("sum", Ordered::Val(json!(s.sum))));
         }
     }
     obj(f)

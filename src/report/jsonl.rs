@@ -139,13 +139,17 @@ pub fn write(w: &mut impl Write, run: &RunOutput, summary: &MetricsSummary) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{compute, tests::open_loop_run};
+    use crate::metrics::{compute, tests::open_loop_run, ComputeOptions};
     use serde_json::json;
 
     #[test]
     fn open_loop_lines() {
         let run = open_loop_run();
-        let s = compute(&run, &crate::tokens::from_server_usage(&run));
+        let s = compute(
+            &run,
+            &crate::tokens::from_server_usage(&run),
+            &ComputeOptions::default(),
+        );
         let mut out = Vec::new();
         write(&mut out, &run, &s).unwrap();
         let lines: Vec<serde_json::Value> = String::from_utf8(out.clone())

@@ -12,7 +12,7 @@ use crate::metrics::{MetricId, MetricsSummary};
 use crate::record::{IoDriver, RunOutput};
 use crate::units::NANOS_PER_MS;
 
-use super::json::Ordered;
+use super::ordered::Ordered;
 
 /// A worker busier than this (CPU time / wall time) may have delayed requests.
 pub const BUSY_LIMIT: f64 = 0.80;
@@ -245,7 +245,7 @@ impl ClientReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{compute, tests::open_loop_run, tests::sample_run};
+    use crate::metrics::{compute, tests::open_loop_run, tests::sample_run, ComputeOptions};
     use crate::record::WorkerStats;
 
     fn hist(values_ns: &[u64]) -> hdrhistogram::Histogram<u64> {
@@ -272,7 +272,11 @@ mod tests {
     }
 
     fn report(run: &RunOutput) -> ClientReport {
-        let s = compute(run, &crate::tokens::from_server_usage(run));
+        let s = compute(
+            run,
+            &crate::tokens::from_server_usage(run),
+            &ComputeOptions::default(),
+        );
         ClientReport::new(run, &s)
     }
 

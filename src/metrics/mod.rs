@@ -1,0 +1,506 @@
+//! Metric definitions and statistics: the collect stage.
+//!
+//! Owns ONE definition per metric (`defs::METRICS`: tag, header, units,
+//! console order and group, formula) and the computation of every number
+//! users see from `RunOutput` + `RequestTokens`. The console, CSV, JSON and
+//! JSONL writers read these definitions and results; none of them
+//! re-derives a number. Names, units, order and formulas follow AIPerf 0.13.0.
+//!
+//! Stats are exact (`stats::Stats`), computed in the native unit (ns,
+//! tokens) and converted to the display unit afterwards, as AIPerf does.
+
+pub mod defs;
+pub mod stats;
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::collections::BTreeMap;
+
+pub use defs::{def_by_tag, ConsoleGroup, MetricDef, MetricId, MetricKind, METRICS};
+pub use stats::{Stat, Stats};
+
+use crate::record::{ErrorKind, RequestRecord, RunOutput};
+use crate::tokens::RequestTokens;
+use crate::units::{Nanos, NANOS_PER_SEC};
+
+/// One metric's result for the run, in display units.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricValue {
+    /// Per-request metric summarised over successful requests.
+    Stats(Stats),
+    /// Run-level value.
+    Single(f64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricResult {
+    pub def: &'static MetricDef,
+    pub value: MetricValue,
+}
+
+impl MetricResult {
+    /// The `avg` column (the value itself for run-level metrics).
+    pub fn avg(&self) -> f64 {
+        match &self.value {
+            MetricValue::Stats(s) => s.avg,
+            MetricValue::Single(v) => *v,
+        }
+    }
+
+    /// One stat; run-level metrics have only `avg`.
+    pub fn stat(&self, stat: Stat) -> Option<f64> {
+        match &self.value {
+            MetricValue::Stats(s) => Some(s.get(stat)),
+            MetricValue::Single(v) => (stat == Stat::Avg).then_some(*v),
+        }
+    }
+}
+
+/// One per-request metric value in its display unit (for the JSONL).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RecordValue {
+    Int(u64),
+    Float(f64),
+}
+
+impl RecordValue {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            RecordValue::Int(v) => v as f64,
+            RecordValue::Float(v) => v,
+        }
+    }
+}
+
+/// The metrics of one request (index into `RunOutput::records`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordMetrics {
+    pub record_index: usize,
+    pub values: Vec<(MetricId, RecordValue)>,
+}
+
+/// Failed requests grouped like AIPerf's `error_summary` (same code, type, message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorCount {
+    pub code: Option<u16>,
+    /// `ErrorKind::as_str()`.
+    pub error_type: &'static str,
+    pub message: String,
+    pub count: u64,
+}
+
+/// How the profiling requests ended: `sent = successful + errors + cancelled`
+/// always holds (each request is exactly one of the three). Exported as
+/// `request_accounting` in `profile_export_aiperf.json` (audioperf extension).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestAccounting {
+    pub sent: u64,
+    pub successful: u64,
+    /// Failed for a reason other than a deliberate cancellation.
+    pub errors: u64,
+    /// Cancelled on purpose (`RequestRecord::cancelled`).
+    pub cancelled: u64,
+}
+
+impl RequestAccounting {
+    pub fn holds(&self) -> bool {
+        self.sent == self.successful + self.errors + self.cancelled
+    }
+}
+
+/// Everything the report stage prints, computed once.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsSummary {
+    /// Results in `MetricId` order; metrics without a value are absent.
+    pub results: Vec<MetricResult>,
+    /// Per request (warmup first, then profiling), in record order. Warmup
+    /// entries carry their own values for the JSONL but feed no result.
+    pub records: Vec<RecordMetrics>,
+    pub error_summary: Vec<ErrorCount>,
+    /// Benchmark duration (ns), when at least one request succeeded.
+    pub benchmark_duration_ns: Option<Nanos>,
+    /// Monotonic start of the first profiling request and end of the last
+    /// response (any outcome), for `start_time`/`end_time`.
+    pub start_ns: Option<Nanos>,
+    pub end_ns: Option<Nanos>,
+    pub was_cancelled: bool,
+    /// Profiling requests by outcome.
+    pub accounting: RequestAccounting,
+    /// Warmup requests sent (any outcome); not part of any metric.
+    pub warmup_requests: u64,
+    /// Open loop: profiling arrivals that had to wait for a connection.
+    pub waited_for_connection: u64,
+    /// Latency and the TTFT family were measured from the intended start.
+    pub latency_from_schedule: bool,
+}
+
+impl MetricsSummary {
+    pub fn get(&self, id: MetricId) -> Option<&MetricResult> {
+        self.results.iter().find(|r| r.def.id == id)
+    }
+
+    /// Benchmark duration in seconds (console footer).
+    pub fn benchmark_duration_sec(&self) -> Option<f64> {
+        self.benchmark_duration_ns
+            .map(|ns| ns as f64 / NANOS_PER_SEC)
+    }
+
+    /// A per-request metric's stats, when it has values.
+    pub fn stats(&self, id: MetricId) -> Option<&Stats> {
+        match self.get(id).map(|r| &r.value) {
+            Some(MetricValue::Stats(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// AIPerf's code for a request the client cancelled ("Client Closed Request").
+pub const CANCELLED_CODE: u16 = 499;
+
+/// What the error summary and the JSONL say about a request that did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorDetails<'a> {
+    pub error_type: &'static str,
+    pub code: Option<u16>,
+    pub message: &'a str,
+}
+
+/// The error shown for a record: its own error, or for a cancelled request
+/// AIPerf's `RequestCancellationError` with code 499 (whatever status the
+/// server had sent before the cancellation). None for a success.
+pub fn error_details(r: &RequestRecord) -> Option<ErrorDetails<'_>> {
+    if r.cancelled {
+        return Some(ErrorDetails {
+            error_type: ErrorKind::Cancelled.as_str(),
+            code: Some(CANCELLED_CODE),
+            message: r
+                .error
+                .as_ref()
+                .map_or("Request cancelled", |e| e.message.as_str()),
+        });
+    }
+    r.error.as_ref().map(|e| ErrorDetails {
+        error_type: e.kind.as_str(),
+        code: e.code,
+        message: &e.message,
+    })
+}
+
+/// What `compute` needs besides the records and token counts. The default
+/// has no audio metrics and measures latency from the actual start.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ComputeOptions<'a> {
+    /// Seconds of audio sent by each dataset entry, indexed by
+    /// `RequestRecord::dataset_index` (`PreparedRequest::audio_seconds`);
+    /// feeds `audio_duration` and `rtfx`. Empty: no audio metrics.
+    pub audio_seconds: &'a [f64],
+    /// `--latency-from-schedule`: request latency, TTFT and TTFO are taken
+    /// from the intended start (open loop), so time an arrival spent waiting
+    /// in the client is part of them (coordinated omission made visible).
+    pub latency_from_schedule: bool,
+}
+
+impl<'a> ComputeOptions<'a> {
+    pub fn from_config(
+        cfg: &crate::config::ProfileConfig,
+        audio_seconds: &'a [f64],
+    ) -> ComputeOptions<'a> {
+        ComputeOptions {
+            audio_seconds,
+            latency_from_schedule: cfg.latency_from_schedule,
+        }
+    }
+}
+
+/// Per-request metric values in native units, for one successful record.
+/// `origin` is where request latency and the TTFT family start from.
+fn record_values(
+    r: &RequestRecord,
+    t: &RequestTokens,
+    audio_s: Option<f64>,
+    origin: Nanos,
+) -> Vec<(MetricId, f64)> {
+    use MetricId::*;
+    let mut out = Vec::with_capacity(16);
+    let since_start = |ts: Option<Nanos>| ts.map(|v| v.saturating_sub(origin) as f64);
+    let ttft = since_start(r.first_token_ns);
+    if let Some(v) = ttft {
+        out.push((TimeToFirstToken, v));
+    }
+    if let (Some(first), Some(second)) = (r.first_token_ns, r.second_token_ns) {
+        out.push((TimeToSecondToken, second.saturating_sub(first) as f64));
+    }
+    if let Some(v) = since_start(r.first_output_ns) {
+        out.push((TimeToFirstOutputToken, v));
+    }
+    // AIPerf: the last response carrying content; a non-streaming response is
+    // its own last content response, so fall back to the end of the response.
+    let latency = response_end(r).saturating_sub(origin) as f64;
+    out.push((RequestLatency, latency));
+    if let Some(lag) = r.schedule_lag_ns() {
+        out.push((ScheduleLag, lag as f64));
+    }
+    // AIPerf: requests without audio have neither audio duration nor RTFx.
+    if let Some(a) = audio_s.filter(|&a| a > 0.0) {
+        out.push((AudioDuration, a));
+        if latency > 0.0 {
+            out.push((Rtfx, a / (latency / NANOS_PER_SEC)));
+        }
+    }
+    let osl = t.osl;
+    if let Some(ttft) = ttft {
+        let decode = (latency - ttft).max(0.0);
+        out.push((DecodeDuration, decode));
+        if let Some(osl) = osl.filter(|&o| o >= 2) {
+            let itl = decode / (osl - 1) as f64;
+            out.push((InterTokenLatency, itl));
+            if itl > 0.0 {
+                out.push((OutputTokenThroughputPerUser, NANOS_PER_SEC / itl));
+            }
+        }
+    }
+    if let Some(osl) = osl {
+        if latency > 0.0 {
+            out.push((
+                E2eOutputTokenThroughput,
+                osl as f64 / (latency / NANOS_PER_SEC),
+            ));
+        }
+        out.push((OutputSequenceLength, osl as f64));
+    }
+    if let Some(isl) = t.isl {
+        out.push((InputSequenceLength, isl as f64));
+    }
+    if let Some(o) = t.output() {
+        out.push((OutputTokenCount, o as f64));
+    }
+    if let Some(rt) = t.reasoning {
+        out.push((ReasoningTokenCount, rt as f64));
+    }
+    if let Some(u) = r.usage {
+        if let Some(p) = u.prompt_tokens {
+            out.push((UsagePromptTokens, p as f64));
+        }
+        if let Some(c) = u.completion_tokens {
+            out.push((UsageCompletionTokens, c as f64));
+        }
+        if let Some(rt) = u.reasoning_tokens {
+            out.push((UsageReasoningTokens, rt as f64));
+        }
+        if u.prompt_tokens.is_some() || u.completion_tokens.is_some() {
+            let total = u.prompt_tokens.unwrap_or(0) + u.completion_tokens.unwrap_or(0);
+            out.push((UsageTotalTokens, total as f64));
+        }
+    }
+    out
+}
+
+fn to_record_value(id: MetricId, native: f64) -> RecordValue {
+    let d = id.def();
+    if d.integer {
+        RecordValue::Int(native as u64)
+    } else {
+        RecordValue::Float(native / d.display_scale)
+    }
+}
+
+/// The actual end of a request's response: the last content event, or the
+/// end of the response when there was none (not streaming).
+fn response_end(r: &RequestRecord) -> Nanos {
+    r.last_token_ns.unwrap_or(r.end_ns)
+}
+
+/// Computes every metric of the profiling phase. `tokens` is index-aligned
+/// with `run.records` (a shorter slice means unknown counts for the rest).
+///
+/// A cancelled request is neither a success nor an error
+/// (`error_request_count`, `request_error_rate` and `completed_request_count`
+/// leave it out), is counted in `cancelled_request_count`, and is listed in
+/// `error_summary` as AIPerf's `RequestCancellationError` (code 499). AIPerf
+/// 0.13 itself also counts it in `error_request_count`.
+pub fn compute(run: &RunOutput, tokens: &[RequestTokens], opts: &ComputeOptions) -> MetricsSummary {
+    use MetricId::*;
+    let none = RequestTokens::default();
+    let mut per_metric: BTreeMap<MetricId, Vec<f64>> = BTreeMap::new();
+    let mut records = Vec::new();
+    let mut errors: BTreeMap<(&'static str, Option<u16>, String), u64> = BTreeMap::new();
+    let mut acc = RequestAccounting::default();
+    let (mut warmup, mut waited, mut open_loop) = (0u64, 0u64, false);
+    let (mut first_start, mut last_response) = (None::<Nanos>, None::<Nanos>);
+    let (mut span_start, mut span_end) = (None::<Nanos>, None::<Nanos>);
+
+    for (i, r) in run.records.iter().enumerate() {
+        let origin = match (opts.latency_from_schedule, r.intended_start_ns) {
+            (true, Some(intended)) => intended,
+            _ => r.start_ns,
+        };
+        let t = tokens.get(i).unwrap_or(&none);
+        let audio = opts.audio_seconds.get(r.dataset_index as usize).copied();
+        if r.warmup {
+            // Warmup requests get their own values in the JSONL (phase
+            // "warmup") and feed nothing else.
+            warmup += 1;
+            let values = if r.is_success() {
+                record_values(r, t, audio, origin)
+            } else {
+                Vec::new()
+            };
+            records.push(RecordMetrics {
+                record_index: i,
+                values: values
+                    .into_iter()
+                    .map(|(id, v)| (id, to_record_value(id, v)))
+                    .collect(),
+            });
+            continue;
+        }
+        acc.sent += 1;
+        open_loop |= r.intended_start_ns.is_some();
+        waited += u64::from(r.waited_for_connection);
+        span_start = Some(span_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
+        span_end = Some(span_end.map_or(r.end_ns, |e| e.max(r.end_ns)));
+        if let Some(e) = error_details(r) {
+            if r.cancelled {
+                acc.cancelled += 1;
+            } else {
+                acc.errors += 1;
+            }
+            *errors
+                .entry((e.error_type, e.code, e.message.to_string()))
+                .or_insert(0) += 1;
+            // Schedule lag is the client's, whatever the outcome.
+            let mut values = Vec::new();
+            if let Some(lag) = r.schedule_lag_ns() {
+                per_metric.entry(ScheduleLag).or_default().push(lag as f64);
+                values.push((ScheduleLag, to_record_value(ScheduleLag, lag as f64)));
+            }
+            records.push(RecordMetrics {
+                record_index: i,
+                values,
+            });
+            continue;
+        }
+        acc.successful += 1;
+        let values = record_values(r, t, audio, origin);
+        for &(id, v) in &values {
+            per_metric.entry(id).or_default().push(v);
+        }
+        // AIPerf: max(start + latency) - min(start) over successful
+        // requests, always on actual times (never the intended ones).
+        let end = response_end(r);
+        last_response = Some(last_response.map_or(end, |e| e.max(end)));
+        first_start = Some(first_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
+        records.push(RecordMetrics {
+            record_index: i,
+            values: values
+                .into_iter()
+                .map(|(id, v)| (id, to_record_value(id, v)))
+                .collect(),
+        });
+    }
+
+    let mut results = Vec::new();
+    let sum_of = |id: MetricId| per_metric.get(&id).map(|v| v.iter().sum::<f64>());
+    for (&id, values) in per_metric.iter() {
+        let mut vals = values.clone();
+        if let Some(s) = Stats::from_values(&mut vals) {
+            results.push(MetricResult {
+                def: id.def(),
+                value: MetricValue::Stats(s.scaled(id.def().display_scale)),
+            });
+        }
+    }
+
+    let duration_ns = match (first_start, last_response) {
+        (Some(s), Some(e)) if e > s => Some(e - s),
+        _ => None,
+    };
+    let mut single = |id: MetricId, v: f64| {
+        results.push(MetricResult {
+            def: id.def(),
+            value: MetricValue::Single(v / id.def().display_scale),
+        })
+    };
+    let (ok, failed) = (acc.successful, acc.errors);
+    let total_osl = sum_of(OutputSequenceLength);
+    let total_isl = sum_of(InputSequenceLength);
+    if let Some(d) = duration_ns {
+        let secs = d as f64 / NANOS_PER_SEC;
+        if let Some(o) = total_osl {
+            single(OutputTokenThroughput, o / secs);
+        }
+        if let Some(i) = total_isl {
+            single(InputTokenThroughput, i / secs);
+        }
+        if let (Some(i), Some(o)) = (total_isl, total_osl) {
+            single(TotalTokenThroughput, (i + o) / secs);
+        }
+        single(RequestThroughput, ok as f64 / secs);
+        single(BenchmarkDuration, d as f64);
+    }
+    if ok + failed > 0 {
+        single(CompletedRequestCount, (ok + failed) as f64);
+        single(
+            RequestErrorRate,
+            100.0 * failed as f64 / (ok + failed) as f64,
+        );
+    }
+    if ok > 0 {
+        single(RequestCount, ok as f64);
+    }
+    if failed > 0 {
+        single(ErrorRequestCount, failed as f64);
+    }
+    if acc.cancelled > 0 {
+        single(CancelledRequestCount, acc.cancelled as f64);
+    }
+    // Shown whenever the run was open loop, zero included: "no arrival
+    // waited" is the answer users look for.
+    if open_loop {
+        single(WaitedForConnectionCount, waited as f64);
+    }
+    if warmup > 0 {
+        single(WarmupRequestCount, warmup as f64);
+    }
+    for (src, dst) in [
+        (OutputTokenCount, TotalOutputTokens),
+        (ReasoningTokenCount, TotalReasoningTokens),
+        (InputSequenceLength, TotalIsl),
+        (OutputSequenceLength, TotalOsl),
+        (UsagePromptTokens, TotalUsagePromptTokens),
+        (UsageCompletionTokens, TotalUsageCompletionTokens),
+        (UsageReasoningTokens, TotalUsageReasoningTokens),
+        (UsageTotalTokens, TotalUsageTotalTokens),
+    ] {
+        if let Some(s) = sum_of(src) {
+            single(dst, s);
+        }
+    }
+    results.sort_by_key(|r| r.def.id);
+
+    let mut error_summary: Vec<ErrorCount> = errors
+        .into_iter()
+        .map(|((error_type, code, message), count)| ErrorCount {
+            code,
+            error_type,
+            message,
+            count,
+        })
+        .collect();
+    // Most frequent first; ties keep the (type, code, message) order.
+    error_summary.sort_by_key(|e| std::cmp::Reverse(e.count));
+
+    MetricsSummary {
+        results,
+        records,
+        error_summary,
+        benchmark_duration_ns: duration_ns,
+        start_ns: span_start,
+        end_ns: span_end,
+        was_cancelled: run.was_cancelled,
+        accounting: acc,
+        warmup_requests: warmup,
+        waited_for_connection: waited,
+        latency_from_schedule: opts.latency_from_schedule,
+    }
+}

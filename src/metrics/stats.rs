@@ -1,0 +1,279 @@
+//! Exact statistics of one metric: every value kept and sorted, percentiles
+//! by linear interpolation (numpy's default), population std (ddof = 0).
+
+/// One statistic of a per-request metric, named as AIPerf names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stat {
+    Avg,
+    P1,
+    P5,
+    P10,
+    P25,
+    P50,
+    P75,
+    P90,
+    P95,
+    P99,
+    Min,
+    Max,
+    Std,
+    Count,
+    Sum,
+}
+
+impl Stat {
+    /// Every stat, in the key order of a metric object in
+    /// `profile_export_aiperf.json` (after its `unit`).
+    pub const ALL: [Stat; 15] = [
+        Stat::Avg,
+        Stat::P1,
+        Stat::P5,
+        Stat::P10,
+        Stat::P25,
+        Stat::P50,
+        Stat::P75,
+        Stat::P90,
+        Stat::P95,
+        Stat::P99,
+        Stat::Min,
+        Stat::Max,
+        Stat::Std,
+        Stat::Count,
+        Stat::Sum,
+    ];
+
+    /// The columns of AIPerf's CSV export, in its order (no count).
+    pub const CSV_COLUMNS: [Stat; 14] = [
+        Stat::Avg,
+        Stat::Min,
+        Stat::Max,
+        Stat::Sum,
+        Stat::P1,
+        Stat::P5,
+        Stat::P10,
+        Stat::P25,
+        Stat::P50,
+        Stat::P75,
+        Stat::P90,
+        Stat::P95,
+        Stat::P99,
+        Stat::Std,
+    ];
+
+    /// The columns of AIPerf's console table, in its order.
+    pub const CONSOLE_COLUMNS: [Stat; 7] = [
+        Stat::Avg,
+        Stat::Min,
+        Stat::Max,
+        Stat::P99,
+        Stat::P90,
+        Stat::P50,
+        Stat::Std,
+    ];
+
+    /// AIPerf's name: JSON key, CSV and console column header.
+    pub fn key(self) -> &'static str {
+        match self {
+            Stat::Avg => "avg",
+            Stat::P1 => "p1",
+            Stat::P5 => "p5",
+            Stat::P10 => "p10",
+            Stat::P25 => "p25",
+            Stat::P50 => "p50",
+            Stat::P75 => "p75",
+            Stat::P90 => "p90",
+            Stat::P95 => "p95",
+            Stat::P99 => "p99",
+            Stat::Min => "min",
+            Stat::Max => "max",
+            Stat::Std => "std",
+            Stat::Count => "count",
+            Stat::Sum => "sum",
+        }
+    }
+}
+
+/// Exact statistics of one metric, in its display unit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stats {
+    pub avg: f64,
+    pub min: f64,
+    pub max: f64,
+    pub p1: f64,
+    pub p5: f64,
+    pub p10: f64,
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub std: f64,
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl Stats {
+    /// Stats of `values` (any order; sorted here). None when empty.
+    /// Percentiles: numpy's linear method; std: population (ddof = 0).
+    pub fn from_values(values: &mut [f64]) -> Option<Stats> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let sum: f64 = values.iter().sum();
+        let avg = sum / n as f64;
+        // numpy's np.std: sqrt(mean(|x - mean|^2)), mean taken as sum / n.
+        let var = values.iter().map(|v| (v - avg) * (v - avg)).sum::<f64>() / n as f64;
+        let pct = |q: f64| -> f64 {
+            let virt = q / 100.0 * (n - 1) as f64;
+            let lo = virt as usize;
+            let hi = (lo + 1).min(n - 1);
+            let frac = virt - lo as f64;
+            values[lo] + frac * (values[hi] - values[lo])
+        };
+        Some(Stats {
+            avg,
+            min: values[0],
+            max: values[n - 1],
+            p1: pct(1.0),
+            p5: pct(5.0),
+            p10: pct(10.0),
+            p25: pct(25.0),
+            p50: pct(50.0),
+            p75: pct(75.0),
+            p90: pct(90.0),
+            p95: pct(95.0),
+            p99: pct(99.0),
+            std: var.sqrt(),
+            count: n as u64,
+            sum,
+        })
+    }
+
+    /// Every stat divided by `scale` (native → display unit); count kept.
+    pub fn scaled(&self, scale: f64) -> Stats {
+        if scale == 1.0 {
+            return *self;
+        }
+        Stats {
+            avg: self.avg / scale,
+            min: self.min / scale,
+            max: self.max / scale,
+            p1: self.p1 / scale,
+            p5: self.p5 / scale,
+            p10: self.p10 / scale,
+            p25: self.p25 / scale,
+            p50: self.p50 / scale,
+            p75: self.p75 / scale,
+            p90: self.p90 / scale,
+            p95: self.p95 / scale,
+            p99: self.p99 / scale,
+            std: self.std / scale,
+            count: self.count,
+            sum: self.sum / scale,
+        }
+    }
+
+    /// One stat (the count as a float).
+    pub fn get(&self, stat: Stat) -> f64 {
+        match stat {
+            Stat::Avg => self.avg,
+            Stat::P1 => self.p1,
+            Stat::P5 => self.p5,
+            Stat::P10 => self.p10,
+            Stat::P25 => self.p25,
+            Stat::P50 => self.p50,
+            Stat::P75 => self.p75,
+            Stat::P90 => self.p90,
+            Stat::P95 => self.p95,
+            Stat::P99 => self.p99,
+            Stat::Min => self.min,
+            Stat::Max => self.max,
+            Stat::Std => self.std,
+            Stat::Count => self.count as f64,
+            Stat::Sum => self.sum,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn stat_keys_and_column_orders() {
+        let keys = |s: &[Stat]| s.iter().map(|s| s.key()).collect::<Vec<_>>().join(",");
+        assert_eq!(
+            keys(&Stat::ALL),
+            "avg,p1,p5,p10,p25,p50,p75,p90,p95,p99,min,max,std,count,sum"
+        );
+        assert_eq!(
+            keys(&Stat::CSV_COLUMNS),
+            "avg,min,max,sum,p1,p5,p10,p25,p50,p75,p90,p95,p99,std"
+        );
+        assert_eq!(keys(&Stat::CONSOLE_COLUMNS), "avg,min,max,p99,p90,p50,std");
+    }
+
+    #[test]
+    fn stats_match_numpy() {
+        // np.percentile([1,2,3,4,10], [1,5,10,25,50,75,90,95,99]) and np.std.
+        let mut v = vec![10.0, 2.0, 4.0, 1.0, 3.0];
+        let s = Stats::from_values(&mut v).unwrap();
+        assert_eq!(
+            (s.min, s.max, s.avg, s.sum, s.count),
+            (1.0, 10.0, 4.0, 20.0, 5)
+        );
+        assert!(close(s.p1, 1.04));
+        assert!(close(s.p5, 1.2));
+        assert!(close(s.p10, 1.4));
+        assert!(close(s.p25, 2.0));
+        assert!(close(s.p50, 3.0));
+        assert!(close(s.p75, 4.0));
+        assert!(close(s.p90, 7.6));
+        assert!(close(s.p95, 8.8));
+        assert!(close(s.p99, 9.76));
+        assert!(close(s.std, 10.0f64.sqrt()));
+        assert!(Stats::from_values(&mut []).is_none());
+        let one = Stats::from_values(&mut [7.0]).unwrap();
+        assert_eq!((one.p1, one.p99, one.std), (7.0, 7.0, 0.0));
+    }
+
+    #[test]
+    fn same_numbers_as_aiperf_0_13() {
+        // TTFTs (ns) from an AIPerf 0.13.0 profile_export.jsonl and the stats
+        // its profile_export_aiperf.json printed for them.
+        let mut ns = [
+            41751217.0, 41664628.0, 46862583.0, 45361907.0, 45645044.0, 44735819.0,
+        ];
+        let s = Stats::from_values(&mut ns).unwrap().scaled(1e6);
+        let expected = [
+            (s.avg, 44.33686633333333),
+            (s.p1, 41.66895745),
+            (s.p5, 41.68627525),
+            (s.p10, 41.707922499999995),
+            (s.p25, 42.497367499999996),
+            (s.p50, 45.048863),
+            (s.p75, 45.574259749999996),
+            (s.p90, 46.2538135),
+            (s.p95, 46.55819825),
+            (s.p99, 46.80170604999999),
+            (s.min, 41.664628),
+            (s.max, 46.862583),
+            (s.std, 1.963283188586037),
+            (s.sum, 266.02119799999997),
+        ];
+        for (i, (got, want)) in expected.iter().enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "stat {i}: {got} != {want}"
+            );
+        }
+        assert_eq!(s.count, 6);
+    }
+}
