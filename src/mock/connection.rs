@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::http;
 use super::openai::ApiError;
-use super::route;
+use super::route::{self, Request};
 use super::socket::{read_more, send, Io, READ_CHUNK};
 use super::worker::Worker;
 use crate::units::now_ns;
@@ -71,16 +71,12 @@ pub(super) async fn serve_connection(w: Rc<Worker>, mut stream: impl Io, fd: Raw
         // body: under a burst, deadlines then start when requests arrived,
         // not after every earlier request's processing.
         YieldNow(false).await;
-        let keep = route::handle(
-            &w,
-            &head,
-            &buf[head.head_len..need],
+        let req = Request {
+            head: &head,
+            body: &buf[head.head_len..need],
             arrival,
-            &mut stream,
-            fd,
-            &mut out,
-        )
-        .await;
+        };
+        let keep = route::handle(&w, &req, &mut stream, fd, &mut out).await;
         if !keep || !head.keep_alive {
             return;
         }

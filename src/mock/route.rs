@@ -14,23 +14,29 @@ use super::worker::Worker;
 use super::writer::Writer;
 use crate::units::Nanos;
 
-/// Routes one request and writes its response. Returns whether the connection
-/// may serve another request.
+/// A request read in full.
+pub(super) struct Request<'a> {
+    pub(super) head: &'a RequestHead,
+    pub(super) body: &'a [u8],
+    /// When its first bytes reached this host: the tokens' deadlines count from it.
+    pub(super) arrival: Nanos,
+}
+
+/// Routes one request and writes its response into `out`, then to `stream`
+/// (whose TCP socket is `fd`). Returns whether the connection may serve
+/// another request.
 pub(super) async fn handle(
     w: &Rc<Worker>,
-    head: &RequestHead,
-    body: &[u8],
-    arrival: Nanos,
+    req: &Request<'_>,
     stream: &mut impl Io,
     fd: RawFd,
     out: &mut Vec<u8>,
 ) -> bool {
+    let head = req.head;
     let path = head.path.split('?').next().unwrap_or("");
     let close = !head.keep_alive;
     match (head.method, path) {
-        (Method::Post, "/v1/chat/completions") => {
-            return chat(w, head, body, arrival, stream, fd, out).await
-        }
+        (Method::Post, "/v1/chat/completions") => return chat(w, req, stream, fd, out).await,
         (Method::Get, "/health") => http::write_response(out, 200, JSON, b"", close),
         (Method::Get, "/v1/models") => {
             let model = w.cfg.model.as_deref().unwrap_or("mock");
@@ -65,18 +71,17 @@ pub(super) async fn handle(
 /// answers it.
 async fn chat(
     w: &Rc<Worker>,
-    head: &RequestHead,
-    body: &[u8],
-    arrival: Nanos,
+    request: &Request<'_>,
     stream: &mut impl Io,
     fd: RawFd,
     out: &mut Vec<u8>,
 ) -> bool {
+    let keep_alive = request.head.keep_alive;
     let stats = &w.stats;
     let nth = stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    let req = match openai::decode_chat_request(body, w.cfg.model.as_deref()) {
+    let req = match openai::decode_chat_request(request.body, w.cfg.model.as_deref()) {
         Ok(r) => r,
-        Err(e) => return reject(w, &e, !head.keep_alive, stream, out).await,
+        Err(e) => return reject(w, &e, !keep_alive, stream, out).await,
     };
     if req.stream {
         stats.streaming.fetch_add(1, Ordering::Relaxed);
@@ -89,9 +94,9 @@ async fn chat(
         .fetch_add((req.audio_seconds * 1e6).round() as u64, Ordering::Relaxed);
 
     let fault = w.pick_fault(nth);
-    let close = !head.keep_alive || fault == FaultMode::ConnectionClose;
+    let close = !keep_alive || fault == FaultMode::ConnectionClose;
     let mut wr = Writer::new(w, stream, fd, out, fault);
-    respond::answer(&mut wr, &req, arrival, close).await
+    respond::answer(&mut wr, &req, request.arrival, close).await
 }
 
 /// Answers a refused request with its error (counted in `rejected`). Returns
