@@ -18,7 +18,8 @@ use crate::units::Nanos;
 pub(super) struct Request<'a> {
     pub(super) head: &'a RequestHead,
     pub(super) body: &'a [u8],
-    /// When its first bytes reached this host: the tokens' deadlines count from it.
+    /// When it arrived (a pipelined one: when its turn came); the tokens'
+    /// deadlines count from it.
     pub(super) arrival: Nanos,
 }
 
