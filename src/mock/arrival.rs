@@ -10,18 +10,20 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::units::{now_ns, Nanos};
 
 /// Asks the kernel to stamp what this socket receives.
-pub fn enable_rx_timestamps(fd: RawFd) {
+///
+/// A raw `setsockopt`: socket2 has no setter for `SO_TIMESTAMPNS`.
+pub fn enable_rx_timestamps(socket: &impl AsFd) {
     let on: libc::c_int = 1;
-    // SAFETY: valid socket fd and a live int of the stated size. Failure only
+    // SAFETY: a live socket fd and a live int of the stated size. Failure only
     // means no stamps: reads then fall back to the time they complete.
     unsafe {
         libc::setsockopt(
-            fd,
+            socket.as_fd().as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_TIMESTAMPNS,
             (&on as *const libc::c_int).cast(),
@@ -82,16 +84,14 @@ fn kernel_stamp(msg: &libc::msghdr) -> Option<libc::timespec> {
 /// its age: a stamp from the future (the wall clock stepped) or older than a
 /// second (not this request's) is not trusted.
 fn to_monotonic(stamp: libc::timespec) -> Option<Nanos> {
-    let mut wall = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut wall) };
-    let ns = |t: &libc::timespec| t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
-    let age = ns(&wall) - ns(&stamp);
+    // SystemTime::now reads the same CLOCK_REALTIME the kernel stamps with.
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let stamp = stamp.tv_sec as i128 * 1_000_000_000 + stamp.tv_nsec as i128;
+    let age = wall - stamp;
     let now = now_ns();
-    if (0..1_000_000_000).contains(&age) && ns(&stamp) > 0 {
+    if (0..1_000_000_000).contains(&age) && stamp > 0 {
         Some(now - age as Nanos)
     } else {
         None
@@ -113,7 +113,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         // As the mock does: on the listener (inherited by accepted sockets),
         // early, since the kernel turns stamping on with a deferred switch.
-        enable_rx_timestamps(listener.as_raw_fd());
+        enable_rx_timestamps(&listener);
         std::thread::sleep(std::time::Duration::from_millis(50));
         let mut misses = Vec::new();
         for _ in 0..3 {

@@ -25,12 +25,17 @@ pub fn validate_input_audio(data: &str, format: &str) -> Result<f64, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::audio_file::tests::wav;
 
     fn b64(b: &[u8]) -> String {
         base64_simd::STANDARD.encode_to_string(b)
+    }
+
+    /// `frames` of 16 kHz mono 16-bit silence as a base64 WAV.
+    pub(in crate::mock) fn wav_b64(frames: u32) -> String {
+        b64(&wav(1, 1, 16_000, 16, frames))
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Server-side HTTP/1.1: request-head parsing (httparse) with size limits, and
-//! response framing (fixed-length responses, the chunked stream head, chunks).
+//! response framing (response heads, fixed-length responses, chunks).
 //! Request bodies must carry Content-Length; chunked request bodies are refused.
 
 /// Largest request head accepted (431 above).
@@ -145,6 +145,51 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// The content type of JSON bodies.
+pub const JSON: &str = "application/json";
+/// The content type of event streams.
+pub const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
+
+/// How a response's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `content-length: N` (which the caller may then deliberately not honour).
+    Length(usize),
+    /// `transfer-encoding: chunked`.
+    Chunked,
+    /// Neither: the body ends when the server closes the connection, so the
+    /// head always says `connection: close`.
+    UntilClose,
+}
+
+/// Appends a response head: status line, `server`, `content-type`, the
+/// framing header, `connection: close` when `close`, the blank line.
+pub fn write_head(
+    out: &mut Vec<u8>,
+    status: u16,
+    content_type: &str,
+    framing: Framing,
+    close: bool,
+) {
+    use std::io::Write;
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status} {}\r\nserver: audioperf-mock\r\ncontent-type: {content_type}\r\n",
+        reason(status)
+    );
+    match framing {
+        Framing::Length(n) => {
+            let _ = write!(out, "content-length: {n}\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::UntilClose => {}
+    }
+    if close || framing == Framing::UntilClose {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends a complete fixed-length response.
 pub fn write_response(
     out: &mut Vec<u8>,
@@ -153,13 +198,12 @@ pub fn write_response(
     body: &[u8],
     close: bool,
 ) {
-    use std::io::Write;
-    let _ = write!(
+    write_head(
         out,
-        "HTTP/1.1 {status} {}\r\nserver: audioperf-mock\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n{}\r\n",
-        reason(status),
-        body.len(),
-        if close { "connection: close\r\n" } else { "" }
+        status,
+        content_type,
+        Framing::Length(body.len()),
+        close,
     );
     out.extend_from_slice(body);
 }
@@ -173,32 +217,6 @@ pub fn write_stream_head(out: &mut Vec<u8>, close: bool) {
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// Appends the head of a 200 response with a chunked body of `content_type`.
-pub fn write_chunked_head(out: &mut Vec<u8>, content_type: &str, close: bool) {
-    use std::io::Write;
-    let _ = write!(
-        out,
-        "HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n{}\r\n",
-        if close { "connection: close\r\n" } else { "" }
-    );
-}
-
-/// Appends the head of a 200 response declaring `content_length` body bytes
-/// (which the caller may then deliberately not honour).
-pub fn write_length_head(
-    out: &mut Vec<u8>,
-    content_type: &str,
-    content_length: usize,
-    close: bool,
-) {
-    use std::io::Write;
-    let _ = write!(
-        out,
-        "HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: {content_type}\r\ncontent-length: {content_length}\r\n{}\r\n",
-        if close { "connection: close\r\n" } else { "" }
-    );
 }
 
 /// Appends one chunk of chunked transfer coding holding `payload` (non-empty).
@@ -294,5 +312,23 @@ mod tests {
         out.clear();
         write_stream_head(&mut out, true);
         assert!(out.ends_with(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"));
+        out.clear();
+        write_head(&mut out, 200, JSON, Framing::Chunked, false);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        out.clear();
+        write_head(&mut out, 200, JSON, Framing::Length(7), true);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: application/json\r\ncontent-length: 7\r\nconnection: close\r\n\r\n"
+        );
+        out.clear();
+        write_head(&mut out, 200, EVENT_STREAM, Framing::UntilClose, false);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nserver: audioperf-mock\r\ncontent-type: text/event-stream; charset=utf-8\r\nconnection: close\r\n\r\n"
+        );
     }
 }

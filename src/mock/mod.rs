@@ -5,27 +5,43 @@
 //! receives, and counts what it served (`GET /v1/mock/stats`). Tests, examples and
 //! benchmarks run against it.
 //!
-//! Layout: this file holds the CLI arguments, the shared counters and the entry
-//! points; `server` the per-core accept/serve loop, `http` request-head parsing
-//! and response framing, `timer` the precise per-worker sleep, `audio` WAV/MP3
-//! validation and `openai` request decoding and response bodies.
+//! Layout, in the order a request meets it: this file holds the CLI arguments
+//! and the entry points (`spawn`, `run`); `server` binds one listener per
+//! worker and starts the worker threads, whose state is in `worker`;
+//! `connection` reads each request off a connection (head, limits, body) and
+//! `route` dispatches it; `respond` answers a chat completion, streamed or
+//! whole, applying the fault `fault` picked for it, through `writer`, which
+//! frames what it sends as the framing faults ask, onto `socket`, the
+//! connection's reads and writes (with the arrival stamps of `arrival`).
+//! Below them: `http` request-head parsing and response heads, `openai`
+//! request decoding and response bodies, `audio` WAV/MP3 validation, `stats`
+//! the counters, `tls` the HTTPS configuration.
 
 pub mod arrival;
 pub mod audio;
+mod connection;
+mod fault;
 pub mod http;
 pub mod openai;
+mod respond;
+mod route;
 pub mod server;
+mod socket;
+mod stats;
 pub mod tls;
+mod worker;
+mod writer;
 
 #[cfg(test)]
 mod tests;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use hdrhistogram::Histogram;
+pub use fault::FaultMode;
+pub use stats::Stats;
 
 /// Arguments of `audioperf mock-server`.
 #[derive(clap::Args, Debug, Clone)]
@@ -37,7 +53,8 @@ pub struct MockServerArgs {
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
     /// Time to first token, milliseconds, from when the request's first bytes
-    /// reached the host (the kernel's receive stamp).
+    /// reached the host (the kernel's receive stamp; with TLS, when they are
+    /// decrypted).
     #[arg(long = "ttft-ms", default_value_t = 50.0)]
     pub ttft_ms: f64,
     /// Gap between consecutive tokens, milliseconds.
@@ -112,198 +129,6 @@ impl Default for MockServerArgs {
     }
 }
 
-/// Faults the server can inject, for testing how a client reports failures.
-///
-/// Each applies to a chat-completions request picked by `--fault-every` or
-/// `--fault-rate`. The `sse-*` faults only change streamed responses; the
-/// framing faults (`bad-chunk-size`, `chunk-extensions`, `split-bytes`,
-/// `trickle`, stalls, resets) apply to streamed and whole responses alike.
-/// Faults marked "valid" are odd but legal HTTP/SSE: a client must succeed.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultMode {
-    /// No fault.
-    None,
-    /// `429 Too Many Requests` with an OpenAI-style JSON error body (`RateLimitError`).
-    #[value(name = "http429-json")]
-    Http429Json,
-    /// `500` with an OpenAI-style JSON error body.
-    #[value(name = "http500-json")]
-    Http500Json,
-    /// `500` with a plain-text (non-JSON) body.
-    #[value(name = "http500-text")]
-    Http500Text,
-    /// `503` with an HTML (non-JSON) body, as a proxy in front of a dead server sends.
-    #[value(name = "http503-html")]
-    Http503Html,
-    /// TCP reset (SO_LINGER 0) after reading the request, before any response byte.
-    #[value(name = "reset-before-head")]
-    ResetBeforeHead,
-    /// TCP reset (SO_LINGER 0) halfway through the tokens.
-    #[value(name = "reset-mid-stream")]
-    ResetMidStream,
-    /// Orderly close halfway through the tokens: no finish chunk, no `[DONE]`.
-    #[value(name = "close-mid-stream")]
-    CloseMidStream,
-    /// Send the response head (and role chunk when streaming), then nothing more.
-    #[value(name = "stall-after-head")]
-    StallAfterHead,
-    /// Send half the tokens (half the body when not streaming), then nothing more.
-    #[value(name = "stall-mid-stream")]
-    StallMidStream,
-    /// Answer normally but with `Connection: close`, closing after each response.
-    #[value(name = "connection-close")]
-    ConnectionClose,
-    /// A status line that is not HTTP (`HTTP/1.1 2OO OK`), then close.
-    #[value(name = "bad-status-line")]
-    BadStatusLine,
-    /// A header line without a colon, then close.
-    #[value(name = "bad-header-line")]
-    BadHeaderLine,
-    /// A 200 head carrying 100 KiB of headers, then close.
-    #[value(name = "oversized-head")]
-    OversizedHead,
-    /// A chunk size line that is not hex (`zz`) halfway through the body, then a stall.
-    #[value(name = "bad-chunk-size")]
-    BadChunkSize,
-    /// Valid: every chunk carries extensions (`;ext=1`) and the last chunk trailers.
-    #[value(name = "chunk-extensions")]
-    ChunkExtensions,
-    /// A whole (non-chunked) response whose body is shorter than its
-    /// Content-Length, then an orderly close.
-    #[value(name = "content-length-short")]
-    ContentLengthShort,
-    /// A whole response whose body is 16 bytes longer than its Content-Length, then close.
-    #[value(name = "content-length-long")]
-    ContentLengthLong,
-    /// Streaming: a `data:` line that is not JSON halfway through (then the stream goes on).
-    #[value(name = "sse-invalid-json")]
-    SseInvalidJson,
-    /// Valid, streaming: `: ping` comment events and comment lines inside events.
-    #[value(name = "sse-comments")]
-    SseComments,
-    /// Valid, streaming: `event:`, `id:` and `retry:` fields in every event.
-    #[value(name = "sse-fields")]
-    SseFields,
-    /// Valid, streaming: CRLF line ends in the event stream.
-    #[value(name = "sse-crlf")]
-    SseCrlf,
-    /// Streaming: an OpenAI `error` object halfway through, then `[DONE]`.
-    #[value(name = "sse-error-event")]
-    SseErrorEvent,
-    /// Valid: every byte of the response in its own write (and, when chunked,
-    /// its own chunk).
-    #[value(name = "split-bytes")]
-    SplitBytes,
-    /// Valid: the response one byte per write, `--trickle-us` apart.
-    #[value(name = "trickle")]
-    Trickle,
-    /// Valid: no Content-Length and no chunking; the body ends when the
-    /// server closes the connection (HTTP/1.0 style, `Connection: close`).
-    #[value(name = "until-close")]
-    UntilClose,
-}
-
-impl FaultMode {
-    /// Faults after which the server closes the connection (it never serves
-    /// another request on it).
-    pub fn closes(self) -> bool {
-        !matches!(
-            self,
-            FaultMode::None
-                | FaultMode::Http429Json
-                | FaultMode::Http500Json
-                | FaultMode::Http500Text
-                | FaultMode::Http503Html
-                | FaultMode::ChunkExtensions
-                | FaultMode::SseInvalidJson
-                | FaultMode::SseComments
-                | FaultMode::SseFields
-                | FaultMode::SseCrlf
-                | FaultMode::SseErrorEvent
-                | FaultMode::SplitBytes
-                | FaultMode::Trickle
-        )
-    }
-}
-
-/// Counters since start, summed over workers. Atomics are fine here: the server
-/// is not the client's hot path, and one relaxed add per request is noise.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Chat-completion requests received (including rejected ones).
-    pub requests: AtomicU64,
-    /// Of those, requests asking for a stream.
-    pub streaming: AtomicU64,
-    /// Valid `input_audio` parts seen.
-    pub audio_parts: AtomicU64,
-    /// Sum of the valid parts' durations, microseconds.
-    pub audio_micros: AtomicU64,
-    /// Requests answered with a 4xx.
-    pub rejected: AtomicU64,
-    /// How late the first token of each stream left, after its deadline
-    /// (arrival + TTFT), in ns: the mock's own share of a client's TTFT error.
-    /// One lock per stream, not per event.
-    pub first_token_late: Mutex<Option<Histogram<u64>>>,
-}
-
-impl Stats {
-    /// Records that a stream's first token was written `late_ns` after its deadline.
-    pub fn record_first_token_late(&self, late_ns: u64) {
-        if let Ok(mut h) = self.first_token_late.lock() {
-            if h.is_none() {
-                // 1 ns to 1 hour, 3 significant digits; beyond saturates.
-                *h = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok();
-            }
-            if let Some(h) = h.as_mut() {
-                h.saturating_record(late_ns);
-            }
-        }
-    }
-
-    /// The `/v1/mock/stats` JSON body.
-    pub fn to_json(&self) -> String {
-        let late = match self.first_token_late.lock() {
-            Ok(h) => match h.as_ref() {
-                Some(h) if !h.is_empty() => serde_json::json!({
-                    "count": h.len(),
-                    "p50": h.value_at_quantile(0.50) as f64 / 1e3,
-                    "p90": h.value_at_quantile(0.90) as f64 / 1e3,
-                    "p99": h.value_at_quantile(0.99) as f64 / 1e3,
-                    "max": h.max() as f64 / 1e3,
-                }),
-                _ => serde_json::json!({"count": 0}),
-            },
-            Err(_) => serde_json::Value::Null,
-        };
-        serde_json::json!({
-            "requests": self.requests.load(Ordering::Relaxed),
-            "streaming": self.streaming.load(Ordering::Relaxed),
-            "audio_parts": self.audio_parts.load(Ordering::Relaxed),
-            "audio_seconds": self.audio_micros.load(Ordering::Relaxed) as f64 / 1e6,
-            "rejected": self.rejected.load(Ordering::Relaxed),
-            "first_token_late_us": late,
-        })
-        .to_string()
-    }
-
-    /// Back to zero (`DELETE /v1/mock/stats`), so one server can serve
-    /// several measured runs.
-    pub fn reset(&self) {
-        for c in [
-            &self.requests,
-            &self.streaming,
-            &self.audio_parts,
-            &self.audio_micros,
-            &self.rejected,
-        ] {
-            c.store(0, Ordering::Relaxed);
-        }
-        if let Ok(mut h) = self.first_token_late.lock() {
-            *h = None;
-        }
-    }
-}
-
 /// A running server: its address, counters, and the means to stop it.
 pub struct MockServer {
     addr: SocketAddr,
@@ -325,7 +150,8 @@ impl MockServer {
         &self.stats
     }
 
-    /// Stops every worker (within ~20 ms) and waits for them; open connections are dropped.
+    /// Stops every worker (each checks the stop flag every 10 ms) and waits for
+    /// them; open connections are dropped.
     pub fn shutdown(mut self) {
         self.stop_and_join();
     }

@@ -383,6 +383,14 @@ pub fn completion_body(
     .into_bytes()
 }
 
+/// Now as Unix seconds: the `created` field of the response bodies.
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// The `/v1/models` body.
 pub fn models_body(model: &str, created: u64) -> Vec<u8> {
     serde_json::json!({
@@ -398,23 +406,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn wav_b64(frames: u32) -> String {
-        let mut v = Vec::new();
-        v.extend_from_slice(b"RIFF");
-        v.extend_from_slice(&(36 + frames * 2).to_le_bytes());
-        v.extend_from_slice(b"WAVEfmt ");
-        v.extend_from_slice(&16u32.to_le_bytes());
-        v.extend_from_slice(&1u16.to_le_bytes());
-        v.extend_from_slice(&1u16.to_le_bytes());
-        v.extend_from_slice(&16_000u32.to_le_bytes());
-        v.extend_from_slice(&32_000u32.to_le_bytes());
-        v.extend_from_slice(&2u16.to_le_bytes());
-        v.extend_from_slice(&16u16.to_le_bytes());
-        v.extend_from_slice(b"data");
-        v.extend_from_slice(&(frames * 2).to_le_bytes());
-        v.resize(v.len() + frames as usize * 2, 0);
-        base64_simd::STANDARD.encode_to_string(&v)
-    }
+    use crate::mock::audio::tests::wav_b64;
 
     #[test]
     fn decodes_audio_request() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::audio::tests::wav_b64;
 use super::*;
 use crate::units::now_ns;
 
@@ -159,28 +160,6 @@ fn exchange(c: &mut TcpStream, req: &[u8]) -> Resp {
         event_times,
         cut,
     }
-}
-
-fn wav_b64(frames: u32) -> String {
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + frames * 2).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    for x in [
-        16u32.to_le_bytes().as_slice(),
-        &1u16.to_le_bytes(),
-        &1u16.to_le_bytes(),
-    ] {
-        v.extend_from_slice(x);
-    }
-    v.extend_from_slice(&16_000u32.to_le_bytes());
-    v.extend_from_slice(&32_000u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&(frames * 2).to_le_bytes());
-    v.resize(v.len() + frames as usize * 2, 0);
-    base64_simd::STANDARD.encode_to_string(&v)
 }
 
 fn chat_body(stream: bool, usage: bool, max: Option<u64>, audio: &str) -> String {
