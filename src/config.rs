@@ -2,8 +2,35 @@
 //! turns them into these types once; every later stage reads only these, with
 //! units in the types (Hz, bits, `Duration`), never raw flag strings.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// A configuration error: which flag, and what is wrong with its value.
+/// Shared by the command-line checks (`cli`) and the TLS set-up (`tls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagError {
+    /// The flag as the user can type it, e.g. `--audio-depths`.
+    pub flag: &'static str,
+    pub message: String,
+}
+
+impl FlagError {
+    pub fn new(flag: &'static str, message: impl Into<String>) -> Self {
+        FlagError {
+            flag,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FlagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.flag, self.message)
+    }
+}
+
+impl std::error::Error for FlagError {}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -84,6 +111,66 @@ pub struct PromptConfig {
     pub text_batch_size: u32,
 }
 
+/// `--custom-dataset-type`: the file formats AIPerf 0.13 knows. audioperf
+/// reads only [`CustomDatasetType::SingleTurn`]; the others are named so a
+/// refusal can say "not supported" rather than "unknown".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomDatasetType {
+    SingleTurn,
+    MultiTurn,
+    RandomPool,
+    MooncakeTrace,
+    BailianTrace,
+    BasetenTrace,
+    BurstGptTrace,
+    RawPayload,
+    InputsJson,
+    DagJsonl,
+}
+
+impl CustomDatasetType {
+    /// Every type, in AIPerf's order.
+    pub const ALL: [CustomDatasetType; 10] = [
+        CustomDatasetType::SingleTurn,
+        CustomDatasetType::MultiTurn,
+        CustomDatasetType::RandomPool,
+        CustomDatasetType::MooncakeTrace,
+        CustomDatasetType::BailianTrace,
+        CustomDatasetType::BasetenTrace,
+        CustomDatasetType::BurstGptTrace,
+        CustomDatasetType::RawPayload,
+        CustomDatasetType::InputsJson,
+        CustomDatasetType::DagJsonl,
+    ];
+
+    /// AIPerf's name (underscore spelling), as exported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomDatasetType::SingleTurn => "single_turn",
+            CustomDatasetType::MultiTurn => "multi_turn",
+            CustomDatasetType::RandomPool => "random_pool",
+            CustomDatasetType::MooncakeTrace => "mooncake_trace",
+            CustomDatasetType::BailianTrace => "bailian_trace",
+            CustomDatasetType::BasetenTrace => "baseten_trace",
+            CustomDatasetType::BurstGptTrace => "burst_gpt_trace",
+            CustomDatasetType::RawPayload => "raw_payload",
+            CustomDatasetType::InputsJson => "inputs_json",
+            CustomDatasetType::DagJsonl => "dag_jsonl",
+        }
+    }
+
+    /// The type with this underscore name, if AIPerf has one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+impl fmt::Display for CustomDatasetType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UiType {
     None,
@@ -141,7 +228,7 @@ pub struct ProfileConfig {
     /// Merged into the top level of every request body.
     pub extra_inputs: serde_json::Map<String, serde_json::Value>,
     pub input_file: Option<PathBuf>,
-    pub custom_dataset_type: Option<String>,
+    pub custom_dataset_type: Option<CustomDatasetType>,
     pub tokenizer: Option<String>,
     /// `--tokenizer-revision`: branch, tag or commit in the Hugging Face cache/hub.
     pub tokenizer_revision: Option<String>,
@@ -167,7 +254,26 @@ impl ProfileConfig {
             scheme,
             self.target.host,
             self.target.port,
-            crate::dataset::request::request_path(self)
+            self.request_path()
         )
+    }
+
+    /// `base_path` + `endpoint_path` + the URL's query, joined as AIPerf joins
+    /// them: a base that already ends with the endpoint (the user gave the
+    /// whole endpoint URL) is used as is, and a base ending in `/v1` drops the
+    /// endpoint's leading `v1/` (`--url host/v1` is not `/v1/v1/chat/...`).
+    pub fn request_path(&self) -> String {
+        let base = self.target.base_path.trim_end_matches('/');
+        let mut sub = self.endpoint_path.trim_start_matches('/');
+        let path = if sub.is_empty() || base.ends_with(&format!("/{sub}")) {
+            base.to_string()
+        } else {
+            if base.ends_with("/v1") {
+                sub = sub.strip_prefix("v1/").unwrap_or(sub);
+            }
+            format!("{base}/{sub}")
+        };
+        let path = if path.is_empty() { "/".into() } else { path };
+        format!("{path}{}", self.target.query)
     }
 }

@@ -38,19 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Profile(args) => {
-            // Like AIPerf's "CLI Command:", with the program's name, not its path.
-            let cmdline = raw_args
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    if i == 0 {
-                        "audioperf".to_string()
-                    } else {
-                        shell_quote(a)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
+            let cmdline = audioperf::cli::command_line(&raw_args);
             let cfg = match args.into_config(cmdline) {
                 Ok(c) => c,
                 Err(e) => {
@@ -78,16 +66,5 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }

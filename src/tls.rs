@@ -6,7 +6,6 @@
 //! failed handshake into a message that says what to do next. It is called
 //! once per run, before the clock starts; nothing here runs per request.
 
-use std::fmt;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,35 +18,14 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use crate::config::{Target, TlsOptions, TlsRoots};
+use crate::config::{FlagError, Target, TlsOptions, TlsRoots};
 
 /// The only application protocol audioperf speaks on a TLS connection.
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
-/// A TLS option that cannot be used: which flag, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsSetupError {
-    /// The flag as the user can type it, e.g. `--ca-file`.
-    pub flag: &'static str,
-    pub message: String,
-}
-
-impl TlsSetupError {
-    fn new(flag: &'static str, message: impl Into<String>) -> Self {
-        TlsSetupError {
-            flag,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for TlsSetupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.flag, self.message)
-    }
-}
-
-impl std::error::Error for TlsSetupError {}
+/// A TLS option that cannot be used: which flag, and why. The same type as
+/// every other configuration error; this name is kept for the engine's use.
+pub type TlsSetupError = FlagError;
 
 /// The ring provider, chosen explicitly so nothing depends on a process-wide
 /// default provider being installed.
@@ -56,12 +34,12 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The client configuration for a run: built once, shared by every worker.
-pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsSetupError> {
+pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, FlagError> {
     let provider = provider();
     let algs = provider.signature_verification_algorithms;
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsSetupError::new("--url", format!("TLS set-up failed: {e}")))?;
+        .map_err(|e| FlagError::new("--url", format!("TLS set-up failed: {e}")))?;
     let mut config = if opts.insecure {
         builder
             .dangerous()
@@ -78,7 +56,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsSetupErr
 }
 
 /// The trust anchors `opts` asks for: `--tls-roots` plus `--ca-file`.
-pub fn root_store(opts: &TlsOptions) -> Result<RootCertStore, TlsSetupError> {
+pub fn root_store(opts: &TlsOptions) -> Result<RootCertStore, FlagError> {
     let mut store = RootCertStore::empty();
     if matches!(opts.roots, TlsRoots::Webpki | TlsRoots::Both) {
         store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -94,7 +72,7 @@ pub fn root_store(opts: &TlsOptions) -> Result<RootCertStore, TlsSetupError> {
                 .first()
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default();
-            return Err(TlsSetupError::new(
+            return Err(FlagError::new(
                 "--tls-roots",
                 format!(
                     "no usable certificates in the system store{why}; \
@@ -106,7 +84,7 @@ pub fn root_store(opts: &TlsOptions) -> Result<RootCertStore, TlsSetupError> {
     if let Some(path) = &opts.ca_file {
         for (i, cert) in load_ca_file(path)?.into_iter().enumerate() {
             store.add(cert).map_err(|e| {
-                TlsSetupError::new(
+                FlagError::new(
                     "--ca-file",
                     format!(
                         "certificate {} in '{}' cannot be a trust anchor: {e}",
@@ -122,15 +100,15 @@ pub fn root_store(opts: &TlsOptions) -> Result<RootCertStore, TlsSetupError> {
 
 /// Reads the certificates of a CA file: PEM (any number of `CERTIFICATE`
 /// blocks; other blocks such as keys are skipped) or one DER certificate.
-pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, FlagError> {
     let bytes = std::fs::read(path).map_err(|e| {
-        TlsSetupError::new(
+        FlagError::new(
             "--ca-file",
             format!("cannot read '{}': {e}", path.display()),
         )
     })?;
     let certs = parse_certificates(&bytes)
-        .map_err(|m| TlsSetupError::new("--ca-file", format!("'{}': {m}", path.display())))?;
+        .map_err(|m| FlagError::new("--ca-file", format!("'{}': {m}", path.display())))?;
     Ok(certs)
 }
 
@@ -152,17 +130,14 @@ fn parse_certificates(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, Stri
 
 /// The name sent as SNI and checked against the certificate: `--tls-server-name`
 /// when given, else the URL's host (an IP address sends no SNI, as RFC 6066 says).
-pub fn server_name(
-    target: &Target,
-    opts: &TlsOptions,
-) -> Result<ServerName<'static>, TlsSetupError> {
+pub fn server_name(target: &Target, opts: &TlsOptions) -> Result<ServerName<'static>, FlagError> {
     let (flag, name) = match &opts.server_name {
         Some(n) => ("--tls-server-name", n.as_str()),
         None => ("--url", target.host.as_str()),
     };
     let bare = name.trim().trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(bare.to_string()).map_err(|_| {
-        TlsSetupError::new(
+        FlagError::new(
             flag,
             format!("'{name}' is not a valid TLS server name (a DNS name or an IP address)"),
         )

@@ -9,7 +9,7 @@ pub mod input;
 pub mod prompt;
 pub mod request;
 
-use crate::config::{AudioFormat, ProfileConfig};
+use crate::config::{AudioFormat, CustomDatasetType, ProfileConfig};
 use anyhow::bail;
 use audio::{ClipPlanner, ClipSpec};
 use crate::tokens::{ApproxTokenCounter, TokenCounter};
@@ -282,8 +282,8 @@ fn build_from_file(
     path: &std::path::Path,
     started: Instant,
 ) -> anyhow::Result<Dataset> {
-    match cfg.custom_dataset_type.as_deref() {
-        None | Some("single_turn") => {}
+    match cfg.custom_dataset_type {
+        None | Some(CustomDatasetType::SingleTurn) => {}
         Some(other) => bail!(
             "--custom-dataset-type {other} is not supported by audioperf; the only supported type is single_turn"
         ),
@@ -578,7 +578,7 @@ mod tests {
     fn input_file_gives_one_request_per_line_in_order() {
         let mut cfg = test_config();
         cfg.input_file = Some("fixtures/inputs.jsonl".into());
-        cfg.custom_dataset_type = Some("single_turn".into());
+        cfg.custom_dataset_type = Some(CustomDatasetType::SingleTurn);
         cfg.num_dataset_entries = 100; // ignored for files
         cfg.prompt.output_tokens_mean = Some(64);
         let d = build(&cfg).unwrap();
@@ -597,7 +597,7 @@ mod tests {
             assert_eq!(r.text_tokens, None);
             assert_eq!((r.timestamp_ms, r.delay_ms), (None, None));
         }
-        cfg.custom_dataset_type = Some("multi_turn".into());
+        cfg.custom_dataset_type = Some(CustomDatasetType::MultiTurn);
         assert_eq!(
             build(&cfg).unwrap_err().to_string(),
             "--custom-dataset-type multi_turn is not supported by audioperf; the only supported type is single_turn"

@@ -196,7 +196,7 @@ pub fn validate_head(cfg: &ProfileConfig) -> Result<()> {
             bail!("--api-key contains control characters");
         }
     }
-    let path = request_path(cfg);
+    let path = cfg.request_path();
     if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
         bail!("--url/--endpoint: the request path {path:?} contains spaces or control characters");
     }
@@ -204,25 +204,6 @@ pub fn validate_head(cfg: &ProfileConfig) -> Result<()> {
         bail!("--url: invalid host {:?}", cfg.target.host_header);
     }
     Ok(())
-}
-
-/// `base_path` + `endpoint_path` + the URL's query, joined as AIPerf joins
-/// them: a base that already ends with the endpoint (the user gave the
-/// whole endpoint URL) is used as is, and a base ending in `/v1` drops the
-/// endpoint's leading `v1/` (`--url host/v1` is not `/v1/v1/chat/...`).
-pub fn request_path(cfg: &ProfileConfig) -> String {
-    let base = cfg.target.base_path.trim_end_matches('/');
-    let mut sub = cfg.endpoint_path.trim_start_matches('/');
-    let path = if sub.is_empty() || base.ends_with(&format!("/{sub}")) {
-        base.to_string()
-    } else {
-        if base.ends_with("/v1") {
-            sub = sub.strip_prefix("v1/").unwrap_or(sub);
-        }
-        format!("{base}/{sub}")
-    };
-    let path = if path.is_empty() { "/".into() } else { path };
-    format!("{path}{}", cfg.target.query)
 }
 
 /// Writes the HTTP/1.1 request head for a body of `body_len` bytes.
@@ -236,7 +217,7 @@ pub fn write_head(out: &mut Vec<u8>, cfg: &ProfileConfig, body_len: usize, strea
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
     };
     // Writing into a Vec cannot fail.
-    let _ = write!(out, "POST {} HTTP/1.1\r\n", request_path(cfg));
+    let _ = write!(out, "POST {} HTTP/1.1\r\n", cfg.request_path());
     if !user_sets("host") {
         let _ = write!(out, "Host: {}\r\n", cfg.target.host_header);
     }
@@ -476,7 +457,7 @@ mod tests {
             .to_string()
             .contains("--endpoint"));
         cfg.endpoint_path = "v1/chat/completions".into();
-        assert_eq!(request_path(&cfg), "/v1/chat/completions");
+        assert_eq!(cfg.request_path(), "/v1/chat/completions");
         assert!(validate_head(&cfg).is_ok());
     }
 }
