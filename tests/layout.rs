@@ -332,7 +332,10 @@ fn the_checker_sees_imports() {
     assert!(paths.contains(&"record::A".to_string()), "{paths:?}");
     assert!(paths.contains(&"record::B".to_string()), "{paths:?}");
     assert!(paths.contains(&"units".to_string()), "{paths:?}");
-    assert!(paths.contains(&"engine::exchange::X".to_string()), "{paths:?}");
+    assert!(
+        paths.contains(&"engine::exchange::X".to_string()),
+        "{paths:?}"
+    );
     assert!(paths.contains(&"sys::clock::now".to_string()), "{paths:?}");
     assert!(!paths.iter().any(|p| p.contains("ignored")), "{paths:?}");
     assert!(load_sources().len() > 20);

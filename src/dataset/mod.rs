@@ -10,14 +10,14 @@ pub mod prompt;
 pub mod request;
 
 use crate::config::{AudioFormat, CustomDatasetType, ProfileConfig};
+use crate::tokens::{ApproxTokenCounter, TokenCounter};
 use anyhow::bail;
 use audio::{ClipPlanner, ClipSpec};
-use crate::tokens::{ApproxTokenCounter, TokenCounter};
 use prompt::{sample_positive_normal_integer, PromptGenerator};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use request::{AudioPart, RequestInputs};
 use rayon::prelude::*;
+use request::{AudioPart, RequestInputs};
 use std::time::Instant;
 
 /// One request ready to send: the complete HTTP/1.1 bytes (head + JSON body).

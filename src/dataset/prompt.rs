@@ -6,13 +6,13 @@
 //! length. AIPerf slices its token-encoded corpus; we slice words and let the
 //! counter decide, so plugging in the model's tokenizer makes counts exact.
 
+use crate::tokens::TokenCounter;
 use anyhow::{bail, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use crate::tokens::TokenCounter;
 
 /// The embedded corpus (public domain; see `fixtures/corpus/README.md`).
 pub static CORPUS_TEXT: &str = include_str!("../../fixtures/corpus/shakespeare.txt");
@@ -256,7 +256,6 @@ pub(crate) mod tests {
     use super::*;
     use crate::tokens::tests::Words;
     use crate::tokens::ApproxTokenCounter;
-
 
     #[test]
     fn prompts_hit_the_target_exactly() {

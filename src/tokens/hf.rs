@@ -196,11 +196,13 @@ pub fn load_with(
     let revision = revision.unwrap_or(DEFAULT_REVISION);
     let file = match hub::cached_file(&hub.cache_dir, spec, revision, TOKENIZER_FILE) {
         Some(file) => file,
-        None => hub::download(hub, spec, revision, TOKENIZER_FILE).map_err(|reason| TokenizerError::NotCached {
-            repo: spec.to_string(),
-            revision: revision.to_string(),
-            cache: hub.cache_dir.clone(),
-            reason,
+        None => hub::download(hub, spec, revision, TOKENIZER_FILE).map_err(|reason| {
+            TokenizerError::NotCached {
+                repo: spec.to_string(),
+                revision: revision.to_string(),
+                cache: hub.cache_dir.clone(),
+                reason,
+            }
         })?,
     };
     HfTokenizer::from_file(&file, spec)
@@ -223,8 +225,8 @@ fn is_repo_id(spec: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::hub::cached_file;
+    use super::*;
     use crate::dataset::prompt::PromptGenerator;
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
@@ -520,8 +522,6 @@ mod tests {
         assert_eq!(server.join().unwrap().len(), 1);
         assert_eq!(fs::read_dir(cache.path()).unwrap().count(), 0);
     }
-
-
 
     #[test]
     fn prompts_hit_exact_token_counts() {

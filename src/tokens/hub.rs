@@ -104,7 +104,12 @@ pub fn cached_file(cache_dir: &Path, repo: &str, revision: &str, file: &str) -> 
 /// Fetches `file` of a model repo into the cache layout huggingface_hub uses
 /// (`snapshots/<commit>/<file>`, `refs/<revision>`), so Python tools find it
 /// too. Returns the cached file, or why it could not.
-pub fn download(hub: &HubConfig, repo: &str, revision: &str, file: &str) -> Result<PathBuf, String> {
+pub fn download(
+    hub: &HubConfig,
+    repo: &str,
+    revision: &str,
+    file: &str,
+) -> Result<PathBuf, String> {
     if hub.offline {
         return Err("HF_HUB_OFFLINE is set".to_string());
     }

@@ -89,7 +89,6 @@ impl TokenCounter for ApproxTokenCounter {
     }
 }
 
-
 /// Token counts of one request, index-aligned with `RunOutput::records`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RequestTokens {
@@ -338,7 +337,6 @@ pub(crate) mod tests {
             prev = n;
         }
     }
-
 
     #[test]
     fn counter_counts_prompt_and_output_text() {
