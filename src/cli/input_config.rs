@@ -6,8 +6,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{json, Map, Value};
 
 use super::defaults;
-use super::parse::{normalize_choice, normalize_url, parse_pairs, split_list, LogLevel};
-use super::validate::stdout_is_tty;
+use super::parse::{
+    normalize_choice, normalize_url, parse_pairs, split_list, stdout_is_tty, LogLevel,
+};
 use super::ProfileArgs;
 use crate::config::{ArrivalPattern, CustomDatasetType, TlsRoots, UiType};
 

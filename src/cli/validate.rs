@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::input_config::input_config;
-use super::parse::{normalize_choice, parse_pairs, parse_target, python_float, split_list};
+use super::parse::{
+    normalize_choice, parse_pairs, parse_target, python_float, split_list, stdout_is_tty,
+};
 use super::{defaults, ProfileArgs};
 use crate::config::{
     ArrivalPattern, AudioConfig, AudioFormat, CustomDatasetType, FlagError, ProfileConfig,
@@ -653,9 +655,4 @@ fn secs(flag: &'static str, s: f64) -> Result<Duration, FlagError> {
         ));
     }
     Ok(d)
-}
-
-pub(super) fn stdout_is_tty() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
 }
