@@ -212,6 +212,14 @@ impl<'a> ComputeOptions<'a> {
     }
 }
 
+/// Native values of one record in the JSONL's units.
+fn to_record_values(values: Vec<(MetricId, f64)>) -> Vec<(MetricId, RecordValue)> {
+    values
+        .into_iter()
+        .map(|(id, v)| (id, to_record_value(id, v)))
+        .collect()
+}
+
 /// Per-request metric values in native units, for one successful record.
 /// `origin` is where request latency and the TTFT family start from.
 fn record_values(
@@ -347,10 +355,7 @@ pub fn compute(run: &RunOutput, tokens: &[RequestTokens], opts: &ComputeOptions)
             };
             records.push(RecordMetrics {
                 record_index: i,
-                values: values
-                    .into_iter()
-                    .map(|(id, v)| (id, to_record_value(id, v)))
-                    .collect(),
+                values: to_record_values(values),
             });
             continue;
         }
@@ -392,10 +397,7 @@ pub fn compute(run: &RunOutput, tokens: &[RequestTokens], opts: &ComputeOptions)
         first_start = Some(first_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
         records.push(RecordMetrics {
             record_index: i,
-            values: values
-                .into_iter()
-                .map(|(id, v)| (id, to_record_value(id, v)))
-                .collect(),
+            values: to_record_values(values),
         });
     }
 
