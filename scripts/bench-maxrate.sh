@@ -23,22 +23,10 @@ OUT=${OUT:-target/bench-maxrate}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-NCPU=$(nproc)
-if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
-  MOCK_PIN=(taskset -c $((NCPU - 1)))
-  CLIENT_PIN=(taskset -c "0-$((NCPU - 2))")
-else
-  MOCK_PIN=() CLIENT_PIN=()
-fi
-
-"${MOCK_PIN[@]}" "$NEW" mock-server --port "$PORT" --ttft-ms 0 --itl-ms 0 \
-  --output-tokens 50 --workers 1 >"$OUT/mock.log" 2>&1 &
-MOCK_PID=$!
-trap 'kill $MOCK_PID 2>/dev/null || true; wait $MOCK_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-  sleep 0.05
-done
+BIN=$NEW
+# Pinning, start_mock TTFT_MS ITL_MS, stop_mock.
+source scripts/lib.sh
+start_mock 0 0
 
 run() { # run NAME BIN
   local dir="$OUT/$1"

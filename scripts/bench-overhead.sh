@@ -23,40 +23,8 @@ cargo build --release --quiet
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-# Core layout: the mock on the last core, the client on the rest (both share
-# the machine when there is only one core).
-NCPU=$(nproc)
-if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
-  MOCK_PIN=(taskset -c $((NCPU - 1)))
-  CLIENT_PIN=(taskset -c "0-$((NCPU - 2))")
-  ALL_PIN=(taskset -c "0-$((NCPU - 1))")
-else
-  MOCK_PIN=() CLIENT_PIN=() ALL_PIN=()
-fi
-
-MOCK_PID=
-stop_mock() {
-  if [ -n "$MOCK_PID" ]; then
-    kill "$MOCK_PID" 2>/dev/null || true
-    wait "$MOCK_PID" 2>/dev/null || true
-    MOCK_PID=
-  fi
-}
-trap stop_mock EXIT
-
-# start_mock TTFT_MS ITL_MS: a 50-token streaming mock, one worker, pinned.
-start_mock() {
-  stop_mock
-  "${MOCK_PIN[@]}" "$BIN" mock-server --port "$PORT" --ttft-ms "$1" --itl-ms "$2" \
-    --output-tokens 50 --workers 1 >"$OUT/mock.log" 2>&1 &
-  MOCK_PID=$!
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "mock-server did not start; see $OUT/mock.log" >&2
-  exit 1
-}
+# Pinning, start_mock TTFT_MS ITL_MS, stop_mock.
+source scripts/lib.sh
 
 # run NAME CONFIGURED_TTFT_MS PIN... -- PROFILE_ARGS...: one profile run under
 # /usr/bin/time (whole-process user+sys CPU and peak RSS).

@@ -42,35 +42,8 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-NCPU=$(nproc)
-if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
-  MOCK_PIN=(taskset -c $((NCPU - 1)))
-  CLIENT_PIN=(taskset -c "0-$((NCPU - 2))")
-else
-  MOCK_PIN=() CLIENT_PIN=()
-fi
-
-MOCK_PID=
-stop_mock() {
-  if [ -n "$MOCK_PID" ]; then
-    kill "$MOCK_PID" 2>/dev/null || true
-    wait "$MOCK_PID" 2>/dev/null || true
-    MOCK_PID=
-  fi
-}
-trap stop_mock EXIT
-start_mock() { # TTFT_MS ITL_MS
-  stop_mock
-  "${MOCK_PIN[@]}" "$BIN" mock-server --port "$PORT" --ttft-ms "$1" --itl-ms "$2" \
-    --output-tokens 50 --workers 1 >>"$OUT/mock.log" 2>&1 &
-  MOCK_PID=$!
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "mock-server did not start; see $OUT/mock.log" >&2
-  exit 1
-}
+# Pinning, start_mock TTFT_MS ITL_MS, stop_mock.
+source scripts/lib.sh
 
 COMMON=(--model "$MODEL" --endpoint-type chat --audio-length-mean 5.0 --audio-format wav
   --audio-sample-rates 16 --synthetic-input-tokens-mean 100 --streaming

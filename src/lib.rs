@@ -6,7 +6,7 @@
 //! `http` holds the hand-rolled HTTP/1.1 and SSE parsers the engine uses,
 //! `openai` reads the API's JSON out of the events they give, `mock`
 //! the built-in OpenAI-compatible server, `record` the run's data model that
-//! the engine produces and every later stage reads, and `units` the clock.
+//! the engine produces and every later stage reads, and `sys` the clocks and the precise timer.
 
 pub mod audio_file;
 pub mod cli;
@@ -20,7 +20,6 @@ pub mod openai;
 pub mod profile;
 pub mod record;
 pub mod report;
-pub mod timer;
+pub mod sys;
 pub mod tls;
 pub mod tokens;
-pub mod units;

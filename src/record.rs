@@ -4,7 +4,7 @@
 //! engine hands both over as one `RunOutput`, from which `metrics` derives every
 //! number users see and `report` writes the exports.
 
-use crate::units::{ClockAnchor, Nanos};
+use crate::sys::clock::{ClockAnchor, Nanos};
 use serde::Serialize;
 
 /// Everything a run produced, handed to `metrics` and `report`.
@@ -147,7 +147,7 @@ pub struct RequestError {
     pub message: String,
 }
 
-/// One request, as measured. All `*_ns` are monotonic (`units::now_ns`).
+/// One request, as measured. All `*_ns` are monotonic (`clock::now_ns`).
 #[derive(Clone, Debug, Default)]
 pub struct RequestRecord {
     /// Sequence number over the whole run (all workers), from 0.

@@ -15,8 +15,6 @@ use std::path::{Path, PathBuf};
 /// `mock` is the server side and shares only the low-level modules.
 const STAGES: &[&str] = &[
     "sys",
-    "units",
-    "timer",
     "audio_file",
     "record",
     "config",
@@ -31,7 +29,7 @@ const STAGES: &[&str] = &[
     "cli",
     "profile",
 ];
-const MOCK_MAY_USE: &[&str] = &["sys", "units", "timer", "audio_file"];
+const MOCK_MAY_USE: &[&str] = &["sys", "audio_file"];
 const MAX_CODE_LINES: usize = 800;
 
 /// A source file as a module path (`engine::worker`; `""` for lib.rs).

@@ -96,7 +96,7 @@ impl<'c> PromptGenerator<'c> {
         }
         let mut closest: Option<(usize, String)> = None;
         for _ in 0..STARTS {
-            let start = self.corpus_rng.gen_range(0..self.words.len());
+            let start = self.corpus_rng.random_range(0..self.words.len());
             // The fast path, checked by one count of the whole prompt.
             if let Some(prompt) = self.run_by_word_counts(start, num_tokens) {
                 if self.counter.count(&prompt) == num_tokens {

@@ -14,7 +14,7 @@ use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_
 use crate::http::sse::{SseSplitter, MAX_EVENT_BYTES};
 use crate::openai::{classify, parse_completion, StreamChunk};
 use crate::record::{ErrorKind, RequestError, RequestRecord};
-use crate::units::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, Nanos};
 use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRent;
 

@@ -4,8 +4,8 @@
 
 use super::request::{one_request, NewConn, RequestSpec};
 use super::state::{Conn, Local, WATCH_PERIOD};
-use crate::timer::PreciseTimer;
-use crate::units::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, Nanos};
+use crate::sys::timer::PreciseTimer;
 use std::rc::Rc;
 use std::time::Duration;
 

@@ -23,7 +23,7 @@ pub use progress::Progress;
 use crate::config::ProfileConfig;
 use crate::dataset::Dataset;
 use crate::record::{IoDriver, RunOutput};
-use crate::units::ClockAnchor;
+use crate::sys::clock::ClockAnchor;
 use state::Shared;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicU64;

@@ -4,7 +4,7 @@
 
 use super::schedule;
 use crate::config::ProfileConfig;
-use crate::units::Nanos;
+use crate::sys::clock::Nanos;
 use std::time::Duration;
 
 /// What one phase (warmup or profiling) asks of one worker.

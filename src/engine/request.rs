@@ -6,7 +6,7 @@ use super::exchange::{read_response, send_request, Outcome};
 use super::state::{CancelReason, Conn, Local, Shared};
 use super::stream::{self, ConnectError, Stream};
 use crate::record::{ErrorKind, RequestError, RequestRecord};
-use crate::units::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, Nanos};
 use monoio::time::Instant;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;

@@ -5,7 +5,7 @@
 //! the start, as in AIPerf. Times are offsets from the run start in ns.
 
 use crate::config::ArrivalPattern;
-use crate::units::Nanos;
+use crate::sys::clock::Nanos;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Exp, Gamma};
 

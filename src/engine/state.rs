@@ -7,7 +7,7 @@ use super::plan::PhasePlan;
 use super::progress::Progress;
 use super::stream::{Stream, TlsConnector};
 use crate::record::RequestRecord;
-use crate::units::Nanos;
+use crate::sys::clock::Nanos;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;

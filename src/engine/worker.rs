@@ -15,8 +15,8 @@ use super::state::{
     Abort, CancelReason, Collected, Conn, Conns, Local, PhaseState, Shared, WATCH_PERIOD,
 };
 use crate::record::{IoDriver, RequestRecord, WorkerStats};
-use crate::timer::PreciseTimer;
-use crate::units::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, thread_cpu_ns, Nanos};
+use crate::sys::timer::PreciseTimer;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -268,15 +268,4 @@ async fn watch(local: Rc<Local>, precise: Option<PreciseTimer>) {
             }
         }
     }
-}
-
-/// CPU time of the calling thread (user + system).
-pub fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes into a timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -2,7 +2,7 @@
 //! order and group, formula), read by every writer. Names, units and order
 //! follow AIPerf 0.13.0.
 
-use crate::units::NANOS_PER_SEC;
+use crate::sys::clock::NANOS_PER_SEC;
 
 /// Whether a metric has one value per request (stats) or one per run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,8 +20,8 @@ pub use defs::{def_by_tag, ConsoleGroup, MetricDef, MetricId, MetricKind, METRIC
 pub use stats::{Stat, Stats};
 
 use crate::record::{ErrorKind, RequestRecord, RunOutput};
+use crate::sys::clock::{Nanos, NANOS_PER_SEC};
 use crate::tokens::RequestTokens;
-use crate::units::{Nanos, NANOS_PER_SEC};
 
 /// One metric's result for the run, in display units.
 #[derive(Clone, Debug, PartialEq)]

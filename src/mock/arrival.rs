@@ -12,7 +12,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
-use crate::units::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, Nanos};
 
 /// Asks the kernel to stamp what this socket receives.
 ///

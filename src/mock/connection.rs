@@ -10,7 +10,7 @@ use super::openai::ApiError;
 use super::route::{self, Request};
 use super::socket::{read_more, send, Io, READ_CHUNK};
 use super::worker::Worker;
-use crate::units::now_ns;
+use crate::sys::clock::now_ns;
 
 /// Serves one connection; `fd` is its TCP socket (for the reset faults).
 pub(super) async fn serve_connection(w: Rc<Worker>, mut stream: impl Io, fd: RawFd) {

@@ -139,7 +139,8 @@ impl FaultPlan {
         let hit = match self.every {
             Some(every) => n.is_multiple_of(every),
             None => {
-                self.rate >= 1.0 || (self.rate > 0.0 && rng.borrow_mut().gen::<f64>() < self.rate)
+                self.rate >= 1.0
+                    || (self.rate > 0.0 && rng.borrow_mut().random::<f64>() < self.rate)
             }
         };
         if hit {

@@ -9,7 +9,7 @@ use super::http::{self, Framing, EVENT_STREAM, JSON};
 use super::openai::{self, unix_secs, ChatRequest, EventBuilder, TokenPlan};
 use super::socket::{reset_on_close, send, wait_for_close, Io};
 use super::writer::Writer;
-use crate::units::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, Nanos};
 
 /// Bytes of a head larger than any sane client accepts (100 KiB of headers).
 const OVERSIZED_HEAD_BYTES: usize = 100 * 1024;

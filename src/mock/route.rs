@@ -12,7 +12,7 @@ use super::respond;
 use super::socket::{send, Io};
 use super::worker::Worker;
 use super::writer::Writer;
-use crate::units::Nanos;
+use crate::sys::clock::Nanos;
 
 /// A request read in full.
 pub(super) struct Request<'a> {

@@ -18,7 +18,7 @@ use super::arrival;
 use super::connection::serve_connection;
 use super::worker::{Config, Worker};
 use super::{MockServerArgs, Stats};
-use crate::timer::PreciseTimer;
+use crate::sys::timer::PreciseTimer;
 
 /// How often a worker checks the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(10);

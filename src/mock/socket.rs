@@ -10,7 +10,7 @@ use monoio::net::TcpStream;
 use monoio_rustls::ServerTlsStream;
 
 use super::arrival;
-use crate::units::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, Nanos};
 
 /// How much a read asks for at least.
 pub(super) const READ_CHUNK: usize = 16 * 1024;

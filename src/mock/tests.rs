@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::audio::tests::wav_b64;
 use super::*;
-use crate::units::now_ns;
+use crate::sys::clock::now_ns;
 
 fn server(f: impl FnOnce(&mut MockServerArgs)) -> MockServer {
     let mut args = MockServerArgs {

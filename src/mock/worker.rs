@@ -10,8 +10,8 @@ use rand::SeedableRng;
 
 use super::fault::{FaultMode, FaultPlan};
 use super::{MockServerArgs, Stats};
-use crate::timer::PreciseTimer;
-use crate::units::Nanos;
+use crate::sys::clock::Nanos;
+use crate::sys::timer::PreciseTimer;
 
 /// The per-run settings every worker reads.
 pub(super) struct Config {

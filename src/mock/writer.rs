@@ -11,7 +11,7 @@ use super::fault::FaultMode;
 use super::http;
 use super::socket::{send, Io};
 use super::worker::Worker;
-use crate::units::now_ns;
+use crate::sys::clock::now_ns;
 
 /// What a response is appended to and sent through.
 pub(super) struct Writer<'a, S> {

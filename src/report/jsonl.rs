@@ -14,7 +14,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::metrics::{error_details, ErrorDetails, MetricsSummary, RecordMetrics, RecordValue};
 use crate::record::{RequestRecord, RunOutput};
-use crate::units::ClockAnchor;
+use crate::sys::clock::ClockAnchor;
 
 /// One record's line, serialized straight from the record: no JSON tree or
 /// per-field strings are built (this runs once per request).

@@ -127,7 +127,7 @@ impl RunLog {
 
     /// Appends one timestamped line at `level`.
     pub fn line(&mut self, level: &str, msg: &str) {
-        let now = crate::units::ClockAnchor::now().wall_ns;
+        let now = crate::sys::clock::ClockAnchor::now().wall_ns;
         let line = format_log_line(now, level, msg);
         let failed = match self.file.as_mut() {
             Some(f) => writeln!(f, "{line}").is_err(),

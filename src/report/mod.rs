@@ -160,7 +160,7 @@ mod tests {
     use crate::config::*;
     use crate::dataset::{BuildStats, PreparedRequest};
     use crate::metrics::{compute, tests::sample_run, ComputeOptions};
-    use crate::units::ClockAnchor;
+    use crate::sys::clock::ClockAnchor;
 
     pub(crate) fn test_config(dir: &Path) -> ProfileConfig {
         // The dataset's shared test config, with what these tests rely on.

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::metrics::{MetricId, MetricsSummary};
 use crate::record::{IoDriver, RunOutput};
-use crate::units::NANOS_PER_MS;
+use crate::sys::clock::NANOS_PER_MS;
 
 use super::ordered::Ordered;
 

@@ -129,7 +129,7 @@ impl ClipPlanner {
             depth_bits,
             channels: audio.channels,
             frames,
-            seed: self.data_rng.gen(),
+            seed: self.data_rng.random(),
         };
         // The RIFF sizes are 32-bit; refuse rather than write a corrupt header.
         if spec.wav_len() > u32::MAX as u64 {
@@ -144,7 +144,7 @@ impl ClipPlanner {
 }
 
 fn pick<T: Copy>(rng: &mut StdRng, items: &[T]) -> T {
-    items[rng.gen_range(0..items.len())]
+    items[rng.random_range(0..items.len())]
 }
 
 /// Normal(mean, stddev), re-drawn until >= 0.01 s (AIPerf's `sample_normal`

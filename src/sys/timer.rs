@@ -3,7 +3,7 @@
 //! (CLOCK_MONOTONIC, absolute expiry) is armed to the earliest pending deadline;
 //! a driver task waits for it through the runtime (io_uring PollAdd or epoll) and
 //! wakes every sleeper whose deadline has passed. Deadlines are absolute
-//! `units::now_ns()` values, so callers never accumulate drift.
+//! `clock::now_ns()` values, so callers never accumulate drift.
 //!
 //! Single-threaded by construction (`Rc`/`RefCell`): each worker owns one.
 //! Used by the mock server for token deadlines and by the client engine for
@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::units::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, Nanos};
 
 struct State {
     /// (deadline, sleeper id); entries of dropped sleepers are skipped when popped.

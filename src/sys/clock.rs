@@ -12,12 +12,23 @@ pub const NANOS_PER_SEC: f64 = 1_000_000_000.0;
 /// Reads CLOCK_MONOTONIC (a vDSO call, ~20 ns, no syscall, no lock).
 #[inline]
 pub fn now_ns() -> Nanos {
+    read(libc::CLOCK_MONOTONIC)
+}
+
+/// CPU time the calling thread has used (user + system).
+pub fn thread_cpu_ns() -> Nanos {
+    read(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+#[inline]
+fn read(clock: libc::clockid_t) -> Nanos {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: clock_gettime writes into the timespec we own; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // SAFETY: clock_gettime writes into the timespec we own; both clocks used
+    // here always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
