@@ -99,8 +99,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("10k_records", |b| {
         b.iter(|| {
             let t = tokens::from_server_usage(black_box(&run));
-            metrics::compute(&run, &t, &metrics::ComputeOptions::default())
-                .records
+            metrics::compute_with_records(&run, &t, &metrics::ComputeOptions::default())
+                .1
                 .len()
         })
     });

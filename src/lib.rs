@@ -2,7 +2,8 @@
 //! behind OpenAI-compatible chat completions APIs.
 //!
 //! The stages, in the order data flows through them:
-//! `cli` → `config` → `dataset` → `engine` (workers) → `metrics` → `report`.
+//! `cli` → `config` → `dataset` → `engine` (workers) → `collect` (while the
+//! run goes: tokens, `metrics`, the JSONL) → `report`.
 //! `http` holds the hand-rolled HTTP/1.1 and SSE parsers the engine uses,
 //! `openai` reads the API's JSON out of the events they give, `mock`
 //! the built-in OpenAI-compatible server, `record` the run's data model that
@@ -10,6 +11,7 @@
 
 pub mod audio_file;
 pub mod cli;
+pub mod collect;
 pub mod config;
 pub mod dataset;
 pub mod engine;

@@ -1,15 +1,17 @@
-//! The `profile` command end to end: config → dataset → engine → tokens →
-//! metrics → report. Owns the run log, the progress line and signal handling;
+//! The `profile` command end to end: config → dataset → engine, with the
+//! collector (tokens → metrics → JSONL) draining its records meanwhile →
+//! report. Owns the run log, the progress line and signal handling;
 //! none of this touches the workers' hot path (progress is read from plain
 //! counters by this thread only).
 
 use crate::config::{ProfileConfig, UiType};
 use crate::engine::{self, Progress};
-use crate::record::ErrorKind;
+use crate::record::RecordQueue;
 use crate::report::selfcheck::ClientReport;
 use crate::report::RunLog;
+use crate::sys::clock::ClockAnchor;
 use crate::tokens::HfTokenizer;
-use crate::{dataset, metrics, report, tokens};
+use crate::{collect, dataset, metrics, report, tokens};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Finished requests waiting for the collector (about 300 bytes each plus
+/// their text): a few seconds of a fast run, so a stalled disk is absorbed
+/// before anything is dropped.
+const RECORD_QUEUE_CAPACITY: usize = 32_768;
 
 extern "C" fn on_signal(_: libc::c_int) {
     // Only an atomic store: async-signal-safe.
@@ -126,9 +133,35 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         UiType::Simple | UiType::Dashboard => std::io::stderr().is_terminal(),
     };
     let total = cfg.request_count.saturating_add(cfg.warmup_request_count);
-    let run = std::thread::scope(|scope| {
+    let queue = Arc::new(RecordQueue::new(RECORD_QUEUE_CAPACITY, tokenizer.is_some()));
+    let counter = tokenizer.as_ref().map(|t| t as &dyn tokens::TokenCounter);
+    let isl_by_entry: Vec<u64> = match counter {
+        Some(c) => ds
+            .requests
+            .iter()
+            .map(|r| c.count(&r.text) as u64)
+            .collect(),
+        None => Vec::new(),
+    };
+    let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
+    let anchor = ClockAnchor::now();
+    let jsonl_path = cfg.artifact_dir.join(report::JSONL_FILE);
+    let (run, collected) = std::thread::scope(|scope| {
+        let collector = scope.spawn(|| {
+            collect::run(
+                &queue,
+                &jsonl_path,
+                collect::CollectInputs {
+                    counter,
+                    isl_by_entry: &isl_by_entry,
+                    opts: metrics::ComputeOptions::from_config(&cfg, &audio_seconds),
+                    anchor,
+                },
+            )
+        });
         let p = progress.clone();
-        let handle = scope.spawn(|| engine::run(&cfg, &ds, p));
+        let q = queue.clone();
+        let handle = scope.spawn(|| engine::run(&cfg, &ds, p, q, anchor));
         let t0 = Instant::now();
         // Rate over roughly the last second, from the done-counter's history.
         let mut recent: std::collections::VecDeque<(Instant, u64)> = Default::default();
@@ -162,48 +195,60 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         if show_progress {
             eprintln!();
         }
-        handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("the engine thread panicked"))?
+        let run = handle.join();
+        // The engine closes the queue however it ends; make sure of it so
+        // the collector cannot wait for ever after a panic.
+        queue.close();
+        let collected = collector.join();
+        match (run, collected) {
+            (Ok(run), Ok(c)) => Ok((run?, c)),
+            (Err(_), _) => Err(anyhow::anyhow!("the engine thread panicked")),
+            (_, Err(_)) => Err(anyhow::anyhow!("the collector thread panicked")),
+        }
     })?;
     let mut run = run;
     run.was_cancelled = INTERRUPTED.load(Ordering::Relaxed);
     for n in &run.driver_notes {
         log.info(n);
     }
-
-    let source = match tokenizer {
-        Some(t) => tokens::TokenSource::Counter(Box::new(t)),
-        None => tokens::TokenSource::ServerUsage,
-    };
-    let prompts: Vec<&str> = ds.requests.iter().map(|r| r.text.as_str()).collect();
-    let toks = source.resolve(&run, &prompts);
-    log.info(&format!("token counts: {}", source.name()));
-    let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
-    let summary = metrics::compute(
-        &run,
-        &toks,
-        &metrics::ComputeOptions::from_config(&cfg, &audio_seconds),
-    );
+    let source = counter.map_or("server usage", |c| c.name());
+    log.info(&format!("token counts: {source}"));
+    let summary = collected.metrics.finish(run.was_cancelled);
     let a = summary.accounting;
     log.info(&format!(
         "requests: {} sent = {} successful + {} errors + {} cancelled; {} warmup; {} waited for a connection",
         a.sent, a.successful, a.errors, a.cancelled, summary.warmup_requests, summary.waited_for_connection
     ));
-    if cfg.streaming {
+    log.info(&format!(
+        "{} records collected while the run went ({} JSONL lines); percentiles {}",
+        a.sent + summary.warmup_requests,
+        collected.lines,
+        if summary.percentiles_exact {
+            "exact".to_string()
+        } else {
+            format!(
+                "from histograms ({} significant digits) past {} values per metric",
+                metrics::SIGNIFICANT_DIGITS,
+                metrics::EXACT_VALUES
+            )
+        }
+    ));
+    if run.dropped_records > 0 {
+        let msg = format!(
+            "{} finished requests were dropped because the record writer could not keep up (queue of {} full; a slow disk?): they are not in profile_export.jsonl or any metric",
+            run.dropped_records,
+            queue.capacity()
+        );
+        warn(&mut log, &msg);
+    }
+    if cfg.streaming && summary.untimed_successes > 0 {
         // A server that ignores `"stream": true` answers with one JSON body:
         // the request succeeds but has no token timing at all.
-        let untimed = run
-            .records
-            .iter()
-            .filter(|r| !r.warmup && !r.cancelled && !r.is_error() && r.first_token_ns.is_none())
-            .count();
-        if untimed > 0 {
-            let msg = format!(
-                "{untimed} successful streaming requests carried no token events (an empty answer, or a server that ignored \"stream\": true): they have no TTFT or ITL"
-            );
-            warn(&mut log, &msg);
-        }
+        let msg = format!(
+            "{} successful streaming requests carried no token events (an empty answer, or a server that ignored \"stream\": true): they have no TTFT or ITL",
+            summary.untimed_successes
+        );
+        warn(&mut log, &msg);
     }
     let client = ClientReport::new(&run, &summary);
     for line in client.log_lines() {
@@ -213,7 +258,14 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     if let Some(w) = &warning {
         log.warning(w.trim_start_matches("WARNING: "));
     }
-    let exports = report::write_all(&cfg.artifact_dir, &cfg, &ds, &run, &summary);
+    let exports = report::write_all(
+        &cfg.artifact_dir,
+        &cfg,
+        &ds,
+        &run,
+        &summary,
+        report::Jsonl::Streamed(collected.jsonl),
+    );
     for e in &exports.errors {
         log.error_line(&e.to_string());
     }
@@ -233,18 +285,8 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     }
     // A target that never accepted a connection is a failed benchmark, not
     // a measurement: say so and exit non-zero (the exports are written).
-    let profiling = || run.records.iter().filter(|r| !r.warmup);
-    if a.successful == 0
-        && a.sent > 0
-        && profiling().all(|r| {
-            r.error
-                .as_ref()
-                .is_some_and(|e| matches!(e.kind, ErrorKind::Connect | ErrorKind::Tls))
-        })
-    {
-        let first = profiling()
-            .find_map(|r| r.error.as_ref().map(|e| e.message.clone()))
-            .unwrap_or_default();
+    if a.successful == 0 && a.sent > 0 && summary.connect_failures == a.sent {
+        let first = summary.first_connect_error.as_deref().unwrap_or_default();
         eprintln!("error: cannot connect to {}: {first}", cfg.url());
         return Ok(ExitCode::from(1));
     }

@@ -1,18 +1,92 @@
 //! The run's data model: what the engine measured, and nothing derived.
 //! Workers fill one `RequestRecord` per request (timestamps are plain integers
-//! copied in, no allocation per event) and report their own `WorkerStats`; the
-//! engine hands both over as one `RunOutput`, from which `metrics` derives every
-//! number users see and `report` writes the exports.
+//! copied in, no allocation per event) and hand it, as it finishes, to the
+//! `RecordQueue` that the collector drains while the run goes (so records
+//! never pile up in memory); at the end the engine returns its `WorkerStats`
+//! as one `RunOutput`. `metrics` derives every number users see from these,
+//! and `report` writes the exports.
 
 use crate::sys::clock::{ClockAnchor, Nanos};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// A request that has finished, on its way from a worker to the collector.
+#[derive(Debug)]
+pub struct Finished {
+    pub record: RequestRecord,
+    /// The generated text (reasoning first, then content); `record`'s
+    /// `output_text` and `reasoning_text` index it. Empty unless the queue
+    /// asked for text (`RecordQueue::wants_text`).
+    pub text: Box<[u8]>,
+}
+
+/// The bounded queue between the workers and the collector: lock-free, and
+/// a worker never waits on it. When it is full (the collector, which writes
+/// the JSONL, cannot keep up with the disk) the record is dropped and
+/// counted instead of stalling the worker or growing without bound.
+#[derive(Debug)]
+pub struct RecordQueue {
+    queue: crossbeam_queue::ArrayQueue<Finished>,
+    wants_text: bool,
+    dropped: AtomicU64,
+    /// Set once every worker has ended: the collector drains and stops.
+    closed: AtomicBool,
+}
+
+impl RecordQueue {
+    /// A queue of `capacity` records; `wants_text`: workers attach each
+    /// request's generated text (a tokenizer counts it).
+    pub fn new(capacity: usize, wants_text: bool) -> RecordQueue {
+        RecordQueue {
+            queue: crossbeam_queue::ArrayQueue::new(capacity.max(1)),
+            wants_text,
+            dropped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn wants_text(&self) -> bool {
+        self.wants_text
+    }
+
+    /// Hands a record over; never blocks. Drops (and counts) it when full.
+    pub fn push(&self, f: Finished) {
+        if self.queue.push(f).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn pop(&self) -> Option<Finished> {
+        self.queue.pop()
+    }
+
+    /// Records dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.queue.capacity()
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
 
 /// Everything a run produced, handed to `metrics` and `report`.
 #[derive(Debug, Default)]
 pub struct RunOutput {
-    /// Every request sent (warmup included), sorted by `request_id`.
+    /// Requests held in memory: empty after a real run (its records went
+    /// through the `RecordQueue`); tests and benchmarks build runs by hand
+    /// and compute them with `metrics::compute`.
     pub records: Vec<RequestRecord>,
-    /// Per worker: the generated text referenced by `RequestRecord::output_text`.
+    /// Per worker: the generated text referenced by `RequestRecord::output_text`
+    /// of `records`.
     pub text_arenas: Vec<Vec<u8>>,
     /// Monotonic/wall anchor taken at start, for wall-clock exports.
     pub anchor: Option<ClockAnchor>,
@@ -23,6 +97,8 @@ pub struct RunOutput {
     pub was_cancelled: bool,
     /// Why the I/O driver is what it is (e.g. the io_uring set-up error).
     pub driver_notes: Vec<String>,
+    /// Records the `RecordQueue` dropped (not in the JSONL or any metric).
+    pub dropped_records: u64,
 }
 
 impl RunOutput {

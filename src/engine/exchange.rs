@@ -6,7 +6,7 @@
 //! Must not: allocate per event, take locks, touch atomics, or parse more of an
 //! event than it takes to classify it. Generated text is appended to the
 //! connection's text buffer (amortised growth, no per-event allocation); the
-//! worker copies it into its arena once per request.
+//! worker hands it to the collector once per request.
 
 use super::stream::Stream;
 use crate::http::chunked::ChunkedDecoder;
@@ -31,7 +31,7 @@ pub struct ConnState {
     pub read_buf: Vec<u8>,
     body: BodyReader,
     /// Generated text (reasoning + content) of the current request; the
-    /// worker copies it into its arena once the request ends.
+    /// worker hands it to the collector once the request ends.
     pub text: Vec<u8>,
     /// Leading bytes of `text` that are reasoning (sent before any content).
     pub reasoning_len: usize,

@@ -22,7 +22,7 @@ pub use progress::Progress;
 
 use crate::config::ProfileConfig;
 use crate::dataset::Dataset;
-use crate::record::{IoDriver, RunOutput};
+use crate::record::{IoDriver, RecordQueue, RunOutput};
 use crate::sys::clock::ClockAnchor;
 use state::Shared;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -41,11 +41,28 @@ pub fn resolve(cfg: &ProfileConfig) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow::anyhow!("--url: host '{}' resolved to no address", t.host))
 }
 
-/// Runs the whole load and returns every record, merged from all workers.
+/// Runs the whole load. Each finished request goes to `records` as it
+/// finishes (the collector drains it meanwhile); the queue is closed when
+/// every worker has ended. Returns the workers' own stats; `anchor` is the
+/// clock pair the exports turn monotonic times into wall-clock times with.
 pub fn run(
     cfg: &ProfileConfig,
     dataset: &Dataset,
     progress: Arc<Progress>,
+    records: Arc<RecordQueue>,
+    anchor: ClockAnchor,
+) -> anyhow::Result<RunOutput> {
+    let out = run_workers(cfg, dataset, progress, records.clone(), anchor);
+    records.close();
+    out
+}
+
+fn run_workers(
+    cfg: &ProfileConfig,
+    dataset: &Dataset,
+    progress: Arc<Progress>,
+    records: Arc<RecordQueue>,
+    anchor: ClockAnchor,
 ) -> anyhow::Result<RunOutput> {
     let addr = resolve(cfg)?;
     if dataset.requests.is_empty() {
@@ -72,8 +89,8 @@ pub fn run(
         phase_barrier: std::sync::Barrier::new(plans.len()),
         phase_start: AtomicU64::new(0),
         seed: cfg.random_seed.unwrap_or(0),
+        records: records.clone(),
     });
-    let anchor = ClockAnchor::now();
     let handles: Vec<_> = plans
         .into_iter()
         .map(|p| {
@@ -99,12 +116,9 @@ pub fn run(
         if let Some(n) = r.driver_note {
             notes.push(n);
         }
-        out.records.extend(r.records);
-        out.text_arenas.push(r.arena);
         out.workers.push(r.stats);
     }
     out.driver_notes = notes;
-    // Warmup first, then profiling, each in request-id order.
-    out.records.sort_by_key(|r| (!r.warmup, r.request_id));
+    out.dropped_records = records.dropped();
     Ok(out)
 }

@@ -5,7 +5,7 @@
 use super::exchange::{read_response, send_request, Outcome};
 use super::state::{CancelReason, Conn, Local, Shared};
 use super::stream::{self, ConnectError, Stream};
-use crate::record::{ErrorKind, RequestError, RequestRecord};
+use crate::record::{ErrorKind, Finished, RequestError, RequestRecord};
 use crate::sys::clock::{now_ns, Nanos};
 use monoio::time::Instant;
 use std::rc::Rc;
@@ -226,22 +226,24 @@ fn picked_for_cancel(seed: u64, id: u64, rate: f64) -> bool {
     ((x >> 11) as f64 / (1u64 << 53) as f64) < rate
 }
 
-/// Files the record, with its text copied into the worker's arena.
+/// Hands the record over to the collector, with its generated text when a
+/// tokenizer will count it (one copy per request, not per event).
 fn finish(local: &Local, mut rec: RequestRecord, text: &[u8], reasoning_len: usize) {
-    // One copy per request (not per event) into the worker's text arena.
-    {
-        let mut arena = local.out.arena.borrow_mut();
-        let start = arena.len();
-        arena.extend_from_slice(text);
-        rec.output_text = start..arena.len();
-        rec.reasoning_text = start..start + reasoning_len.min(text.len());
-    }
+    let queue = &local.shared.records;
+    let text: Box<[u8]> = if queue.wants_text() {
+        rec.output_text = 0..text.len();
+        rec.reasoning_text = 0..reasoning_len.min(text.len());
+        text.into()
+    } else {
+        Box::default()
+    };
     let p = &local.shared.progress;
     if rec.is_error() {
         p.errors.fetch_add(1, Ordering::Relaxed);
     }
     p.completed.fetch_add(1, Ordering::Relaxed);
-    local.out.records.borrow_mut().push(rec);
+    local.out.requests.set(local.out.requests.get() + 1);
+    queue.push(Finished { record: rec, text });
 }
 
 /// Opens a connection (TCP, then TLS for https), bounded by the request

@@ -6,7 +6,7 @@ use super::exchange::ConnState;
 use super::plan::PhasePlan;
 use super::progress::Progress;
 use super::stream::{Stream, TlsConnector};
-use crate::record::RequestRecord;
+use crate::record::RecordQueue;
 use crate::sys::clock::Nanos;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -38,6 +38,8 @@ pub struct Shared {
     /// Monotonic start of the current phase, set by the barrier leader.
     pub phase_start: AtomicU64,
     pub seed: u64,
+    /// Where finished requests go (the collector drains it during the run).
+    pub records: Arc<RecordQueue>,
 }
 
 impl Shared {
@@ -104,11 +106,11 @@ pub(super) struct Conns {
     pub connected_once: Cell<bool>,
 }
 
-/// What this worker has measured so far, handed over when it ends.
+/// What this worker has measured about itself so far (its records go to
+/// `Shared::records` as they finish).
 pub(super) struct Collected {
-    pub records: RefCell<Vec<RequestRecord>>,
-    /// The generated text of every request, back to back.
-    pub arena: RefCell<Vec<u8>>,
+    /// Requests finished (any outcome).
+    pub requests: Cell<u64>,
     pub bytes_read: Cell<u64>,
     pub events: Cell<u64>,
     /// Lateness of the watcher's wake-ups (loop lag).
@@ -116,10 +118,9 @@ pub(super) struct Collected {
 }
 
 impl Collected {
-    pub fn new(expected_records: usize) -> Collected {
+    pub fn new() -> Collected {
         Collected {
-            records: RefCell::new(Vec::with_capacity(expected_records)),
-            arena: RefCell::new(Vec::new()),
+            requests: Cell::new(0),
             bytes_read: Cell::new(0),
             events: Cell::new(0),
             lag: RefCell::new(

@@ -14,7 +14,7 @@ use super::request::connect;
 use super::state::{
     Abort, CancelReason, Collected, Conn, Conns, Local, PhaseState, Shared, WATCH_PERIOD,
 };
-use crate::record::{IoDriver, RequestRecord, WorkerStats};
+use crate::record::{IoDriver, WorkerStats};
 use crate::sys::clock::{now_ns, thread_cpu_ns, Nanos};
 use crate::sys::timer::PreciseTimer;
 use std::rc::Rc;
@@ -27,8 +27,6 @@ const INTERRUPT_DRAIN: Duration = Duration::from_secs(2);
 
 /// What one worker hands back when its thread ends.
 pub struct WorkerResult {
-    pub records: Vec<RequestRecord>,
-    pub arena: Vec<u8>,
     pub stats: WorkerStats,
     pub io_driver: IoDriver,
     pub driver_note: Option<String>,
@@ -42,15 +40,6 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
     let cpu_start = thread_cpu_ns();
     let max_conns = plan.phases.iter().map(|p| p.connections).max().unwrap_or(1);
     let entries = max_conns.saturating_mul(4).clamp(256, 32768);
-    let expected: u64 = plan
-        .phases
-        .iter()
-        .map(|p| {
-            p.count
-                .or(p.arrivals.as_ref().map(|a| a.len() as u64))
-                .unwrap_or(0)
-        })
-        .sum();
     let local = Rc::new(Local {
         shared: shared.clone(),
         worker: plan.worker,
@@ -58,7 +47,7 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
         phase: PhaseState::default(),
         abort: Abort::default(),
         conns: Conns::default(),
-        out: Collected::new(expected.min(10_000_000) as usize),
+        out: Collected::new(),
     });
 
     let mut driver_note = None;
@@ -117,7 +106,7 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
         worker: plan.worker,
         cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
         wall_ns: now_ns().saturating_sub(wall_start),
-        requests: out.records.borrow().len() as u64,
+        requests: out.requests.get(),
         events: out.events.get(),
         bytes_read: out.bytes_read.get(),
         max_loop_lag_ns: lag.max(),
@@ -125,13 +114,7 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
         loop_lag: Some(lag.clone()),
     };
     drop(lag);
-    let (records, arena) = match Rc::try_unwrap(local) {
-        Ok(l) => (l.out.records.into_inner(), l.out.arena.into_inner()),
-        Err(_) => (Vec::new(), Vec::new()),
-    };
     WorkerResult {
-        records,
-        arena,
         stats,
         io_driver,
         driver_note,

@@ -6,8 +6,10 @@
 //! JSONL writers read these definitions and results; none of them
 //! re-derives a number. Names, units, order and formulas follow AIPerf 0.13.0.
 //!
-//! Stats are exact (`stats::Stats`), computed in the native unit (ns,
-//! tokens) and converted to the display unit afterwards, as AIPerf does.
+//! Stats are computed in the native unit (ns, tokens) and converted to the
+//! display unit afterwards, as AIPerf does; `stats::Series` bounds their
+//! memory (exact up to `EXACT_VALUES` values per metric, then a histogram
+//! with `SIGNIFICANT_DIGITS` significant digits).
 
 pub mod defs;
 pub mod stats;
@@ -17,7 +19,7 @@ pub(crate) mod tests;
 use std::collections::BTreeMap;
 
 pub use defs::{def_by_tag, ConsoleGroup, MetricDef, MetricId, MetricKind, METRICS};
-pub use stats::{Stat, Stats};
+pub use stats::{Series, Stat, Stats, EXACT_VALUES, SIGNIFICANT_DIGITS};
 
 use crate::record::{ErrorKind, RequestRecord, RunOutput};
 use crate::sys::clock::{Nanos, NANOS_PER_SEC};
@@ -113,9 +115,6 @@ impl RequestAccounting {
 pub struct MetricsSummary {
     /// Results in `MetricId` order; metrics without a value are absent.
     pub results: Vec<MetricResult>,
-    /// Per request (warmup first, then profiling), in record order. Warmup
-    /// entries carry their own values for the JSONL but feed no result.
-    pub records: Vec<RecordMetrics>,
     pub error_summary: Vec<ErrorCount>,
     /// Benchmark duration (ns), when at least one request succeeded.
     pub benchmark_duration_ns: Option<Nanos>,
@@ -132,6 +131,14 @@ pub struct MetricsSummary {
     pub waited_for_connection: u64,
     /// Latency and the TTFT family were measured from the intended start.
     pub latency_from_schedule: bool,
+    /// Successful profiling requests without any token event (no TTFT).
+    pub untimed_successes: u64,
+    /// Profiling requests that failed to connect (TCP or TLS).
+    pub connect_failures: u64,
+    /// The message of the first of them.
+    pub first_connect_error: Option<String>,
+    /// Every stat is exact (no metric had more than `stats::EXACT_VALUES` values).
+    pub percentiles_exact: bool,
 }
 
 impl MetricsSummary {
@@ -318,191 +325,289 @@ fn response_end(r: &RequestRecord) -> Nanos {
     r.last_token_ns.unwrap_or(r.end_ns)
 }
 
-/// Computes every metric of the profiling phase. `tokens` is index-aligned
-/// with `run.records` (a shorter slice means unknown counts for the rest).
+/// At most this many distinct (type, code, message) groups are kept in the
+/// error summary; the rest are counted under one group per (type, code).
+pub const MAX_ERROR_GROUPS: usize = 1_000;
+
+/// The message of the group that counts errors past `MAX_ERROR_GROUPS`.
+pub const OTHER_ERRORS_MESSAGE: &str =
+    "(other messages: more distinct error messages than audioperf keeps; every one is in profile_export.jsonl)";
+
+/// Computes every metric of the profiling phase, one record at a time, in
+/// memory bounded by the number of metrics (never by the number of
+/// requests): `add` takes each finished request (in any order) and returns
+/// its own values for the JSONL, `finish` gives the summary.
 ///
 /// A cancelled request is neither a success nor an error
 /// (`error_request_count`, `request_error_rate` and `completed_request_count`
 /// leave it out), is counted in `cancelled_request_count`, and is listed in
 /// `error_summary` as AIPerf's `RequestCancellationError` (code 499). AIPerf
 /// 0.13 itself also counts it in `error_request_count`.
-pub fn compute(run: &RunOutput, tokens: &[RequestTokens], opts: &ComputeOptions) -> MetricsSummary {
-    use MetricId::*;
-    let none = RequestTokens::default();
-    let mut per_metric: BTreeMap<MetricId, Vec<f64>> = BTreeMap::new();
-    let mut records = Vec::new();
-    let mut errors: BTreeMap<(&'static str, Option<u16>, String), u64> = BTreeMap::new();
-    let mut acc = RequestAccounting::default();
-    let (mut warmup, mut waited, mut open_loop) = (0u64, 0u64, false);
-    let (mut first_start, mut last_response) = (None::<Nanos>, None::<Nanos>);
-    let (mut span_start, mut span_end) = (None::<Nanos>, None::<Nanos>);
+#[derive(Debug)]
+pub struct Accumulator<'a> {
+    opts: ComputeOptions<'a>,
+    /// Indexed by `MetricId as usize`.
+    series: Vec<Series>,
+    errors: BTreeMap<(&'static str, Option<u16>, String), u64>,
+    acc: RequestAccounting,
+    warmup: u64,
+    waited: u64,
+    open_loop: bool,
+    first_start: Option<Nanos>,
+    last_response: Option<Nanos>,
+    span_start: Option<Nanos>,
+    span_end: Option<Nanos>,
+    untimed_successes: u64,
+    connect_failures: u64,
+    first_connect_error: Option<String>,
+}
 
-    for (i, r) in run.records.iter().enumerate() {
-        let origin = match (opts.latency_from_schedule, r.intended_start_ns) {
+fn widen(slot: &mut Option<Nanos>, v: Nanos, pick: fn(Nanos, Nanos) -> Nanos) {
+    *slot = Some(slot.map_or(v, |s| pick(s, v)));
+}
+
+impl<'a> Accumulator<'a> {
+    pub fn new(opts: ComputeOptions<'a>) -> Accumulator<'a> {
+        Accumulator {
+            opts,
+            series: vec![Series::default(); METRICS.len()],
+            errors: BTreeMap::new(),
+            acc: RequestAccounting::default(),
+            warmup: 0,
+            waited: 0,
+            open_loop: false,
+            first_start: None,
+            last_response: None,
+            span_start: None,
+            span_end: None,
+            untimed_successes: 0,
+            connect_failures: 0,
+            first_connect_error: None,
+        }
+    }
+
+    fn push(&mut self, id: MetricId, v: f64) {
+        self.series[id as usize].push(v);
+    }
+
+    /// Adds one finished request and returns its metric values in the
+    /// JSONL's units (warmup requests get their own values and feed nothing
+    /// else; a failed request has only its schedule lag).
+    pub fn add(&mut self, r: &RequestRecord, t: &RequestTokens) -> Vec<(MetricId, RecordValue)> {
+        use MetricId::*;
+        let origin = match (self.opts.latency_from_schedule, r.intended_start_ns) {
             (true, Some(intended)) => intended,
             _ => r.start_ns,
         };
-        let t = tokens.get(i).unwrap_or(&none);
-        let audio = opts.audio_seconds.get(r.dataset_index as usize).copied();
+        let audio = self
+            .opts
+            .audio_seconds
+            .get(r.dataset_index as usize)
+            .copied();
         if r.warmup {
-            // Warmup requests get their own values in the JSONL (phase
-            // "warmup") and feed nothing else.
-            warmup += 1;
-            let values = if r.is_success() {
-                record_values(r, t, audio, origin)
+            self.warmup += 1;
+            return if r.is_success() {
+                to_record_values(record_values(r, t, audio, origin))
             } else {
                 Vec::new()
             };
-            records.push(RecordMetrics {
-                record_index: i,
-                values: to_record_values(values),
-            });
-            continue;
         }
-        acc.sent += 1;
-        open_loop |= r.intended_start_ns.is_some();
-        waited += u64::from(r.waited_for_connection);
-        span_start = Some(span_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
-        span_end = Some(span_end.map_or(r.end_ns, |e| e.max(r.end_ns)));
+        self.acc.sent += 1;
+        self.open_loop |= r.intended_start_ns.is_some();
+        self.waited += u64::from(r.waited_for_connection);
+        widen(&mut self.span_start, r.start_ns, Nanos::min);
+        widen(&mut self.span_end, r.end_ns, Nanos::max);
         if let Some(e) = error_details(r) {
             if r.cancelled {
-                acc.cancelled += 1;
+                self.acc.cancelled += 1;
             } else {
-                acc.errors += 1;
+                self.acc.errors += 1;
             }
-            *errors
-                .entry((e.error_type, e.code, e.message.to_string()))
-                .or_insert(0) += 1;
+            if let Some(err) = r
+                .error
+                .as_ref()
+                .filter(|e| !r.cancelled && matches!(e.kind, ErrorKind::Connect | ErrorKind::Tls))
+            {
+                self.connect_failures += 1;
+                self.first_connect_error
+                    .get_or_insert_with(|| err.message.clone());
+            }
+            self.count_error(e);
             // Schedule lag is the client's, whatever the outcome.
-            let mut values = Vec::new();
-            if let Some(lag) = r.schedule_lag_ns() {
-                per_metric.entry(ScheduleLag).or_default().push(lag as f64);
-                values.push((ScheduleLag, to_record_value(ScheduleLag, lag as f64)));
-            }
-            records.push(RecordMetrics {
-                record_index: i,
-                values,
-            });
-            continue;
+            return match r.schedule_lag_ns() {
+                Some(lag) => {
+                    self.push(ScheduleLag, lag as f64);
+                    vec![(ScheduleLag, to_record_value(ScheduleLag, lag as f64))]
+                }
+                None => Vec::new(),
+            };
         }
-        acc.successful += 1;
+        self.acc.successful += 1;
+        if r.first_token_ns.is_none() {
+            self.untimed_successes += 1;
+        }
         let values = record_values(r, t, audio, origin);
         for &(id, v) in &values {
-            per_metric.entry(id).or_default().push(v);
+            self.push(id, v);
         }
         // AIPerf: max(start + latency) - min(start) over successful
         // requests, always on actual times (never the intended ones).
-        let end = response_end(r);
-        last_response = Some(last_response.map_or(end, |e| e.max(end)));
-        first_start = Some(first_start.map_or(r.start_ns, |s| s.min(r.start_ns)));
-        records.push(RecordMetrics {
-            record_index: i,
-            values: to_record_values(values),
-        });
+        widen(&mut self.last_response, response_end(r), Nanos::max);
+        widen(&mut self.first_start, r.start_ns, Nanos::min);
+        to_record_values(values)
     }
 
-    let mut results = Vec::new();
-    let sum_of = |id: MetricId| per_metric.get(&id).map(|v| v.iter().sum::<f64>());
-    for (&id, values) in per_metric.iter() {
-        let mut vals = values.clone();
-        if let Some(s) = Stats::from_values(&mut vals) {
+    fn count_error(&mut self, e: ErrorDetails<'_>) {
+        let key = (e.error_type, e.code, e.message.to_string());
+        if let Some(n) = self.errors.get_mut(&key) {
+            *n += 1;
+        } else if self.errors.len() < MAX_ERROR_GROUPS {
+            self.errors.insert(key, 1);
+        } else {
+            let other = (e.error_type, e.code, OTHER_ERRORS_MESSAGE.to_string());
+            *self.errors.entry(other).or_insert(0) += 1;
+        }
+    }
+
+    /// The summary of everything added.
+    pub fn finish(self, was_cancelled: bool) -> MetricsSummary {
+        use MetricId::*;
+        let mut results = Vec::new();
+        for (d, series) in METRICS.iter().zip(&self.series) {
+            if let Some(s) = series.stats() {
+                results.push(MetricResult {
+                    def: d,
+                    value: MetricValue::Stats(s.scaled(d.display_scale)),
+                });
+            }
+        }
+        let sum_of = |id: MetricId| {
+            let s = &self.series[id as usize];
+            (s.count() > 0).then(|| s.sum())
+        };
+        let duration_ns = match (self.first_start, self.last_response) {
+            (Some(s), Some(e)) if e > s => Some(e - s),
+            _ => None,
+        };
+        let mut single = |id: MetricId, v: f64| {
             results.push(MetricResult {
                 def: id.def(),
-                value: MetricValue::Stats(s.scaled(id.def().display_scale)),
-            });
+                value: MetricValue::Single(v / id.def().display_scale),
+            })
+        };
+        let acc = self.acc;
+        let (ok, failed) = (acc.successful, acc.errors);
+        let total_osl = sum_of(OutputSequenceLength);
+        let total_isl = sum_of(InputSequenceLength);
+        if let Some(d) = duration_ns {
+            let secs = d as f64 / NANOS_PER_SEC;
+            if let Some(o) = total_osl {
+                single(OutputTokenThroughput, o / secs);
+            }
+            if let Some(i) = total_isl {
+                single(InputTokenThroughput, i / secs);
+            }
+            if let (Some(i), Some(o)) = (total_isl, total_osl) {
+                single(TotalTokenThroughput, (i + o) / secs);
+            }
+            single(RequestThroughput, ok as f64 / secs);
+            single(BenchmarkDuration, d as f64);
         }
-    }
+        if ok + failed > 0 {
+            single(CompletedRequestCount, (ok + failed) as f64);
+            single(
+                RequestErrorRate,
+                100.0 * failed as f64 / (ok + failed) as f64,
+            );
+        }
+        if ok > 0 {
+            single(RequestCount, ok as f64);
+        }
+        if failed > 0 {
+            single(ErrorRequestCount, failed as f64);
+        }
+        if acc.cancelled > 0 {
+            single(CancelledRequestCount, acc.cancelled as f64);
+        }
+        // Shown whenever the run was open loop, zero included: "no arrival
+        // waited" is the answer users look for.
+        if self.open_loop {
+            single(WaitedForConnectionCount, self.waited as f64);
+        }
+        if self.warmup > 0 {
+            single(WarmupRequestCount, self.warmup as f64);
+        }
+        for (src, dst) in [
+            (OutputTokenCount, TotalOutputTokens),
+            (ReasoningTokenCount, TotalReasoningTokens),
+            (InputSequenceLength, TotalIsl),
+            (OutputSequenceLength, TotalOsl),
+            (UsagePromptTokens, TotalUsagePromptTokens),
+            (UsageCompletionTokens, TotalUsageCompletionTokens),
+            (UsageReasoningTokens, TotalUsageReasoningTokens),
+            (UsageTotalTokens, TotalUsageTotalTokens),
+        ] {
+            if let Some(s) = sum_of(src) {
+                single(dst, s);
+            }
+        }
+        results.sort_by_key(|r| r.def.id);
 
-    let duration_ns = match (first_start, last_response) {
-        (Some(s), Some(e)) if e > s => Some(e - s),
-        _ => None,
-    };
-    let mut single = |id: MetricId, v: f64| {
-        results.push(MetricResult {
-            def: id.def(),
-            value: MetricValue::Single(v / id.def().display_scale),
-        })
-    };
-    let (ok, failed) = (acc.successful, acc.errors);
-    let total_osl = sum_of(OutputSequenceLength);
-    let total_isl = sum_of(InputSequenceLength);
-    if let Some(d) = duration_ns {
-        let secs = d as f64 / NANOS_PER_SEC;
-        if let Some(o) = total_osl {
-            single(OutputTokenThroughput, o / secs);
-        }
-        if let Some(i) = total_isl {
-            single(InputTokenThroughput, i / secs);
-        }
-        if let (Some(i), Some(o)) = (total_isl, total_osl) {
-            single(TotalTokenThroughput, (i + o) / secs);
-        }
-        single(RequestThroughput, ok as f64 / secs);
-        single(BenchmarkDuration, d as f64);
-    }
-    if ok + failed > 0 {
-        single(CompletedRequestCount, (ok + failed) as f64);
-        single(
-            RequestErrorRate,
-            100.0 * failed as f64 / (ok + failed) as f64,
-        );
-    }
-    if ok > 0 {
-        single(RequestCount, ok as f64);
-    }
-    if failed > 0 {
-        single(ErrorRequestCount, failed as f64);
-    }
-    if acc.cancelled > 0 {
-        single(CancelledRequestCount, acc.cancelled as f64);
-    }
-    // Shown whenever the run was open loop, zero included: "no arrival
-    // waited" is the answer users look for.
-    if open_loop {
-        single(WaitedForConnectionCount, waited as f64);
-    }
-    if warmup > 0 {
-        single(WarmupRequestCount, warmup as f64);
-    }
-    for (src, dst) in [
-        (OutputTokenCount, TotalOutputTokens),
-        (ReasoningTokenCount, TotalReasoningTokens),
-        (InputSequenceLength, TotalIsl),
-        (OutputSequenceLength, TotalOsl),
-        (UsagePromptTokens, TotalUsagePromptTokens),
-        (UsageCompletionTokens, TotalUsageCompletionTokens),
-        (UsageReasoningTokens, TotalUsageReasoningTokens),
-        (UsageTotalTokens, TotalUsageTotalTokens),
-    ] {
-        if let Some(s) = sum_of(src) {
-            single(dst, s);
-        }
-    }
-    results.sort_by_key(|r| r.def.id);
+        let mut error_summary: Vec<ErrorCount> = self
+            .errors
+            .into_iter()
+            .map(|((error_type, code, message), count)| ErrorCount {
+                code,
+                error_type,
+                message,
+                count,
+            })
+            .collect();
+        // Most frequent first; ties keep the (type, code, message) order.
+        error_summary.sort_by_key(|e| std::cmp::Reverse(e.count));
 
-    let mut error_summary: Vec<ErrorCount> = errors
-        .into_iter()
-        .map(|((error_type, code, message), count)| ErrorCount {
-            code,
-            error_type,
-            message,
-            count,
+        MetricsSummary {
+            results,
+            error_summary,
+            benchmark_duration_ns: duration_ns,
+            start_ns: self.span_start,
+            end_ns: self.span_end,
+            was_cancelled,
+            accounting: acc,
+            warmup_requests: self.warmup,
+            waited_for_connection: self.waited,
+            latency_from_schedule: self.opts.latency_from_schedule,
+            untimed_successes: self.untimed_successes,
+            connect_failures: self.connect_failures,
+            first_connect_error: self.first_connect_error,
+            percentiles_exact: self.series.iter().all(Series::is_exact),
+        }
+    }
+}
+
+/// Every record of `run` through an `Accumulator` (`tokens` is index-aligned
+/// with `run.records`; a shorter slice means unknown counts for the rest),
+/// with each record's own values for the JSONL, in record order.
+pub fn compute_with_records(
+    run: &RunOutput,
+    tokens: &[RequestTokens],
+    opts: &ComputeOptions,
+) -> (MetricsSummary, Vec<RecordMetrics>) {
+    let none = RequestTokens::default();
+    let mut acc = Accumulator::new(*opts);
+    let records = run
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RecordMetrics {
+            record_index: i,
+            values: acc.add(r, tokens.get(i).unwrap_or(&none)),
         })
         .collect();
-    // Most frequent first; ties keep the (type, code, message) order.
-    error_summary.sort_by_key(|e| std::cmp::Reverse(e.count));
+    (acc.finish(run.was_cancelled), records)
+}
 
-    MetricsSummary {
-        results,
-        records,
-        error_summary,
-        benchmark_duration_ns: duration_ns,
-        start_ns: span_start,
-        end_ns: span_end,
-        was_cancelled: run.was_cancelled,
-        accounting: acc,
-        warmup_requests: warmup,
-        waited_for_connection: waited,
-        latency_from_schedule: opts.latency_from_schedule,
-    }
+/// [`compute_with_records`] without the per-record values.
+pub fn compute(run: &RunOutput, tokens: &[RequestTokens], opts: &ComputeOptions) -> MetricsSummary {
+    compute_with_records(run, tokens, opts).0
 }

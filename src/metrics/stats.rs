@@ -1,5 +1,12 @@
-//! Exact statistics of one metric: every value kept and sorted, percentiles
-//! by linear interpolation (numpy's default), population std (ddof = 0).
+//! Statistics of one metric, in bounded memory.
+//!
+//! `Series` keeps a metric's values exactly while there are at most
+//! `EXACT_VALUES` of them: then every stat is what numpy gives (percentiles by
+//! linear interpolation, population std). Past that it switches to an
+//! HdrHistogram with `SIGNIFICANT_DIGITS` significant digits: count, sum,
+//! avg, min, max and std stay exact (running sums), percentiles are the
+//! midpoint of their histogram bucket (relative error at most 0.05%). Memory
+//! per metric is bounded either way.
 
 /// One statistic of a per-request metric, named as AIPerf names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,7 +100,121 @@ impl Stat {
     }
 }
 
-/// Exact statistics of one metric, in its display unit.
+/// Values kept exactly before `Series` switches to a histogram (8 bytes each).
+pub const EXACT_VALUES: usize = 65_536;
+
+/// Significant digits of the histogram percentiles past `EXACT_VALUES`.
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// Native values are recorded in the histogram in units of `1 / HIST_SCALE`,
+/// so fractional metrics (tokens/s, ratios, seconds) keep their digits.
+const HIST_SCALE: f64 = 1_000.0;
+
+/// One metric's values, exact while few and a histogram when many.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    exact: Vec<f64>,
+    hist: Option<hdrhistogram::Histogram<u64>>,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    /// Welford's running mean and sum of squared deviations.
+    mean: f64,
+    m2: f64,
+}
+
+impl Series {
+    pub fn push(&mut self, v: f64) {
+        if self.count == 0 {
+            (self.min, self.max) = (v, v);
+        } else {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        self.count += 1;
+        self.sum += v;
+        let delta = v - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (v - self.mean);
+        match &mut self.hist {
+            Some(h) => record(h, v),
+            None if self.exact.len() < EXACT_VALUES => self.exact.push(v),
+            None => {
+                let mut h = new_histogram();
+                for &x in self.exact.iter().chain(std::iter::once(&v)) {
+                    record(&mut h, x);
+                }
+                self.exact = Vec::new();
+                self.hist = Some(h);
+            }
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// Whether the stats are exact (no more than `EXACT_VALUES` values).
+    pub fn is_exact(&self) -> bool {
+        self.hist.is_none()
+    }
+
+    /// The stats, in native units; None when no value was pushed.
+    pub fn stats(&self) -> Option<Stats> {
+        let Some(h) = &self.hist else {
+            return Stats::from_values(&mut self.exact.clone());
+        };
+        let pct = |q: f64| {
+            let bucket = h.value_at_quantile(q / 100.0);
+            (h.median_equivalent(bucket) as f64 / HIST_SCALE).clamp(self.min, self.max)
+        };
+        Some(Stats {
+            avg: self.sum / self.count as f64,
+            min: self.min,
+            max: self.max,
+            p1: pct(1.0),
+            p5: pct(5.0),
+            p10: pct(10.0),
+            p25: pct(25.0),
+            p50: pct(50.0),
+            p75: pct(75.0),
+            p90: pct(90.0),
+            p95: pct(95.0),
+            p99: pct(99.0),
+            std: (self.m2 / self.count as f64).max(0.0).sqrt(),
+            count: self.count,
+            sum: self.sum,
+        })
+    }
+}
+
+fn new_histogram() -> hdrhistogram::Histogram<u64> {
+    // Auto-resizing from 1: the range grows to the largest value seen, so the
+    // memory is bounded by its logarithm (about 50 KB per decade of range).
+    let mut h = hdrhistogram::Histogram::new(SIGNIFICANT_DIGITS)
+        .unwrap_or_else(|_| unreachable!("3 significant digits is a valid precision"));
+    h.auto(true);
+    h
+}
+
+fn record(h: &mut hdrhistogram::Histogram<u64>, v: f64) {
+    // Negative or NaN values do not occur (every metric is a duration, count
+    // or rate >= 0); clamp them to 0 rather than lose the count.
+    let scaled = (v * HIST_SCALE).round();
+    let value = if scaled > 0.0 { scaled as u64 } else { 0 };
+    // `record` grows the auto-resizing range; `saturating_record` would clamp
+    // to the current one instead. Growing fails only past u64 counts.
+    if h.record(value).is_err() {
+        h.saturating_record(value);
+    }
+}
+
+/// Statistics of one metric, in its display unit.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stats {
     pub avg: f64,
@@ -242,6 +363,61 @@ mod tests {
         assert!(Stats::from_values(&mut []).is_none());
         let one = Stats::from_values(&mut [7.0]).unwrap();
         assert_eq!((one.p1, one.p99, one.std), (7.0, 7.0, 0.0));
+    }
+
+    #[test]
+    fn series_is_exact_until_the_limit_then_within_the_histogram_precision() {
+        let mut few = Series::default();
+        for v in [10.0, 2.0, 4.0, 1.0, 3.0] {
+            few.push(v);
+        }
+        assert!(few.is_exact());
+        assert_eq!(
+            few.stats(),
+            Stats::from_values(&mut [10.0, 2.0, 4.0, 1.0, 3.0])
+        );
+        assert!(Series::default().stats().is_none());
+
+        // Latencies in ns spread over 10..60 ms, past the exact limit.
+        let n = EXACT_VALUES * 3;
+        let values: Vec<f64> = (0..n)
+            .map(|i| 10e6 + ((i * 7_919) % n) as f64 / n as f64 * 50e6)
+            .collect();
+        let mut many = Series::default();
+        for &v in &values {
+            many.push(v);
+        }
+        assert!(!many.is_exact());
+        let got = many.stats().unwrap();
+        let want = Stats::from_values(&mut values.clone()).unwrap();
+        assert_eq!(got.count, want.count);
+        assert_eq!((got.min, got.max), (want.min, want.max));
+        assert!(close(got.sum, want.sum) && close(got.avg, want.avg));
+        assert!((got.std - want.std).abs() <= 1e-9 * want.std);
+        for stat in [
+            Stat::P1,
+            Stat::P5,
+            Stat::P25,
+            Stat::P50,
+            Stat::P90,
+            Stat::P99,
+        ] {
+            let (g, w) = (got.get(stat), want.get(stat));
+            assert!((g - w).abs() <= 5e-4 * w, "{stat:?}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn series_keeps_fractional_values_in_the_histogram() {
+        // tokens/s near 100 with two decimals: the histogram keeps 1e-3 units.
+        let mut s = Series::default();
+        let n = EXACT_VALUES + 10;
+        for i in 0..n {
+            s.push(99.0 + (i % 200) as f64 / 100.0);
+        }
+        let st = s.stats().unwrap();
+        assert!((st.p50 - 100.0).abs() < 0.06, "{}", st.p50);
+        assert_eq!((st.min, st.max), (99.0, 100.99));
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn single(s: &MetricsSummary, id: MetricId) -> f64 {
 fn hand_computed_run() {
     let run = sample_run();
     let tokens = crate::tokens::from_server_usage(&run);
-    let s = compute(&run, &tokens, &ComputeOptions::default());
+    let (s, records) = compute_with_records(&run, &tokens, &ComputeOptions::default());
 
     let ttft = stats(&s, MetricId::TimeToFirstToken);
     assert_eq!(ttft.count, 3);
@@ -134,13 +134,13 @@ fn hand_computed_run() {
 
     // Warmup keeps its own per-record values (JSONL) and feeds no
     // result; the error is listed without metrics.
-    assert_eq!(s.records.len(), 5);
-    assert_eq!(s.records[0].record_index, 0);
-    assert!(s.records[0]
+    assert_eq!(records.len(), 5);
+    assert_eq!(records[0].record_index, 0);
+    assert!(records[0]
         .values
         .contains(&(MetricId::OutputSequenceLength, RecordValue::Int(100))));
-    assert_eq!(s.records[1].record_index, 1);
-    assert!(s.records[4].values.is_empty());
+    assert_eq!(records[1].record_index, 1);
+    assert!(records[4].values.is_empty());
     assert_eq!(s.warmup_requests, 1);
     assert_eq!(single(&s, MetricId::WarmupRequestCount), 1.0);
     assert_eq!(
@@ -213,7 +213,7 @@ pub(crate) fn open_loop_run() -> RunOutput {
 #[test]
 fn schedule_lag_and_accounting() {
     let run = open_loop_run();
-    let s = compute(
+    let (s, records) = compute_with_records(
         &run,
         &crate::tokens::from_server_usage(&run),
         &ComputeOptions::default(),
@@ -250,11 +250,11 @@ fn schedule_lag_and_accounting() {
     assert_eq!(s.error_summary.len(), 2);
     // Error and cancelled records carry their schedule lag in the JSONL.
     assert_eq!(
-        s.records[3].values,
+        records[3].values,
         vec![(MetricId::ScheduleLag, RecordValue::Float(2.0))]
     );
     assert_eq!(
-        s.records[4].values,
+        records[4].values,
         vec![(MetricId::ScheduleLag, RecordValue::Float(0.0))]
     );
     // Default: latency from the actual start.
@@ -350,4 +350,51 @@ fn non_streaming_has_no_streaming_metrics() {
     assert!(close(stats(&s, MetricId::RequestLatency).avg, 41.0));
     assert!(s.get(MetricId::ErrorRequestCount).is_none());
     assert_eq!(single(&s, MetricId::RequestErrorRate), 0.0);
+}
+
+#[test]
+fn error_groups_are_bounded() {
+    let mut acc = Accumulator::new(ComputeOptions::default());
+    let n = MAX_ERROR_GROUPS + 500;
+    for i in 0..n as u64 {
+        let mut r = rec(i, 0, 1, 2, 1, 1);
+        r.error = Some(RequestError {
+            kind: ErrorKind::Io,
+            code: None,
+            message: format!("distinct message {i}"),
+        });
+        acc.add(&r, &RequestTokens::default());
+    }
+    let s = acc.finish(false);
+    assert_eq!(s.error_summary.len(), MAX_ERROR_GROUPS + 1);
+    assert_eq!(
+        s.error_summary.iter().map(|e| e.count).sum::<u64>(),
+        n as u64
+    );
+    let other = &s.error_summary[0];
+    assert_eq!(
+        (other.message.as_str(), other.count),
+        (OTHER_ERRORS_MESSAGE, 500)
+    );
+    assert_eq!(s.accounting.errors, n as u64);
+}
+
+#[test]
+fn connect_failures_and_untimed_successes_are_counted() {
+    let mut acc = Accumulator::new(ComputeOptions::default());
+    let mut refused = rec(0, 0, 1, 2, 1, 1);
+    refused.error = Some(RequestError {
+        kind: ErrorKind::Connect,
+        code: None,
+        message: "connection refused".into(),
+    });
+    acc.add(&refused, &RequestTokens::default());
+    let mut untimed = rec(1, 0, 1, 2, 1, 1);
+    untimed.first_token_ns = None;
+    acc.add(&untimed, &RequestTokens::default());
+    let s = acc.finish(false);
+    assert_eq!(s.connect_failures, 1);
+    assert_eq!(s.first_connect_error.as_deref(), Some("connection refused"));
+    assert_eq!(s.untimed_successes, 1);
+    assert!(s.percentiles_exact);
 }

@@ -5,14 +5,14 @@
 //! `cancellation_time_ns`, and `credit_issued_ns` = intended start in open
 //! loop), `metrics` (`tag: {value, unit}`) and, for failed or cancelled
 //! requests, `error` (AIPerf leaves the key out when there is none). Written
-//! line by line, never held whole.
+//! line by line as requests finish (by `collect`), never held whole.
 
 use std::fmt::Display;
 use std::io::{self, Write};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::metrics::{error_details, ErrorDetails, MetricsSummary, RecordMetrics, RecordValue};
+use crate::metrics::{error_details, ErrorDetails, MetricId, RecordMetrics, RecordValue};
 use crate::record::{RequestRecord, RunOutput};
 use crate::sys::clock::ClockAnchor;
 
@@ -20,7 +20,7 @@ use crate::sys::clock::ClockAnchor;
 /// per-field strings are built (this runs once per request).
 struct Line<'a> {
     r: &'a RequestRecord,
-    m: &'a RecordMetrics,
+    values: &'a [(MetricId, RecordValue)],
     anchor: Option<ClockAnchor>,
 }
 
@@ -28,7 +28,7 @@ impl Serialize for Line<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("metadata", &Metadata(self))?;
-        map.serialize_entry("metrics", &Metrics(self.m))?;
+        map.serialize_entry("metrics", &Metrics(self.values))?;
         if let Some(e) = error_details(self.r) {
             map.serialize_entry("error", &ErrorObject(e))?;
         }
@@ -69,12 +69,12 @@ impl Serialize for Metadata<'_> {
 }
 
 /// `tag: {"value": v, "unit": u}` for each metric of the record.
-struct Metrics<'a>(&'a RecordMetrics);
+struct Metrics<'a>(&'a [(MetricId, RecordValue)]);
 
 impl Serialize for Metrics<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.values.len()))?;
-        for &(id, v) in &self.0.values {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for &(id, v) in self.0 {
             let def = id.def();
             map.serialize_entry(def.tag, &ValueUnit(v, def.display_unit))?;
         }
@@ -119,19 +119,25 @@ impl<T: Display> Serialize for AsString<T> {
     }
 }
 
-/// Writes one line per request (the summary's records, warmup included).
-pub fn write(w: &mut impl Write, run: &RunOutput, summary: &MetricsSummary) -> io::Result<()> {
-    for m in &summary.records {
-        let Some(r) = run.records.get(m.record_index) else {
-            continue;
-        };
-        let line = Line {
-            r,
-            m,
-            anchor: run.anchor,
-        };
-        serde_json::to_writer(&mut *w, &line).map_err(io::Error::other)?;
-        w.write_all(b"\n")?;
+/// Writes one request's line (and its newline).
+pub fn write_line(
+    w: &mut impl Write,
+    r: &RequestRecord,
+    values: &[(MetricId, RecordValue)],
+    anchor: Option<ClockAnchor>,
+) -> io::Result<()> {
+    let line = Line { r, values, anchor };
+    serde_json::to_writer(&mut *w, &line).map_err(io::Error::other)?;
+    w.write_all(b"\n")
+}
+
+/// Writes one line per record of `run`, with its values from `records`
+/// (as `metrics::compute_with_records` returns them).
+pub fn write(w: &mut impl Write, run: &RunOutput, records: &[RecordMetrics]) -> io::Result<()> {
+    for m in records {
+        if let Some(r) = run.records.get(m.record_index) {
+            write_line(w, r, &m.values, run.anchor)?;
+        }
     }
     Ok(())
 }
@@ -139,19 +145,19 @@ pub fn write(w: &mut impl Write, run: &RunOutput, summary: &MetricsSummary) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{compute, tests::open_loop_run, ComputeOptions};
+    use crate::metrics::{compute_with_records, tests::open_loop_run, ComputeOptions};
     use serde_json::json;
 
     #[test]
     fn open_loop_lines() {
         let run = open_loop_run();
-        let s = compute(
+        let (_, records) = compute_with_records(
             &run,
             &crate::tokens::from_server_usage(&run),
             &ComputeOptions::default(),
         );
         let mut out = Vec::new();
-        write(&mut out, &run, &s).unwrap();
+        write(&mut out, &run, &records).unwrap();
         let lines: Vec<serde_json::Value> = String::from_utf8(out.clone())
             .unwrap()
             .lines()

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::ProfileConfig;
 use crate::dataset::Dataset;
-use crate::metrics::MetricsSummary;
+use crate::metrics::{MetricsSummary, RecordMetrics};
 use crate::record::RunOutput;
 
 pub use self::log::{format_log_line, LocalTime, RunLog, LOG_DIR, LOG_FILE};
@@ -89,15 +89,26 @@ impl ExportReport {
     }
 }
 
-/// Writes every export into `dir` (created if needed): CSV, JSON, JSONL,
-/// inputs.json and the console text. Each file is attempted even when an
-/// earlier one failed; failures are collected in the report.
+/// Where `profile_export.jsonl` comes from.
+#[derive(Debug)]
+pub enum Jsonl<'a> {
+    /// Written line by line while the run went (`collect`): its outcome.
+    Streamed(io::Result<()>),
+    /// Written by `write_all` from records held in memory (a run built by hand).
+    Records(&'a [RecordMetrics]),
+}
+
+/// Writes every export into `dir` (created if needed): CSV, JSON, JSONL
+/// (unless it was streamed), inputs.json and the console text. Each file is
+/// attempted even when an earlier one failed; failures are collected in the
+/// report.
 pub fn write_all(
     dir: &Path,
     cfg: &ProfileConfig,
     dataset: &Dataset,
     run: &RunOutput,
     summary: &MetricsSummary,
+    jsonl: Jsonl<'_>,
 ) -> ExportReport {
     let mut report = ExportReport::default();
     // A failure here shows up again, per file, below; keep going so each
@@ -111,9 +122,18 @@ pub fn write_all(
     write_file(&mut report, ExportKind::Json, dir.join(JSON_FILE), |w| {
         json::write(w, cfg, run, summary)
     });
-    write_file(&mut report, ExportKind::Jsonl, dir.join(JSONL_FILE), |w| {
-        jsonl::write(w, run, summary)
-    });
+    let jsonl_path = dir.join(JSONL_FILE);
+    match jsonl {
+        Jsonl::Records(records) => write_file(&mut report, ExportKind::Jsonl, jsonl_path, |w| {
+            jsonl::write(w, run, records)
+        }),
+        Jsonl::Streamed(Ok(())) => report.written.push((ExportKind::Jsonl, jsonl_path)),
+        Jsonl::Streamed(Err(error)) => report.errors.push(ExportError {
+            kind: ExportKind::Jsonl,
+            path: jsonl_path,
+            error,
+        }),
+    }
     write_file(
         &mut report,
         ExportKind::Inputs,
@@ -159,7 +179,7 @@ mod tests {
     use super::*;
     use crate::config::*;
     use crate::dataset::{BuildStats, PreparedRequest};
-    use crate::metrics::{compute, tests::sample_run, ComputeOptions};
+    use crate::metrics::{compute_with_records, tests::sample_run, ComputeOptions};
     use crate::sys::clock::ClockAnchor;
 
     pub(crate) fn test_config(dir: &Path) -> ProfileConfig {
@@ -213,12 +233,12 @@ mod tests {
             .join("m-openai-chat-concurrency1");
         let cfg = test_config(&dir);
         let run = run_with_anchor();
-        let s = compute(
+        let (s, records) = compute_with_records(
             &run,
             &crate::tokens::from_server_usage(&run),
             &ComputeOptions::default(),
         );
-        let rep = write_all(&dir, &cfg, &dataset(), &run, &s);
+        let rep = write_all(&dir, &cfg, &dataset(), &run, &s, Jsonl::Records(&records));
         assert!(rep.errors.is_empty(), "{:?}", rep.errors);
         assert_eq!(rep.written.len(), 5);
 
@@ -346,12 +366,12 @@ mod tests {
         let bad = blocker.join("out");
         let cfg = test_config(&bad);
         let run = sample_run();
-        let s = compute(
+        let (s, records) = compute_with_records(
             &run,
             &crate::tokens::from_server_usage(&run),
             &ComputeOptions::default(),
         );
-        let rep = write_all(&bad, &cfg, &dataset(), &run, &s);
+        let rep = write_all(&bad, &cfg, &dataset(), &run, &s, Jsonl::Records(&records));
         assert!(rep.written.is_empty());
         assert_eq!(rep.errors.len(), 5);
         assert_eq!(rep.errors[0].path, bad.join(CSV_FILE));
@@ -362,7 +382,7 @@ mod tests {
         // One file blocked (a directory in its place): the others are written.
         let dir = tmp.path().join("partial");
         fs::create_dir_all(dir.join(JSONL_FILE)).unwrap();
-        let rep = write_all(&dir, &cfg, &dataset(), &run, &s);
+        let rep = write_all(&dir, &cfg, &dataset(), &run, &s, Jsonl::Records(&records));
         assert_eq!(rep.errors.len(), 1);
         assert_eq!(rep.errors[0].kind, ExportKind::Jsonl);
         assert_eq!(rep.written.len(), 4);

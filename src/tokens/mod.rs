@@ -155,33 +155,7 @@ pub fn from_counter(
     prompts: &[&str],
 ) -> Vec<RequestTokens> {
     let isl: Vec<u64> = prompts.iter().map(|p| counter.count(p) as u64).collect();
-    let one = |r: &RequestRecord| -> RequestTokens {
-        let server = tokens_of(r);
-        let isl = match isl.get(r.dataset_index as usize) {
-            Some(&n) => Some(n),
-            None => server.isl,
-        };
-        let out = run.output_text(r);
-        if out.is_empty() {
-            // No generated text kept (failed, or nothing captured): the
-            // server's numbers are the best there is.
-            return RequestTokens { isl, ..server };
-        }
-        let text = String::from_utf8_lossy(out);
-        let (osl, reasoning) = match reasoning_split(r, out.len()) {
-            Some(cut) if text.is_char_boundary(cut) => {
-                let (reason, content) = text.split_at(cut);
-                let reasoning = counter.count(reason) as u64;
-                (reasoning + counter.count(content) as u64, Some(reasoning))
-            }
-            _ => (counter.count(&text) as u64, None),
-        };
-        RequestTokens {
-            isl,
-            osl: Some(osl),
-            reasoning,
-        }
-    };
+    let one = |r: &RequestRecord| count_one(counter, r, run.output_text(r), &isl);
     let records = &run.records;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -212,6 +186,40 @@ pub fn from_counter(
     })
 }
 
+/// One record's counts: ISL from `isl_by_entry` (the counted prompt of its
+/// dataset entry), OSL by counting `out`, its generated text (reasoning
+/// first, located by `RequestRecord::reasoning_text`). Where no text was
+/// kept the server's usage is the best there is.
+pub fn count_one(
+    counter: &dyn TokenCounter,
+    r: &RequestRecord,
+    out: &[u8],
+    isl_by_entry: &[u64],
+) -> RequestTokens {
+    let server = tokens_of(r);
+    let isl = match isl_by_entry.get(r.dataset_index as usize) {
+        Some(&n) => Some(n),
+        None => server.isl,
+    };
+    if out.is_empty() {
+        return RequestTokens { isl, ..server };
+    }
+    let text = String::from_utf8_lossy(out);
+    let (osl, reasoning) = match reasoning_split(r, out.len()) {
+        Some(cut) if text.is_char_boundary(cut) => {
+            let (reason, content) = text.split_at(cut);
+            let reasoning = counter.count(reason) as u64;
+            (reasoning + counter.count(content) as u64, Some(reasoning))
+        }
+        _ => (counter.count(&text) as u64, None),
+    };
+    RequestTokens {
+        isl,
+        osl: Some(osl),
+        reasoning,
+    }
+}
+
 /// Where the reasoning ends inside the record's output text (reasoning
 /// comes first). `reasoning_text` may index the worker's arena (starting
 /// where `output_text` starts) or the request's own text (starting at 0).
@@ -234,7 +242,8 @@ pub fn from_server_usage(run: &RunOutput) -> Vec<RequestTokens> {
     run.records.iter().map(tokens_of).collect()
 }
 
-fn tokens_of(r: &RequestRecord) -> RequestTokens {
+/// One record's counts from its server `usage` object.
+pub fn tokens_of(r: &RequestRecord) -> RequestTokens {
     match r.usage {
         None => RequestTokens::default(),
         Some(u) => {
