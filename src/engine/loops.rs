@@ -3,6 +3,7 @@
 //! (requests at scheduled arrival times, on whatever connection is free).
 
 use super::request::{one_request, NewConn, RequestSpec};
+use super::schedule::{Arrivals, ScheduleSpec};
 use super::state::{Conn, Local, WATCH_PERIOD};
 use crate::sys::clock::{now_ns, Nanos};
 use crate::sys::timer::PreciseTimer;
@@ -47,14 +48,17 @@ pub(super) async fn closed_loop_connection(local: Rc<Local>, mut conn: Option<Co
 /// to free up (counted as `waited_for_connection`, never dropped).
 pub(super) async fn open_loop(
     local: &Rc<Local>,
-    arrivals: &[Nanos],
+    schedule: &ScheduleSpec,
     precise: Option<PreciseTimer>,
 ) {
     let start = local.phase.start.get();
     let cap = local.phase.plan.borrow().connections.max(1);
     let conns = &local.conns;
-    let mut handles = Vec::new();
-    for (j, &offset) in arrivals.iter().enumerate() {
+    // Arrival k of the run goes to worker k % workers.
+    let mine = Arrivals::new(schedule)
+        .skip(local.worker as usize)
+        .step_by(local.workers as usize);
+    for (j, offset) in mine.enumerate() {
         let intended = start.saturating_add(offset);
         // Sleep to the arrival in slices of at most WATCH_PERIOD, so that
         // an interrupt during a long gap (a low rate) is noticed at once.
@@ -78,7 +82,9 @@ pub(super) async fn open_loop(
         if conns.in_flight.get() < cap {
             conns.in_flight.set(conns.in_flight.get() + 1);
             let conn = conns.idle.borrow_mut().pop();
-            handles.push(monoio::spawn(open_loop_task(
+            // Detached: the task gives its slot back (`in_flight`) when done,
+            // so nothing is kept per arrival.
+            drop(monoio::spawn(open_loop_task(
                 local.clone(),
                 conn,
                 id,
@@ -88,8 +94,13 @@ pub(super) async fn open_loop(
             conns.waiting.borrow_mut().push_back((id, intended));
         }
     }
-    for h in handles {
-        h.await;
+    // The phase ends when its last request has (checked every millisecond:
+    // this only decides when the worker moves on, not any measurement).
+    while conns.in_flight.get() > 0 {
+        match &precise {
+            Some(t) => t.sleep_until(now_ns() + 1_000_000).await,
+            None => monoio::time::sleep(Duration::from_millis(1)).await,
+        }
     }
 }
 

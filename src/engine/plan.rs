@@ -2,7 +2,7 @@
 //! (warmup, then profiling). Pure arithmetic on the configuration, done once
 //! before any thread starts.
 
-use super::schedule;
+use super::schedule::ScheduleSpec;
 use crate::config::ProfileConfig;
 use crate::sys::clock::Nanos;
 use std::time::Duration;
@@ -13,8 +13,9 @@ pub struct PhasePlan {
     pub warmup: bool,
     /// Closed loop: this worker's request count (None = until the duration ends).
     pub count: Option<u64>,
-    /// Open loop: this worker's intended send offsets (ns from the phase start).
-    pub arrivals: Option<Vec<Nanos>>,
+    /// Open loop: the run's arrival schedule; this worker sends arrivals
+    /// `worker`, `worker + workers`, … of it.
+    pub arrivals: Option<ScheduleSpec>,
     /// Connections this worker may hold (closed loop: exactly this many).
     pub connections: u32,
     /// Stop issuing requests this long after the phase start.
@@ -59,46 +60,34 @@ pub fn plan(cfg: &ProfileConfig) -> Vec<WorkerPlan> {
         .max(1);
     let seed = cfg.random_seed.unwrap_or(0);
     let duration = cfg.benchmark_duration;
-    let schedule = |count: Option<u64>| -> Option<Vec<Nanos>> {
-        let rate = cfg.request_rate?;
-        Some(schedule::arrivals(
-            cfg.arrival_pattern,
-            rate,
-            cfg.arrival_smoothness,
+    let schedule = |count: Option<u64>| -> Option<ScheduleSpec> {
+        Some(ScheduleSpec {
+            pattern: cfg.arrival_pattern,
+            rate: cfg.request_rate?,
+            smoothness: cfg.arrival_smoothness,
             seed,
             count,
-            duration.map(|d| d.as_nanos() as Nanos),
-        ))
+            horizon_ns: duration.map(|d| d.as_nanos() as Nanos),
+        })
     };
     // With a duration and no --request-count (u64::MAX) only the duration
     // bounds the run; with both, whichever is reached first (as AIPerf).
     let profile_count = (cfg.request_count != u64::MAX).then_some(cfg.request_count);
     let profile_arrivals = schedule(profile_count);
-    let warmup_arrivals = if cfg.warmup_request_count > 0 {
-        cfg.request_rate.map(|rate| {
-            schedule::arrivals(
-                cfg.arrival_pattern,
-                rate,
-                cfg.arrival_smoothness,
-                seed.wrapping_add(1),
-                Some(cfg.warmup_request_count),
-                None,
-            )
-        })
-    } else {
-        None
-    };
+    let warmup_arrivals = (cfg.warmup_request_count > 0)
+        .then(|| schedule(Some(cfg.warmup_request_count)))
+        .flatten()
+        .map(|s| ScheduleSpec {
+            seed: seed.wrapping_add(1),
+            horizon_ns: None,
+            ..s
+        });
     let conns = |w: usize| -> u32 {
         if open_loop && !cfg.concurrency_set {
             u32::MAX
         } else {
             share(cfg.concurrency.max(1) as u64, w, workers).max(1) as u32
         }
-    };
-    // Arrival k goes to worker k % workers.
-    let mine = |all: &Option<Vec<Nanos>>, w: usize| -> Option<Vec<Nanos>> {
-        all.as_ref()
-            .map(|a| a.iter().skip(w).step_by(workers).copied().collect())
     };
     (0..workers)
         .map(|w| {
@@ -107,7 +96,7 @@ pub fn plan(cfg: &ProfileConfig) -> Vec<WorkerPlan> {
                 phases.push(PhasePlan {
                     warmup: true,
                     count: Some(share(cfg.warmup_request_count, w, workers)),
-                    arrivals: mine(&warmup_arrivals, w),
+                    arrivals: warmup_arrivals,
                     connections: conns(w),
                     grace: cfg.benchmark_grace_period,
                     ..Default::default()
@@ -116,7 +105,7 @@ pub fn plan(cfg: &ProfileConfig) -> Vec<WorkerPlan> {
             phases.push(PhasePlan {
                 warmup: false,
                 count: profile_count.map(|c| share(c, w, workers)),
-                arrivals: mine(&profile_arrivals, w),
+                arrivals: profile_arrivals,
                 connections: conns(w),
                 duration,
                 grace: cfg.benchmark_grace_period,

@@ -1,16 +1,95 @@
-//! The open-loop arrival schedule (`--request-rate`): every intended send time
-//! computed up front from a seeded generator, like AIPerf's interval
+//! The open-loop arrival schedule (`--request-rate`): intended send times
+//! generated one by one as the run goes (`Arrivals`), from a seeded
+//! generator, like AIPerf's interval
 //! generators (constant period, exponential for poisson, gamma with
 //! shape = smoothness and mean 1/rate). The first arrival is one interval after
 //! the start, as in AIPerf. Times are offsets from the run start in ns.
 
 use crate::config::ArrivalPattern;
 use crate::sys::clock::Nanos;
+use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Exp, Gamma};
 
+/// What fixes an arrival schedule: the same schedule gives the same times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScheduleSpec {
+    pub pattern: ArrivalPattern,
+    pub rate: f64,
+    pub smoothness: Option<f64>,
+    pub seed: u64,
+    /// Stop after this many arrivals.
+    pub count: Option<u64>,
+    /// Stop at the first arrival after this offset.
+    pub horizon_ns: Option<Nanos>,
+}
+
+/// The arrival offsets (ns from the phase start) of a schedule, generated
+/// one at a time: memory stays the same however long the run.
+pub struct Arrivals {
+    rng: StdRng,
+    interval: Interval,
+    left: u64,
+    horizon_ns: Option<Nanos>,
+    /// Seconds since the start, accumulated in f64 so a constant schedule
+    /// has no rounding drift.
+    t: f64,
+}
+
+enum Interval {
+    Constant(f64),
+    Exp(Exp<f64>),
+    Gamma(Gamma<f64>),
+}
+
+impl Arrivals {
+    pub fn new(spec: &ScheduleSpec) -> Arrivals {
+        let rate = spec.rate;
+        let interval = match spec.pattern {
+            ArrivalPattern::Constant => Interval::Constant(1.0 / rate),
+            ArrivalPattern::Poisson => {
+                Exp::new(rate).map_or(Interval::Constant(1.0 / rate), Interval::Exp)
+            }
+            ArrivalPattern::Gamma => {
+                let shape = spec.smoothness.unwrap_or(1.0);
+                Gamma::new(shape, 1.0 / (rate * shape))
+                    .map_or(Interval::Constant(1.0 / rate), Interval::Gamma)
+            }
+        };
+        Arrivals {
+            rng: StdRng::seed_from_u64(spec.seed ^ 0x5eed_a77e_0000_0001),
+            interval,
+            left: spec.count.unwrap_or(u64::MAX),
+            horizon_ns: spec.horizon_ns,
+            t: 0.0,
+        }
+    }
+}
+
+impl Iterator for Arrivals {
+    type Item = Nanos;
+
+    fn next(&mut self) -> Option<Nanos> {
+        if self.left == 0 {
+            return None;
+        }
+        self.t += match &self.interval {
+            Interval::Constant(gap) => *gap,
+            Interval::Exp(d) => d.sample(&mut self.rng),
+            Interval::Gamma(d) => d.sample(&mut self.rng),
+        };
+        let ns = (self.t * 1e9).round() as Nanos;
+        if self.horizon_ns.is_some_and(|h| ns > h) {
+            self.left = 0;
+            return None;
+        }
+        self.left -= 1;
+        Some(ns)
+    }
+}
+
 /// Arrival offsets (ns from start) for `count` requests, or for as many as
-/// fall before `horizon_ns` when `count` is None.
+/// fall before `horizon_ns` when `count` is None, collected (tests).
 pub fn arrivals(
     pattern: ArrivalPattern,
     rate: f64,
@@ -19,34 +98,15 @@ pub fn arrivals(
     count: Option<u64>,
     horizon_ns: Option<Nanos>,
 ) -> Vec<Nanos> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_a77e_0000_0001);
-    let mut next: Box<dyn FnMut(&mut rand::rngs::StdRng) -> f64> = match pattern {
-        ArrivalPattern::Constant => Box::new(move |_| 1.0 / rate),
-        ArrivalPattern::Poisson => match Exp::new(rate) {
-            Ok(d) => Box::new(move |r| d.sample(r)),
-            Err(_) => Box::new(move |_| 1.0 / rate),
-        },
-        ArrivalPattern::Gamma => {
-            let shape = smoothness.unwrap_or(1.0);
-            match Gamma::new(shape, 1.0 / (rate * shape)) {
-                Ok(d) => Box::new(move |r| d.sample(r)),
-                Err(_) => Box::new(move |_| 1.0 / rate),
-            }
-        }
-    };
-    let cap = count.unwrap_or(u64::MAX);
-    let mut out = Vec::with_capacity(count.unwrap_or(1024).min(10_000_000) as usize);
-    // Accumulate in f64 seconds so a constant schedule has no rounding drift.
-    let mut t = 0.0f64;
-    while (out.len() as u64) < cap {
-        t += next(&mut rng);
-        let ns = (t * 1e9).round() as Nanos;
-        if horizon_ns.is_some_and(|h| ns > h) {
-            break;
-        }
-        out.push(ns);
-    }
-    out
+    Arrivals::new(&ScheduleSpec {
+        pattern,
+        rate,
+        smoothness,
+        seed,
+        count,
+        horizon_ns,
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -143,5 +203,31 @@ mod tests {
         let c = arrivals(ArrivalPattern::Poisson, 10.0, None, 10, Some(100), None);
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn workers_split_one_schedule_without_holding_it() {
+        let spec = ScheduleSpec {
+            pattern: ArrivalPattern::Poisson,
+            rate: 100.0,
+            smoothness: None,
+            seed: 3,
+            count: Some(1000),
+            horizon_ns: None,
+        };
+        let all: Vec<Nanos> = Arrivals::new(&spec).collect();
+        assert_eq!(all.len(), 1000);
+        let mut merged: Vec<Nanos> = (0..3)
+            .flat_map(|w| Arrivals::new(&spec).skip(w).step_by(3))
+            .collect();
+        merged.sort_unstable();
+        assert_eq!(merged, all);
+        // A horizon ends the schedule at the first arrival past it.
+        let capped = Arrivals::new(&ScheduleSpec {
+            count: None,
+            horizon_ns: Some(1_000_000_000),
+            ..spec
+        });
+        assert!(capped.last().is_some_and(|t| t <= 1_000_000_000));
     }
 }
