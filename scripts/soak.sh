@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # soak.sh [DURATIONS…]: tiny text requests at full speed (closed loop, c=64,
 # a 0 ms mock) for each duration in seconds (default 8 32), sampling the
-# client's RSS and its request rate once a second, so anyone can see both
+# client's RSS, its request rate and the mock's RSS once a second, so anyone can see both
 # stay flat however long the run.
 #
 # Method: `audioperf mock-server --ttft-ms 0 --itl-ms 0 --output-tokens 50
@@ -42,9 +42,9 @@ for d in "${DURATIONS[@]}"; do
     --random-seed 1 --ui-type none --output-artifact-dir "$dir" \
     >"$dir.stdout" 2>&1 &
   pid=$!
-  python3 - "$pid" "$dir/profile_export.jsonl" "$d" <<'PY'
+  python3 - "$pid" "$dir/profile_export.jsonl" "$d" "$MOCK_PID" <<'PY'
 import os, sys, time
-pid, path, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+pid, path, d, mock = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 def child(p):
     # /usr/bin/time forks the client: follow it to its child.
     try:
@@ -52,14 +52,24 @@ def child(p):
         return int(kids[0]) if kids else p
     except OSError:
         return p
-off, lines, t0, prev = 0, 0, time.time(), None
-print(f"duration {d} s: t_s rss_mb req_per_s")
+def rss_mb(p):
+    for l in open(f"/proc/{p}/status"):
+        if l.startswith("VmRSS"):
+            return int(l.split()[1]) / 1024
+    raise OSError("no VmRSS")
+def mock_rss():
+    try:
+        return f"{rss_mb(mock):7.1f}"
+    except OSError:
+        return "      -"
+off, t0 = 0, time.time()
+print(f"duration {d} s: t_s client_rss_mb req_per_s mock_rss_mb")
 while True:
     time.sleep(1)
     c = child(pid)
     try:
-        rss = [l for l in open(f"/proc/{c}/status") if l.startswith("VmRSS")][0].split()[1]
-    except (OSError, IndexError):
+        rss = rss_mb(c)
+    except OSError:
         break
     try:
         with open(path, "rb") as f:
@@ -69,8 +79,7 @@ while True:
         n = data.count(b"\n")
     except OSError:
         n = 0
-    lines += n
-    print(f"  {time.time()-t0:5.0f} {int(rss)/1024:7.1f} {n:9d}")
+    print(f"  {time.time()-t0:5.0f} {rss:7.1f} {n:9d} {mock_rss()}")
 PY
   wait "$pid" || true
   python3 - "$dir" "$d" <<'PY'

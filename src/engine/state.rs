@@ -192,29 +192,54 @@ impl Abort {
 }
 
 /// A one-shot, single-thread signal that in-flight requests race against.
+/// Each waiting request holds one waker slot, given back when its wait is
+/// dropped, so the slots never outnumber the requests in flight.
 #[derive(Default)]
 pub(super) struct AbortSignal {
     fired: Cell<bool>,
-    wakers: RefCell<Vec<Waker>>,
+    wakers: RefCell<Vec<Option<Waker>>>,
+    /// Slots of `wakers` no wait holds.
+    free: RefCell<Vec<usize>>,
 }
 
 impl AbortSignal {
     pub fn fire(&self) {
         self.fired.set(true);
-        for w in self.wakers.borrow_mut().drain(..) {
+        for w in self.wakers.borrow_mut().iter_mut().filter_map(Option::take) {
             w.wake();
         }
     }
 
+    /// Re-arms the signal for the next phase.
     pub fn reset(&self) {
         self.fired.set(false);
-        self.wakers.borrow_mut().clear();
     }
 
     pub fn wait(&self) -> AbortWait<'_> {
         AbortWait {
             signal: self,
-            registered: false,
+            slot: None,
+        }
+    }
+
+    fn register(&self, waker: Waker) -> usize {
+        let mut wakers = self.wakers.borrow_mut();
+        match self.free.borrow_mut().pop() {
+            Some(i) => {
+                wakers[i] = Some(waker);
+                i
+            }
+            None => {
+                wakers.push(Some(waker));
+                wakers.len() - 1
+            }
+        }
+    }
+
+    fn unregister(&self, slot: usize) {
+        if let Some(w) = self.wakers.borrow_mut().get_mut(slot) {
+            *w = None;
+            self.free.borrow_mut().push(slot);
         }
     }
 }
@@ -223,7 +248,7 @@ pub(super) struct AbortWait<'a> {
     signal: &'a AbortSignal,
     /// The waker is registered once: a request's task (and so its waker)
     /// does not change while it is polled again for every event.
-    registered: bool,
+    slot: Option<usize>,
 }
 
 impl Future for AbortWait<'_> {
@@ -232,10 +257,51 @@ impl Future for AbortWait<'_> {
         if self.signal.fired.get() {
             return Poll::Ready(());
         }
-        if !self.registered {
-            self.signal.wakers.borrow_mut().push(cx.waker().clone());
-            self.registered = true;
+        if self.slot.is_none() {
+            self.slot = Some(self.signal.register(cx.waker().clone()));
         }
         Poll::Pending
+    }
+}
+
+impl Drop for AbortWait<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            self.signal.unregister(slot);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poll_once(w: &mut AbortWait<'_>) -> Poll<()> {
+        Pin::new(w).poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn abort_waits_give_their_slot_back() {
+        let signal = AbortSignal::default();
+        // A million requests, 64 in flight at a time: 64 slots, not a million.
+        let mut live: VecDeque<AbortWait<'_>> = VecDeque::new();
+        for _ in 0..1_000_000 {
+            let mut w = signal.wait();
+            assert_eq!(poll_once(&mut w), Poll::Pending);
+            live.push_back(w);
+            if live.len() > 64 {
+                live.pop_front();
+            }
+        }
+        assert_eq!(signal.wakers.borrow().len(), 65);
+        signal.fire();
+        for w in live.iter_mut() {
+            assert_eq!(poll_once(w), Poll::Ready(()));
+        }
+        drop(live);
+        assert_eq!(signal.free.borrow().len(), 65);
+        signal.reset();
+        let mut w = signal.wait();
+        assert_eq!(poll_once(&mut w), Poll::Pending);
     }
 }
