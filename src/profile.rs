@@ -290,6 +290,15 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         eprintln!("error: cannot connect to {}: {first}", cfg.url());
         return Ok(ExitCode::from(1));
     }
+    // No successful request is no measurement, whatever the reason: a CI
+    // pipeline must not read it as a pass.
+    if a.successful == 0 {
+        eprintln!(
+            "error: no request succeeded ({} sent: {} errors, {} cancelled); see the error summary above",
+            a.sent, a.errors, a.cancelled
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(if exports.errors.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -182,9 +182,21 @@ fn errors(r: &Run) -> Vec<(String, Option<u64>, String)> {
         .collect()
 }
 
+/// A run in which no request succeeded exits 1 (its exports written, as
+/// `profile_run` checked) and says so.
+fn no_success_exit(r: &Run) {
+    assert_eq!(r.status.code(), Some(1), "stderr: {}", r.stderr);
+    assert!(
+        r.stderr.contains("no request succeeded") || r.stderr.contains("cannot connect"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// Every request failed with this type, code and message; `error_summary`
 /// holds exactly that one group with the full count.
 fn all_failed(r: &Run, kind: &str, code: Option<u64>, message: &str) {
+    no_success_exit(r);
     let errs = errors(r);
     assert_eq!(errs.len(), r.lines.len(), "all failed: {errs:?}");
     for (k, c, m) in &errs {
@@ -207,6 +219,7 @@ fn all_failed(r: &Run, kind: &str, code: Option<u64>, message: &str) {
 /// Like `all_failed`, for messages that carry an OS or parser detail: the
 /// message must start with `prefix`.
 fn all_failed_prefix(r: &Run, kind: &str, code: Option<u64>, prefix: &str) {
+    no_success_exit(r);
     let errs = errors(r);
     assert_eq!(errs.len(), r.lines.len(), "all failed: {errs:?}");
     for (k, c, m) in &errs {
