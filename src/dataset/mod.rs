@@ -1,11 +1,18 @@
 //! Dataset: every request body built up front, before the clock starts.
 //!
 //! Owns: synthetic audio (`audio`), synthetic text prompts (`prompt`) and the
-//! serialization of each complete HTTP/1.1 request (`request`). The engine only
-//! ever writes `PreparedRequest::http` as is: nothing here runs per send.
+//! serialization of each complete HTTP/1.1 request (`request`), and the pool
+//! (`pool`): how many unique bodies fit the memory budget and the order
+//! requests reuse them in. The engine only ever writes a request's segments
+//! ([`PreparedRequest::segments`]) as they are: nothing here runs per send.
+//!
+//! A request is held as segments: its head, then its body in pieces, where
+//! each clip's base64 is one shared piece. The same clip in many entries (one
+//! file named by many `--input-file` lines) is encoded and held once.
 
 pub mod audio;
 pub mod input;
+pub mod pool;
 pub mod prompt;
 pub mod request;
 
@@ -17,17 +24,27 @@ use prompt::{sample_positive_normal_integer, PromptGenerator};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rayon::prelude::*;
-use request::{AudioPart, RequestInputs};
+use pool::{BuildControl, Counter};
+use request::SharedAudio;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
-/// One request ready to send: the complete HTTP/1.1 bytes (head + JSON body).
+/// One request ready to send: its HTTP/1.1 bytes are `http` followed by the
+/// segments of `tail` (head + JSON body, serialized once).
 #[derive(Clone, Debug, Default)]
 pub struct PreparedRequest {
-    /// Request line, headers (Host, Content-Type, Content-Length, auth, user
-    /// headers) and the JSON body, serialized once.
+    /// The first bytes on the wire: the request line and headers (Host,
+    /// Content-Type, Content-Length, auth, user headers). The builder puts
+    /// the body in `tail`; a request made by hand may carry it all here.
     pub http: Vec<u8>,
-    /// Offset of the JSON body inside `http`.
+    /// Offset of the JSON body in the request bytes (`http` then `tail`).
     pub body_offset: usize,
+    /// The rest of the request, in order: the body's own JSON and the shared
+    /// base64 of each clip (one allocation held by every request with it).
+    pub tail: Vec<Arc<[u8]>>,
     /// The request's text parts joined with "\n" (for tokenizer-based ISL).
     pub text: String,
     /// Token count the synthetic prompt was built for, when known.
@@ -43,9 +60,50 @@ pub struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// The JSON body (what `inputs.json` shows as the payload).
-    pub fn body(&self) -> &[u8] {
-        &self.http[self.body_offset..]
+    /// The request's bytes in the order they go on the wire.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.http.as_slice())
+            .chain(self.tail.iter().map(|s| &s[..]))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Length of the whole request (head + body).
+    pub fn wire_len(&self) -> usize {
+        self.http.len() + self.tail.iter().map(|s| s.len()).sum::<usize>()
+    }
+
+    /// Length of the JSON body.
+    pub fn body_len(&self) -> usize {
+        self.wire_len().saturating_sub(self.body_offset)
+    }
+
+    /// The JSON body (what `inputs.json` shows as the payload): borrowed when
+    /// it is one piece, else the segments concatenated.
+    pub fn body(&self) -> Cow<'_, [u8]> {
+        if self.tail.is_empty() {
+            return Cow::Borrowed(self.http.get(self.body_offset..).unwrap_or_default());
+        }
+        if self.body_offset == self.http.len() && self.tail.len() == 1 {
+            return Cow::Borrowed(&self.tail[0][..]);
+        }
+        let mut out = Vec::with_capacity(self.body_len());
+        // Writing into a Vec cannot fail.
+        let _ = self.write_body(&mut out);
+        Cow::Owned(out)
+    }
+
+    /// Writes the JSON body, segment by segment (no concatenation).
+    pub fn write_body(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut skip = self.body_offset;
+        for seg in self.segments() {
+            if skip >= seg.len() {
+                skip -= seg.len();
+                continue;
+            }
+            w.write_all(&seg[skip..])?;
+            skip = 0;
+        }
+        Ok(())
     }
 }
 
@@ -53,7 +111,46 @@ impl PreparedRequest {
 #[derive(Clone, Debug, Default)]
 pub struct BuildStats {
     pub elapsed: std::time::Duration,
+    /// Sum of the body lengths (shared bytes counted once per request).
     pub body_bytes: u64,
+    /// Memory the pool holds: heads, own body bytes, texts, and each shared
+    /// clip once.
+    pub memory_bytes: u64,
+    /// Entries asked for (`--num-dataset-entries`, or implied by the
+    /// request count); more than were built when the budget capped them.
+    pub requested_entries: u64,
+    /// Clips held once and shared by several entries.
+    pub shared_clips: u64,
+}
+
+impl BuildStats {
+    /// Whether the memory budget capped the number of entries.
+    pub fn capped(&self, built: usize) -> bool {
+        self.requested_entries > built as u64
+    }
+}
+
+/// Fills in the sizes of a finished build.
+fn finish_stats(requests: &[PreparedRequest], requested: u64, started: Instant) -> BuildStats {
+    let mut seen: HashMap<*const u8, usize> = HashMap::new();
+    let mut memory = 0u64;
+    for r in requests {
+        memory += (r.http.len() + r.text.len()) as u64 + std::mem::size_of::<PreparedRequest>() as u64;
+        for seg in &r.tail {
+            let holders = seen.entry(seg.as_ptr()).or_insert(0);
+            if *holders == 0 {
+                memory += seg.len() as u64;
+            }
+            *holders += 1;
+        }
+    }
+    BuildStats {
+        elapsed: started.elapsed(),
+        body_bytes: requests.iter().map(|r| r.body_len() as u64).sum(),
+        memory_bytes: memory,
+        requested_entries: requested,
+        shared_clips: seen.values().filter(|&&n| n > 1).count() as u64,
+    }
 }
 
 #[derive(Debug)]
@@ -94,14 +191,45 @@ fn derive_seed(seed: u64, name: &str) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The (duration, format, data) seeds of the clip streams.
+fn clip_seeds(seed: u64) -> [u64; 3] {
+    [
+        derive_seed(seed, "dataset.audio.duration"),
+        derive_seed(seed, "dataset.audio.format"),
+        derive_seed(seed, "dataset.audio.data"),
+    ]
+}
+
+/// The order requests take entries in: a seeded reuse order for synthetic
+/// datasets (`--random-seed`, 0 when none), file order for input files.
+pub fn reuse_order(cfg: &ProfileConfig, entries: usize) -> pool::ReuseOrder {
+    if cfg.input_file.is_some() {
+        pool::ReuseOrder::sequential(entries)
+    } else {
+        pool::ReuseOrder::seeded(entries, cfg.random_seed.unwrap_or(0))
+    }
+}
+
 /// Checks everything about the dataset options that can be checked without
 /// reading files or building anything, so a bad value is a command-line
-/// error (exit 2) before the artifact directory is made.
+/// error (exit 2) before the artifact directory is made. That includes an
+/// explicit `--num-dataset-entries` that cannot fit `--dataset-memory-mb`.
 pub fn validate(cfg: &ProfileConfig) -> anyhow::Result<()> {
+    validate_options(cfg)?;
+    if cfg.input_file.is_none() {
+        pool::check_explicit(cfg, clip_seeds(cfg.random_seed.unwrap_or(0)))?;
+    }
+    Ok(())
+}
+
+fn validate_options(cfg: &ProfileConfig) -> anyhow::Result<()> {
     if !cfg.prompt.output_tokens_stddev.is_finite() || cfg.prompt.output_tokens_stddev < 0.0 {
         bail!("--output-tokens-stddev must be a finite number >= 0");
     }
     request::validate_head(cfg)?;
+    if cfg.dataset_memory_mb == 0 {
+        bail!("--dataset-memory-mb must be at least 1");
+    }
     if cfg.input_file.is_some() {
         return Ok(());
     }
@@ -134,20 +262,46 @@ pub fn build_with_counter(
     cfg: &ProfileConfig,
     counter: &dyn TokenCounter,
 ) -> anyhow::Result<Dataset> {
+    build_with(cfg, counter, &BuildControl::default())
+}
+
+/// [`build_with_counter`] watched by `ctl`: stopped (with
+/// [`pool::Interrupted`]) within an entry's rendering once its flag is set,
+/// and drawing a progress line when asked.
+pub fn build_with(
+    cfg: &ProfileConfig,
+    counter: &dyn TokenCounter,
+    ctl: &BuildControl,
+) -> anyhow::Result<Dataset> {
     let started = Instant::now();
-    validate(cfg)?;
+    validate_options(cfg)?;
     if let Some(path) = &cfg.input_file {
-        return build_from_file(cfg, path, started);
+        return build_from_file(cfg, path, started, ctl);
     }
+    let plans = plan_entries(cfg, counter, ctl)?;
+    let progress = Counter::default();
+    let requests = pool::with_progress(ctl, plans.len(), &progress, || {
+        render_all(cfg, &plans, ctl, &progress)
+    })?;
+    Ok(Dataset {
+        stats: finish_stats(&requests, u64::from(cfg.num_dataset_entries), started),
+        requests,
+    })
+}
+
+/// Draws every entry, in order, until the count or (for a count implied by
+/// `--request-count`) the memory budget is reached: each entry's cost is
+/// known from its plan (texts, clip shapes) before anything is rendered.
+fn plan_entries(
+    cfg: &ProfileConfig,
+    counter: &dyn TokenCounter,
+    ctl: &BuildControl,
+) -> anyhow::Result<Vec<EntryPlan>> {
     let include_audio = cfg.audio.length_mean_s != 0.0;
     let include_prompt = cfg.prompt.input_tokens_mean > 0;
 
     let seed = cfg.random_seed.unwrap_or_else(rand::random);
-    let mut clips = ClipPlanner::new([
-        derive_seed(seed, "dataset.audio.duration"),
-        derive_seed(seed, "dataset.audio.format"),
-        derive_seed(seed, "dataset.audio.data"),
-    ]);
+    let mut clips = ClipPlanner::new(clip_seeds(seed));
     let mut prompts = PromptGenerator::new(
         counter,
         [
@@ -158,8 +312,14 @@ pub fn build_with_counter(
     let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
 
     let n = cfg.num_dataset_entries as usize;
-    let mut plans = Vec::with_capacity(n);
+    let budget = pool::budget_bytes(cfg);
+    let capped_by_budget = cfg.num_dataset_entries_flag.is_none();
+    let mut planned_bytes = 0u64;
+    let mut plans = Vec::with_capacity(n.min(1 << 16));
     for i in 0..n {
+        if i % 64 == 0 {
+            ctl.check()?;
+        }
         let model = model_for_entry(cfg, i);
         let (texts, text_tokens) = if include_prompt {
             let mut texts = Vec::with_capacity(cfg.prompt.text_batch_size as usize);
@@ -183,6 +343,18 @@ pub fn build_with_counter(
             }
         }
         let max_tokens = draw_max_tokens(cfg, &mut max_tokens_rng);
+        let cost = pool::entry_bytes(
+            texts.iter().map(|t| t.len() as u64).sum(),
+            entry_clips
+                .iter()
+                .map(|c| pool::clip_b64_bytes(c, cfg.audio.format))
+                .sum(),
+        );
+        // Always at least one entry, however large.
+        if capped_by_budget && i > 0 && planned_bytes.saturating_add(cost) > budget {
+            break;
+        }
+        planned_bytes = planned_bytes.saturating_add(cost);
         plans.push(EntryPlan {
             model,
             texts,
@@ -191,60 +363,43 @@ pub fn build_with_counter(
             max_tokens,
         });
     }
-
-    let requests = render_all(cfg, &plans)?;
-    let body_bytes = requests.iter().map(|r| r.body().len() as u64).sum();
-    Ok(Dataset {
-        requests,
-        stats: BuildStats {
-            elapsed: started.elapsed(),
-            body_bytes,
-        },
-    })
+    Ok(plans)
 }
 
 /// Renders one entry: its clips, then the request around them.
 fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedRequest> {
-    let files: Vec<Vec<u8>> = match cfg.audio.format {
-        AudioFormat::Wav => plan.clips.iter().map(audio::render_wav).collect(),
-        AudioFormat::Mp3 => plan
-            .clips
-            .iter()
-            .map(audio::mp3::render_mp3)
-            .collect::<anyhow::Result<_>>()?,
-    };
-    let parts: Vec<AudioPart<'_>> = files
-        .iter()
-        .map(|w| AudioPart {
-            bytes: w,
+    let mut audios = Vec::with_capacity(plan.clips.len());
+    for clip in &plan.clips {
+        let file = match cfg.audio.format {
+            AudioFormat::Wav => audio::render_wav(clip),
+            AudioFormat::Mp3 => audio::mp3::render_mp3(clip)?,
+        };
+        audios.push(SharedAudio {
+            b64: request::encode_shared(&file),
             format: cfg.audio.format,
-        })
-        .collect();
-    let mut request = prepare(cfg, &plan.model, &plan.texts, &parts, plan.max_tokens)?;
+        });
+    }
+    let mut request = prepare(cfg, &plan.model, &plan.texts, &audios, plan.max_tokens)?;
     request.text_tokens = plan.text_tokens;
     request.audio_seconds = plan.clips.iter().map(ClipSpec::duration_s).sum();
     Ok(request)
 }
 
 /// The one request builder, for synthetic and file entries alike: the HTTP
-/// bytes and what the exports need to know about them.
+/// bytes, as segments sharing each clip's base64, and what the exports need
+/// to know about them.
 fn prepare(
     cfg: &ProfileConfig,
     model: &str,
     texts: &[String],
-    audios: &[AudioPart<'_>],
+    audios: &[SharedAudio],
     max_tokens: Option<u32>,
 ) -> anyhow::Result<PreparedRequest> {
-    let inputs = RequestInputs {
-        model,
-        texts,
-        audios,
-        max_tokens,
-    };
-    let (http, body_offset) = request::build_http(cfg, &inputs)?;
+    let segs = request::build_segments(cfg, model, texts, audios, max_tokens)?;
     Ok(PreparedRequest {
-        http,
-        body_offset,
+        body_offset: segs.head.len(),
+        http: segs.head,
+        tail: segs.body,
         text: texts.join("\n"),
         max_tokens,
         ..Default::default()
@@ -276,11 +431,14 @@ fn draw_max_tokens(cfg: &ProfileConfig, rng: &mut StdRng) -> Option<u32> {
 /// datasets sequentially; the engine sends request k with entry k % len).
 /// `--num-dataset-entries` and the synthetic prompt/audio options do not
 /// apply; models still round-robin and `--output-tokens-mean` still sets the
-/// max tokens of lines without `output_length`, as in AIPerf.
+/// max tokens of lines without `output_length`, as in AIPerf. A clip named
+/// by many lines is read, encoded and held once. The lines are all sent, so
+/// a file whose bodies exceed `--dataset-memory-mb` is refused.
 fn build_from_file(
     cfg: &ProfileConfig,
     path: &std::path::Path,
     started: Instant,
+    ctl: &BuildControl,
 ) -> anyhow::Result<Dataset> {
     match cfg.custom_dataset_type {
         None | Some(CustomDatasetType::SingleTurn) => {}
@@ -291,42 +449,81 @@ fn build_from_file(
     let cwd = std::env::current_dir()
         .map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
     let entries = input::load_single_turn(path, &cwd)?;
+    ctl.check()?;
     let seed = cfg.random_seed.unwrap_or_else(rand::random);
     let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
+    // One base64 per distinct file (the loader shares a file's bytes).
+    let mut encoded: HashMap<*const Vec<u8>, Arc<[u8]>> = HashMap::new();
+    let budget = pool::budget_bytes(cfg);
+    let mut held = 0u64;
     let mut requests = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
+        ctl.check()?;
         // Drawn for every line, used only where the line sets none, so a
         // line's value never shifts the draws of the lines after it.
         let drawn = draw_max_tokens(cfg, &mut max_tokens_rng);
         let max_tokens = e.max_tokens.or(drawn);
-        let parts: Vec<AudioPart<'_>> = e
+        let mut cost = 0u64;
+        let parts: Vec<SharedAudio> = e
             .audios
             .iter()
-            .map(|a| AudioPart {
-                bytes: &a.bytes,
+            .map(|a| SharedAudio {
+                b64: encoded
+                    .entry(Arc::as_ptr(&a.bytes))
+                    .or_insert_with(|| {
+                        let b64 = request::encode_shared(&a.bytes);
+                        cost += b64.len() as u64;
+                        b64
+                    })
+                    .clone(),
                 format: a.format,
             })
             .collect();
         let mut request = prepare(cfg, &model_for_entry(cfg, i), &e.texts, &parts, max_tokens)?;
+        cost += pool::entry_bytes(request.text.len() as u64, 0);
+        held = held.saturating_add(cost);
+        if held > budget {
+            bail!(
+                "--input-file {}: line {} takes the dataset past the dataset memory budget of {} MB \
+                 (every line is held in memory before the run); raise it with --dataset-memory-mb",
+                path.display(),
+                e.line,
+                cfg.dataset_memory_mb
+            );
+        }
         request.audio_seconds = e.audios.iter().map(|a| a.seconds).sum();
         request.timestamp_ms = e.timestamp_ms;
         request.delay_ms = e.delay_ms;
         requests.push(request);
     }
-    let body_bytes = requests.iter().map(|r| r.body().len() as u64).sum();
     Ok(Dataset {
+        stats: finish_stats(&requests, entries.len() as u64, started),
         requests,
-        stats: BuildStats {
-            elapsed: started.elapsed(),
-            body_bytes,
-        },
     })
 }
 
 /// Renders every entry on all cores (rayon's work stealing balances long and
 /// short clips); results keep their entry's order, whatever the scheduling.
-fn render_all(cfg: &ProfileConfig, plans: &[EntryPlan]) -> anyhow::Result<Vec<PreparedRequest>> {
-    plans.par_iter().map(|p| render_one(cfg, p)).collect()
+/// Each entry first looks at the interrupt flag, so Ctrl-C stops the build
+/// within one entry's rendering per core.
+fn render_all(
+    cfg: &ProfileConfig,
+    plans: &[EntryPlan],
+    ctl: &BuildControl,
+    progress: &Counter,
+) -> anyhow::Result<Vec<PreparedRequest>> {
+    plans
+        .par_iter()
+        .map(|p| {
+            ctl.check()?;
+            let r = render_one(cfg, p)?;
+            progress.done.fetch_add(1, Ordering::Relaxed);
+            progress
+                .bytes
+                .fetch_add(r.wire_len() as u64, Ordering::Relaxed);
+            Ok(r)
+        })
+        .collect()
 }
 
 /// A complete `ProfileConfig` for tests: 1 s mono 16 kHz 16-bit WAV, a
@@ -379,6 +576,8 @@ pub(crate) fn test_config() -> ProfileConfig {
         },
         random_seed: Some(42),
         num_dataset_entries: 4,
+        num_dataset_entries_flag: None,
+        dataset_memory_mb: pool::DEFAULT_MEMORY_MB,
         artifact_dir: std::path::PathBuf::from("artifacts"),
         api_key: None,
         tls: TlsOptions::default(),

@@ -29,8 +29,8 @@ pub struct Shared {
     pub addr: SocketAddr,
     /// TLS settings for `https://` targets, built once per run.
     pub tls: Option<TlsConnector>,
-    /// Complete HTTP requests, one per dataset entry.
-    pub requests: &'static [&'static [u8]],
+    /// The dataset's requests as segments, and the order requests take them in.
+    pub requests: Requests,
     pub request_timeout: Duration,
     pub force_epoll: bool,
     pub progress: Arc<Progress>,
@@ -38,6 +38,23 @@ pub struct Shared {
     /// Monotonic start of the current phase, set by the barrier leader.
     pub phase_start: AtomicU64,
     pub seed: u64,
+}
+
+/// Every dataset entry's request bytes, as the segments that go on the wire
+/// (head, own JSON, shared audio base64, ...), borrowed for the rest of the
+/// process; `order` maps a request id to its entry.
+pub struct Requests {
+    pub wires: &'static [&'static [&'static [u8]]],
+    pub order: crate::dataset::pool::ReuseOrder,
+}
+
+impl Requests {
+    /// Request `id`'s entry and its segments.
+    #[inline]
+    pub fn pick(&self, id: u64) -> (usize, &'static [&'static [u8]]) {
+        let i = self.order.entry(id);
+        (i, self.wires[i])
+    }
 }
 
 impl Shared {
