@@ -601,7 +601,7 @@ mod tests {
     use serde_json::Value;
 
     fn all_bytes(d: &Dataset) -> Vec<Vec<u8>> {
-        d.requests.iter().map(|r| r.http.clone()).collect()
+        d.requests.iter().map(|r| r.segments().collect::<Vec<_>>().concat()).collect()
     }
 
     /// The WAV bytes of each audio part in a body.
@@ -629,8 +629,10 @@ mod tests {
         let mut total = 0u64;
         for r in &d.requests {
             let body = r.body();
+            let body: &[u8] = &body;
             total += body.len() as u64;
             let head = std::str::from_utf8(&r.http[..r.body_offset]).unwrap();
+            assert_eq!(r.http.len(), r.body_offset, "the head is its own segment");
             assert!(head.starts_with("POST /v1/chat/completions HTTP/1.1\r\n"));
             assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
             assert!(head.ends_with("\r\n\r\n"));
@@ -704,7 +706,7 @@ mod tests {
         let c = build(&cfg).unwrap();
         assert_ne!(all_bytes(&a), all_bytes(&c));
         for (r, req) in a.requests.iter().enumerate() {
-            let w = wavs(req.body());
+            let w = wavs(&req.body());
             assert_eq!(w.len(), 2, "entry {r}: two audio parts");
             // audio_seconds is the sum of frames / rate over the parts.
             let secs: f64 = w
@@ -734,7 +736,7 @@ mod tests {
         let r = &d.requests[0];
         assert_eq!(r.text, "");
         assert_eq!(r.text_tokens, None);
-        let v: Value = serde_json::from_slice(r.body()).unwrap();
+        let v: Value = serde_json::from_slice(&r.body()).unwrap();
         assert_eq!(v["messages"][0]["content"].as_array().unwrap().len(), 1);
         assert!(v.get("max_completion_tokens").is_none());
 
@@ -742,7 +744,7 @@ mod tests {
         cfg.audio.length_mean_s = 0.0;
         cfg.audio.format = crate::config::AudioFormat::Mp3; // unused when audio is off
         let d = build(&cfg).unwrap();
-        let v: Value = serde_json::from_slice(d.requests[0].body()).unwrap();
+        let v: Value = serde_json::from_slice(&d.requests[0].body()).unwrap();
         assert_eq!(
             v["messages"][0]["content"].as_str().unwrap(),
             d.requests[0].text
@@ -791,7 +793,7 @@ mod tests {
             .zip(["test_audio_1s", "test_audio_2", "test_audio_3"])
         {
             let file = std::fs::read(format!("fixtures/audio/{name}.wav")).unwrap();
-            assert_eq!(wavs(r.body()), vec![file]);
+            assert_eq!(wavs(&r.body()), vec![file]);
             assert_eq!(r.max_tokens, Some(64));
             assert_eq!(r.text_tokens, None);
             assert_eq!((r.timestamp_ms, r.delay_ms), (None, None));
@@ -810,7 +812,7 @@ mod tests {
         cfg.audio.channels = 2;
         cfg.audio.batch_size = 3;
         let d = build(&cfg).unwrap();
-        let v: Value = serde_json::from_slice(d.requests[0].body()).unwrap();
+        let v: Value = serde_json::from_slice(&d.requests[0].body()).unwrap();
         let parts = v["messages"][0]["content"].as_array().unwrap();
         assert_eq!(parts.len(), 4);
         for p in &parts[1..] {
@@ -833,10 +835,142 @@ mod tests {
             .requests
             .iter()
             .map(|r| {
-                let v: Value = serde_json::from_slice(r.body()).unwrap();
+                let v: Value = serde_json::from_slice(&r.body()).unwrap();
                 v["model"].as_str().unwrap().to_owned()
             })
             .collect();
         assert_eq!(models, ["a", "b", "a", "b"]);
+    }
+
+    /// The segments, joined, are the bytes the single-buffer builder makes.
+    #[test]
+    fn segments_concatenate_to_the_single_buffer_request() {
+        let mut cfg = test_config();
+        cfg.audio.batch_size = 2;
+        cfg.prompt.output_tokens_mean = Some(7);
+        let d = build(&cfg).unwrap();
+        for r in &d.requests {
+            let b64s: Vec<Vec<u8>> = wavs(&r.body());
+            let parts: Vec<request::AudioPart<'_>> = b64s
+                .iter()
+                .map(|w| request::AudioPart {
+                    bytes: w,
+                    format: AudioFormat::Wav,
+                })
+                .collect();
+            let model = cfg.model.clone();
+            let texts = vec![r.text.clone()];
+            let inputs = request::RequestInputs {
+                model: &model,
+                texts: &texts,
+                audios: &parts,
+                max_tokens: r.max_tokens,
+            };
+            let (http, off) = request::build_http(&cfg, &inputs).unwrap();
+            let wire: Vec<u8> = r.segments().collect::<Vec<_>>().concat();
+            assert_eq!(wire, http);
+            assert_eq!(r.body_offset, off);
+            assert_eq!(&r.body()[..], &http[off..]);
+            assert_eq!(r.body_len(), http.len() - off);
+            assert_eq!(r.wire_len(), http.len());
+            let mut written = Vec::new();
+            r.write_body(&mut written).unwrap();
+            assert_eq!(written, &http[off..]);
+            // head, JSON, clip, JSON, clip, JSON
+            assert_eq!(r.segments().count(), 6);
+        }
+        // A request made by hand in one buffer reads the same way.
+        let one = PreparedRequest {
+            http: b"HEAD\r\n\r\n{}".to_vec(),
+            body_offset: 8,
+            ..Default::default()
+        };
+        assert_eq!(&one.body()[..], b"{}");
+        assert_eq!(one.body_len(), 2);
+    }
+
+    /// 2,000 lines naming one file hold one copy of its base64.
+    #[test]
+    fn one_file_on_many_lines_is_encoded_and_held_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = std::fs::read("fixtures/audio/test_audio_1s.wav").unwrap();
+        std::fs::write(dir.path().join("a.wav"), &wav).unwrap();
+        let abs = dir.path().join("a.wav");
+        let mut lines = String::new();
+        for i in 0..2000 {
+            // The same file spelled three ways: one canonical path.
+            let name = match i % 3 {
+                0 => "a.wav".to_string(),
+                1 => "./a.wav".to_string(),
+                _ => abs.display().to_string(),
+            };
+            lines.push_str(&format!("{{\"text\": \"line {i}\", \"audio\": \"{name}\"}}\n"));
+        }
+        let file = dir.path().join("in.jsonl");
+        std::fs::write(&file, lines).unwrap();
+        let mut cfg = test_config();
+        cfg.input_file = Some(file);
+        let d = build(&cfg).unwrap();
+        assert_eq!(d.requests.len(), 2000);
+        let clip = &d.requests[0].tail[1];
+        assert_eq!(clip.len(), base64_simd::STANDARD.encoded_length(wav.len()));
+        for r in &d.requests {
+            assert!(Arc::ptr_eq(&r.tail[1], clip));
+        }
+        // 2,000 holders and the one original.
+        assert_eq!(Arc::strong_count(clip), 2000);
+        assert_eq!(d.stats.shared_clips, 1);
+        let b64 = clip.len() as u64;
+        assert!(d.stats.memory_bytes < b64 + 2000 * 2048, "{}", d.stats.memory_bytes);
+        assert!(d.stats.body_bytes > 2000 * b64);
+        assert_eq!(wavs(&d.requests[1999].body()), vec![wav]);
+        // A budget smaller than the file's bodies refuses it, naming the flag.
+        cfg.dataset_memory_mb = 1;
+        let mut small = cfg.clone();
+        small.input_file = Some(dir.path().join("in.jsonl"));
+        let e = build(&small).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("--dataset-memory-mb"), "{e}");
+    }
+
+    #[test]
+    fn implied_entries_are_capped_by_the_budget_and_explicit_ones_are_not() {
+        let mut cfg = test_config();
+        cfg.prompt.input_tokens_mean = 0;
+        cfg.num_dataset_entries = 100;
+        // 1 s clips: 1024 + 42,728 bytes an entry; 1 MB holds 22 of them.
+        cfg.dataset_memory_mb = 1;
+        let d = build(&cfg).unwrap();
+        let per = pool::ENTRY_OVERHEAD_BYTES + 42_728;
+        assert_eq!(d.requests.len() as u64, pool::MB / per);
+        assert!(d.stats.capped(d.requests.len()));
+        assert_eq!(d.stats.requested_entries, 100);
+        assert!(d.stats.memory_bytes <= pool::MB, "{}", d.stats.memory_bytes);
+        // The pool is the first entries of the uncapped build, byte for byte.
+        cfg.dataset_memory_mb = 100;
+        let full = build(&cfg).unwrap();
+        assert_eq!(full.requests.len(), 100);
+        assert!(!full.stats.capped(100));
+        assert_eq!(all_bytes(&full)[..d.requests.len()], all_bytes(&d)[..]);
+        // Explicit: refused up front by validate (exit 2), never capped.
+        cfg.dataset_memory_mb = 1;
+        cfg.num_dataset_entries_flag = Some("--num-dataset-entries");
+        let e = validate(&cfg).unwrap_err().to_string();
+        assert!(e.starts_with("--num-dataset-entries 100: the dataset would need about 5 MB"), "{e}");
+        assert!(e.contains("--dataset-memory-mb 5"), "{e}");
+        cfg.num_dataset_entries = 22;
+        assert!(validate(&cfg).is_ok());
+    }
+
+    #[test]
+    fn a_set_interrupt_flag_stops_the_build() {
+        static FLAG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+        let cfg = test_config();
+        let ctl = BuildControl {
+            interrupt: Some(&FLAG),
+            progress: false,
+        };
+        let e = build_with(&cfg, &ApproxTokenCounter, &ctl).unwrap_err();
+        assert!(e.is::<pool::Interrupted>());
+        assert_eq!(e.to_string(), "interrupted while building the dataset");
     }
 }
