@@ -636,4 +636,46 @@ mod tests {
         assert!(e.contains("use an http:// URL"), "{e}");
         server.join().unwrap().unwrap();
     }
+
+    /// Segments go out in order as one byte stream: more of them than one
+    /// `sendmsg` takes, empty ones, and one too large for the socket buffer
+    /// (the rest then goes through the runtime).
+    #[test]
+    fn write_segments_sends_every_byte_in_order() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+            let mut tcp = accept_one(&listener)?;
+            // Start reading late, so the client's first send fills the buffer.
+            std::thread::sleep(Duration::from_millis(50));
+            let mut got = Vec::new();
+            tcp.read_to_end(&mut got).map_err(|e| e.to_string())?;
+            Ok(got)
+        });
+        let mut segs: Vec<&'static [u8]> = Vec::new();
+        for i in 0..40u32 {
+            let seg: Vec<u8> = match i {
+                7 | 8 => Vec::new(),
+                20 => (0..8_000_000u32).map(|b| (b % 251) as u8).collect(),
+                _ => format!("segment {i};").into_bytes(),
+            };
+            segs.push(seg.leak());
+        }
+        let segs: &'static [&'static [u8]] = segs.leak();
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut s = connect(addr, None).await.unwrap();
+            monoio::time::timeout(LIMIT, s.write_segments(segs))
+                .await
+                .unwrap()
+                .unwrap();
+            s.shutdown().await.unwrap();
+        });
+        let got = server.join().unwrap().unwrap();
+        assert_eq!(got.len(), segs.iter().map(|s| s.len()).sum::<usize>());
+        assert!(got == segs.concat());
+    }
 }
