@@ -20,11 +20,11 @@ use crate::config::{AudioFormat, CustomDatasetType, ProfileConfig};
 use crate::tokens::{ApproxTokenCounter, TokenCounter};
 use anyhow::bail;
 use audio::{ClipPlanner, ClipSpec};
+use pool::{BuildControl, Counter};
 use prompt::{sample_positive_normal_integer, PromptGenerator};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rayon::prelude::*;
-use pool::{BuildControl, Counter};
 use request::SharedAudio;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -135,7 +135,8 @@ fn finish_stats(requests: &[PreparedRequest], requested: u64, started: Instant) 
     let mut seen: HashMap<*const u8, usize> = HashMap::new();
     let mut memory = 0u64;
     for r in requests {
-        memory += (r.http.len() + r.text.len()) as u64 + std::mem::size_of::<PreparedRequest>() as u64;
+        memory +=
+            (r.http.len() + r.text.len()) as u64 + std::mem::size_of::<PreparedRequest>() as u64;
         for seg in &r.tail {
             let holders = seen.entry(seg.as_ptr()).or_insert(0);
             if *holders == 0 {
@@ -601,7 +602,10 @@ mod tests {
     use serde_json::Value;
 
     fn all_bytes(d: &Dataset) -> Vec<Vec<u8>> {
-        d.requests.iter().map(|r| r.segments().collect::<Vec<_>>().concat()).collect()
+        d.requests
+            .iter()
+            .map(|r| r.segments().collect::<Vec<_>>().concat())
+            .collect()
     }
 
     /// The WAV bytes of each audio part in a body.
@@ -904,7 +908,9 @@ mod tests {
                 1 => "./a.wav".to_string(),
                 _ => abs.display().to_string(),
             };
-            lines.push_str(&format!("{{\"text\": \"line {i}\", \"audio\": \"{name}\"}}\n"));
+            lines.push_str(&format!(
+                "{{\"text\": \"line {i}\", \"audio\": \"{name}\"}}\n"
+            ));
         }
         let file = dir.path().join("in.jsonl");
         std::fs::write(&file, lines).unwrap();
@@ -921,7 +927,11 @@ mod tests {
         assert_eq!(Arc::strong_count(clip), 2000);
         assert_eq!(d.stats.shared_clips, 1);
         let b64 = clip.len() as u64;
-        assert!(d.stats.memory_bytes < b64 + 2000 * 2048, "{}", d.stats.memory_bytes);
+        assert!(
+            d.stats.memory_bytes < b64 + 2000 * 2048,
+            "{}",
+            d.stats.memory_bytes
+        );
         assert!(d.stats.body_bytes > 2000 * b64);
         assert_eq!(wavs(&d.requests[1999].body()), vec![wav]);
         // A budget smaller than the file's bodies refuses it, naming the flag.
@@ -955,7 +965,10 @@ mod tests {
         cfg.dataset_memory_mb = 1;
         cfg.num_dataset_entries_flag = Some("--num-dataset-entries");
         let e = validate(&cfg).unwrap_err().to_string();
-        assert!(e.starts_with("--num-dataset-entries 100: the dataset would need about 5 MB"), "{e}");
+        assert!(
+            e.starts_with("--num-dataset-entries 100: the dataset would need about 5 MB"),
+            "{e}"
+        );
         assert!(e.contains("--dataset-memory-mb 5"), "{e}");
         cfg.num_dataset_entries = 22;
         assert!(validate(&cfg).is_ok());

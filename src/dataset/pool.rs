@@ -285,7 +285,10 @@ mod tests {
             clip_b64_bytes(&spec, AudioFormat::Wav),
             base64_simd::STANDARD.encoded_length(44 + 160_000) as u64
         );
-        assert_eq!(clip_b64_bytes(&spec, AudioFormat::Mp3), (100_000 + 4096u64).div_ceil(3) * 4);
+        assert_eq!(
+            clip_b64_bytes(&spec, AudioFormat::Mp3),
+            (100_000 + 4096u64).div_ceil(3) * 4
+        );
         assert_eq!(entry_bytes(100, 1000), ENTRY_OVERHEAD_BYTES + 200 + 1000);
     }
 
@@ -335,7 +338,11 @@ mod tests {
             let got = round(&o, r);
             let mut sorted = got.clone();
             sorted.sort_unstable();
-            assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "round {r} is a permutation");
+            assert_eq!(
+                sorted,
+                (0..n).collect::<Vec<_>>(),
+                "round {r} is a permutation"
+            );
             assert_ne!(got, prev, "round {r} differs from the one before");
             prev = got;
         }
@@ -344,7 +351,10 @@ mod tests {
         assert_ne!(round(&ReuseOrder::seeded(n, 43), 3), round(&o, 3));
         // Sequential: k % n.
         let s = ReuseOrder::sequential(3);
-        assert_eq!((0..7).map(|k| s.entry(k)).collect::<Vec<_>>(), [0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(
+            (0..7).map(|k| s.entry(k)).collect::<Vec<_>>(),
+            [0, 1, 2, 0, 1, 2, 0]
+        );
         // One entry: always 0.
         let one = ReuseOrder::seeded(1, 5);
         assert!((0..10).all(|k| one.entry(k) == 0));

@@ -208,8 +208,7 @@ fn write_body_parts(
 /// string (AIPerf's compatibility rule); anything else as a list of parts,
 /// texts first, then audio; no parts at all as "".
 fn write_messages(out: &mut BodyOut<'_>, all_texts: &[String], audios: Audios<'_>) -> Result<()> {
-    out.cur
-        .extend_from_slice(br#"[{"role":"user","content":"#);
+    out.cur.extend_from_slice(br#"[{"role":"user","content":"#);
     let texts: Vec<&String> = all_texts.iter().filter(|t| !t.is_empty()).collect();
     if all_texts.len() == 1 && audios.is_empty() {
         serde_json::to_writer(&mut *out.cur, &all_texts[0])?;

@@ -163,9 +163,10 @@ async fn send_segments(
             if rec.error.is_none() {
                 use std::io::ErrorKind as K;
                 let kind = match e.kind() {
-                    K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-                        ErrorKind::ConnectionClosed
-                    }
+                    K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::BrokenPipe
+                    | K::UnexpectedEof => ErrorKind::ConnectionClosed,
                     _ => ErrorKind::Io,
                 };
                 rec.error = Some(RequestError {

@@ -159,7 +159,11 @@ impl Stream {
             Stream::Tls(_) => (0, 0),
         };
         for (j, seg) in segs.iter().enumerate().skip(at) {
-            let rest: &'static [u8] = if j == at { &seg[off.min(seg.len())..] } else { seg };
+            let rest: &'static [u8] = if j == at {
+                &seg[off.min(seg.len())..]
+            } else {
+                seg
+            };
             if rest.is_empty() {
                 continue;
             }
