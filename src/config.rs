@@ -218,6 +218,14 @@ pub struct ProfileConfig {
     pub random_seed: Option<u64>,
     /// Distinct dataset entries to build (`--conversation-num`/`--num-dataset-entries`).
     pub num_dataset_entries: u32,
+    /// The flag that set `num_dataset_entries` (`--num-dataset-entries` or
+    /// `--conversation-num`); None when it was implied by `--request-count`
+    /// or the default. An explicit count that cannot fit the dataset memory
+    /// budget is refused; an implied one is capped to what fits.
+    pub num_dataset_entries_flag: Option<&'static str>,
+    /// `--dataset-memory-mb`: the most memory (MB, 10^6 bytes) the unique
+    /// request bodies may take; past it, requests reuse the pool.
+    pub dataset_memory_mb: u64,
     /// Directory the exports are written into (already joined with the run name).
     pub artifact_dir: PathBuf,
     pub api_key: Option<String>,

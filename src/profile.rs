@@ -12,6 +12,7 @@ use crate::report::RunLog;
 use crate::sys::clock::ClockAnchor;
 use crate::tokens::HfTokenizer;
 use crate::{collect, dataset, metrics, report, tokens};
+use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,6 +79,33 @@ fn warn(log: &mut RunLog, msg: &str) {
     log.warning(msg);
 }
 
+/// The start-up line about the dataset pool: entries, memory, build time,
+/// and what the budget capped.
+fn pool_summary(cfg: &ProfileConfig, ds: &dataset::Dataset) -> String {
+    let mb = |b: u64| b as f64 / dataset::pool::MB as f64;
+    let n = ds.requests.len();
+    let secs = ds.stats.elapsed.as_secs_f64();
+    let body_mb = mb(ds.stats.body_bytes);
+    let mut line = format!(
+        "dataset: {n} unique entries, {:.1} MB in memory ({body_mb:.1} MB of bodies), built in {secs:.3} s ({:.0} MB/s)",
+        mb(ds.stats.memory_bytes),
+        if secs > 0.0 { body_mb / secs } else { 0.0 }
+    );
+    if ds.stats.shared_clips > 0 {
+        line.push_str(&format!(
+            "; {} clips held once and shared",
+            ds.stats.shared_clips
+        ));
+    }
+    if ds.stats.capped(n) {
+        line.push_str(&format!(
+            "; capped from {} by --dataset-memory-mb {}: requests reuse the pool in a seeded order",
+            ds.stats.requested_entries, cfg.dataset_memory_mb
+        ));
+    }
+    line
+}
+
 pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     // Fail on an unwritable artifact directory or an unresolvable host before
@@ -95,20 +123,27 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     log.info(&format!("target {} ({addr})", cfg.url()));
 
     let tokenizer = load_tokenizer(&cfg, &mut log);
-    let ds = match &tokenizer {
-        Some(t) => dataset::build_with_counter(&cfg, t)?,
-        None => dataset::build(&cfg)?,
+    // Before the build: Ctrl-C while it runs stops it (the build looks at
+    // the flag for every entry) instead of being ignored until it ends.
+    install_signal_handlers();
+    let ctl = dataset::pool::BuildControl::with_interrupt(&INTERRUPTED);
+    let built = match &tokenizer {
+        Some(t) => dataset::build_with(&cfg, t, &ctl),
+        None => dataset::build_with(&cfg, &tokens::ApproxTokenCounter, &ctl),
     };
-    let mb = ds.stats.body_bytes as f64 / 1e6;
-    let secs = ds.stats.elapsed.as_secs_f64();
-    log.info(&format!(
-        "dataset: {} requests, {:.1} MB of bodies built in {:.3} s ({:.0} MB/s)",
-        ds.requests.len(),
-        mb,
-        secs,
-        if secs > 0.0 { mb / secs } else { 0.0 }
-    ));
-
+    let ds = match built {
+        Ok(ds) => ds,
+        Err(e) if e.is::<dataset::pool::Interrupted>() => {
+            log.warning("interrupted while building the dataset");
+            let _ = log.flush();
+            eprintln!("interrupted while building the dataset");
+            return Ok(ExitCode::from(130));
+        }
+        Err(e) => return Err(e),
+    };
+    let pool_line = pool_summary(&cfg, &ds);
+    log.info(&pool_line);
+    eprintln!("{pool_line}");
     let scheduled = ds
         .requests
         .iter()
@@ -121,13 +156,6 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         warn(&mut log, &msg);
     }
 
-    install_signal_handlers();
-    let progress = Arc::new(Progress::default());
-    let first_request_after = started.elapsed();
-    log.info(&format!(
-        "start-up before the first request: {:.3} s",
-        first_request_after.as_secs_f64()
-    ));
     let show_progress = match cfg.ui_type {
         UiType::None => false,
         UiType::Simple | UiType::Dashboard => std::io::stderr().is_terminal(),
@@ -135,15 +163,22 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     let total = cfg.request_count.saturating_add(cfg.warmup_request_count);
     let queue = Arc::new(RecordQueue::new(RECORD_QUEUE_CAPACITY, tokenizer.is_some()));
     let counter = tokenizer.as_ref().map(|t| t as &dyn tokens::TokenCounter);
+    // Each pool entry's prompt counted once, on every core (requests reuse entries).
     let isl_by_entry: Vec<u64> = match counter {
         Some(c) => ds
             .requests
-            .iter()
+            .par_iter()
             .map(|r| c.count(&r.text) as u64)
             .collect(),
         None => Vec::new(),
     };
     let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
+    let progress = Arc::new(Progress::default());
+    let first_request_after = started.elapsed();
+    log.info(&format!(
+        "start-up before the first request: {:.3} s",
+        first_request_after.as_secs_f64()
+    ));
     let anchor = ClockAnchor::now();
     let jsonl_path = cfg.artifact_dir.join(report::JSONL_FILE);
     let (run, collected) = std::thread::scope(|scope| {

@@ -181,6 +181,15 @@ pub struct ProfileArgs {
     /// Unique dataset entries to build [default: 100].
     #[arg(long = "num-dataset-entries", visible_alias = "num-prompts", value_name = "N", value_parser = parse_positive_u32, allow_negative_numbers = true)]
     pub num_dataset_entries: Option<u32>,
+    /// Memory budget for the unique request bodies, in MB [default: 512].
+    ///
+    /// Every body is built before the run starts; this caps how many unique
+    /// ones there are. Entries implied by --request-count are capped to what
+    /// fits (the figure is printed at start-up) and requests past the pool
+    /// reuse it in a fixed order seeded by --random-seed; an explicit
+    /// --num-dataset-entries that does not fit is refused.
+    #[arg(long = "dataset-memory-mb", value_name = "MB", value_parser = parse_positive_u64, allow_negative_numbers = true)]
+    pub dataset_memory_mb: Option<u64>,
 
     // ---- ISL / OSL / prompt ----
     /// Mean synthetic prompt length in tokens [default: 550].

@@ -124,6 +124,16 @@ impl ProfileArgs {
             prompt,
             random_seed: a.random_seed,
             num_dataset_entries: run.num_dataset_entries,
+            num_dataset_entries_flag: if a.num_dataset_entries.is_some() {
+                Some("--num-dataset-entries")
+            } else if a.conversation_num.is_some() {
+                Some("--conversation-num")
+            } else {
+                None
+            },
+            dataset_memory_mb: a
+                .dataset_memory_mb
+                .unwrap_or(crate::dataset::pool::DEFAULT_MEMORY_MB),
             artifact_dir,
             api_key: a.api_key,
             tls,

@@ -269,7 +269,10 @@ fn resolve_audio(
             tried.join(", ")
         ));
     };
-    if let Some(hit) = cache.get(path) {
+    // Keyed by the canonical path: "a.wav", "./a.wav" and an absolute path
+    // to the same file are one clip, read (and later encoded) once.
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+    if let Some(hit) = cache.get(&key) {
         return Ok(hit.clone());
     }
     let ext = path
@@ -296,7 +299,7 @@ fn resolve_audio(
         format,
         seconds,
     };
-    cache.insert(path.clone(), loaded.clone());
+    cache.insert(key, loaded.clone());
     Ok(loaded)
 }
 

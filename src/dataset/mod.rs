@@ -1,11 +1,18 @@
 //! Dataset: every request body built up front, before the clock starts.
 //!
 //! Owns: synthetic audio (`audio`), synthetic text prompts (`prompt`) and the
-//! serialization of each complete HTTP/1.1 request (`request`). The engine only
-//! ever writes `PreparedRequest::http` as is: nothing here runs per send.
+//! serialization of each complete HTTP/1.1 request (`request`), and the pool
+//! (`pool`): how many unique bodies fit the memory budget and the order
+//! requests reuse them in. The engine only ever writes a request's segments
+//! ([`PreparedRequest::segments`]) as they are: nothing here runs per send.
+//!
+//! A request is held as segments: its head, then its body in pieces, where
+//! each clip's base64 is one shared piece. The same clip in many entries (one
+//! file named by many `--input-file` lines) is encoded and held once.
 
 pub mod audio;
 pub mod input;
+pub mod pool;
 pub mod prompt;
 pub mod request;
 
@@ -13,21 +20,31 @@ use crate::config::{AudioFormat, CustomDatasetType, ProfileConfig};
 use crate::tokens::{ApproxTokenCounter, TokenCounter};
 use anyhow::bail;
 use audio::{ClipPlanner, ClipSpec};
+use pool::{BuildControl, Counter};
 use prompt::{sample_positive_normal_integer, PromptGenerator};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rayon::prelude::*;
-use request::{AudioPart, RequestInputs};
+use request::SharedAudio;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
-/// One request ready to send: the complete HTTP/1.1 bytes (head + JSON body).
+/// One request ready to send: its HTTP/1.1 bytes are `http` followed by the
+/// segments of `tail` (head + JSON body, serialized once).
 #[derive(Clone, Debug, Default)]
 pub struct PreparedRequest {
-    /// Request line, headers (Host, Content-Type, Content-Length, auth, user
-    /// headers) and the JSON body, serialized once.
+    /// The first bytes on the wire: the request line and headers (Host,
+    /// Content-Type, Content-Length, auth, user headers). The builder puts
+    /// the body in `tail`; a request made by hand may carry it all here.
     pub http: Vec<u8>,
-    /// Offset of the JSON body inside `http`.
+    /// Offset of the JSON body in the request bytes (`http` then `tail`).
     pub body_offset: usize,
+    /// The rest of the request, in order: the body's own JSON and the shared
+    /// base64 of each clip (one allocation held by every request with it).
+    pub tail: Vec<Arc<[u8]>>,
     /// The request's text parts joined with "\n" (for tokenizer-based ISL).
     pub text: String,
     /// Token count the synthetic prompt was built for, when known.
@@ -43,9 +60,50 @@ pub struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// The JSON body (what `inputs.json` shows as the payload).
-    pub fn body(&self) -> &[u8] {
-        &self.http[self.body_offset..]
+    /// The request's bytes in the order they go on the wire.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.http.as_slice())
+            .chain(self.tail.iter().map(|s| &s[..]))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Length of the whole request (head + body).
+    pub fn wire_len(&self) -> usize {
+        self.http.len() + self.tail.iter().map(|s| s.len()).sum::<usize>()
+    }
+
+    /// Length of the JSON body.
+    pub fn body_len(&self) -> usize {
+        self.wire_len().saturating_sub(self.body_offset)
+    }
+
+    /// The JSON body (what `inputs.json` shows as the payload): borrowed when
+    /// it is one piece, else the segments concatenated.
+    pub fn body(&self) -> Cow<'_, [u8]> {
+        if self.tail.is_empty() {
+            return Cow::Borrowed(self.http.get(self.body_offset..).unwrap_or_default());
+        }
+        if self.body_offset == self.http.len() && self.tail.len() == 1 {
+            return Cow::Borrowed(&self.tail[0][..]);
+        }
+        let mut out = Vec::with_capacity(self.body_len());
+        // Writing into a Vec cannot fail.
+        let _ = self.write_body(&mut out);
+        Cow::Owned(out)
+    }
+
+    /// Writes the JSON body, segment by segment (no concatenation).
+    pub fn write_body(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut skip = self.body_offset;
+        for seg in self.segments() {
+            if skip >= seg.len() {
+                skip -= seg.len();
+                continue;
+            }
+            w.write_all(&seg[skip..])?;
+            skip = 0;
+        }
+        Ok(())
     }
 }
 
@@ -53,7 +111,47 @@ impl PreparedRequest {
 #[derive(Clone, Debug, Default)]
 pub struct BuildStats {
     pub elapsed: std::time::Duration,
+    /// Sum of the body lengths (shared bytes counted once per request).
     pub body_bytes: u64,
+    /// Memory the pool holds: heads, own body bytes, texts, and each shared
+    /// clip once.
+    pub memory_bytes: u64,
+    /// Entries asked for (`--num-dataset-entries`, or implied by the
+    /// request count); more than were built when the budget capped them.
+    pub requested_entries: u64,
+    /// Clips held once and shared by several entries.
+    pub shared_clips: u64,
+}
+
+impl BuildStats {
+    /// Whether the memory budget capped the number of entries.
+    pub fn capped(&self, built: usize) -> bool {
+        self.requested_entries > built as u64
+    }
+}
+
+/// Fills in the sizes of a finished build.
+fn finish_stats(requests: &[PreparedRequest], requested: u64, started: Instant) -> BuildStats {
+    let mut seen: HashMap<*const u8, usize> = HashMap::new();
+    let mut memory = 0u64;
+    for r in requests {
+        memory +=
+            (r.http.len() + r.text.len()) as u64 + std::mem::size_of::<PreparedRequest>() as u64;
+        for seg in &r.tail {
+            let holders = seen.entry(seg.as_ptr()).or_insert(0);
+            if *holders == 0 {
+                memory += seg.len() as u64;
+            }
+            *holders += 1;
+        }
+    }
+    BuildStats {
+        elapsed: started.elapsed(),
+        body_bytes: requests.iter().map(|r| r.body_len() as u64).sum(),
+        memory_bytes: memory,
+        requested_entries: requested,
+        shared_clips: seen.values().filter(|&&n| n > 1).count() as u64,
+    }
 }
 
 #[derive(Debug)]
@@ -94,14 +192,45 @@ fn derive_seed(seed: u64, name: &str) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The (duration, format, data) seeds of the clip streams.
+fn clip_seeds(seed: u64) -> [u64; 3] {
+    [
+        derive_seed(seed, "dataset.audio.duration"),
+        derive_seed(seed, "dataset.audio.format"),
+        derive_seed(seed, "dataset.audio.data"),
+    ]
+}
+
+/// The order requests take entries in: a seeded reuse order for synthetic
+/// datasets (`--random-seed`, 0 when none), file order for input files.
+pub fn reuse_order(cfg: &ProfileConfig, entries: usize) -> pool::ReuseOrder {
+    if cfg.input_file.is_some() {
+        pool::ReuseOrder::sequential(entries)
+    } else {
+        pool::ReuseOrder::seeded(entries, cfg.random_seed.unwrap_or(0))
+    }
+}
+
 /// Checks everything about the dataset options that can be checked without
 /// reading files or building anything, so a bad value is a command-line
-/// error (exit 2) before the artifact directory is made.
+/// error (exit 2) before the artifact directory is made. That includes an
+/// explicit `--num-dataset-entries` that cannot fit `--dataset-memory-mb`.
 pub fn validate(cfg: &ProfileConfig) -> anyhow::Result<()> {
+    validate_options(cfg)?;
+    if cfg.input_file.is_none() {
+        pool::check_explicit(cfg, clip_seeds(cfg.random_seed.unwrap_or(0)))?;
+    }
+    Ok(())
+}
+
+fn validate_options(cfg: &ProfileConfig) -> anyhow::Result<()> {
     if !cfg.prompt.output_tokens_stddev.is_finite() || cfg.prompt.output_tokens_stddev < 0.0 {
         bail!("--output-tokens-stddev must be a finite number >= 0");
     }
     request::validate_head(cfg)?;
+    if cfg.dataset_memory_mb == 0 {
+        bail!("--dataset-memory-mb must be at least 1");
+    }
     if cfg.input_file.is_some() {
         return Ok(());
     }
@@ -134,20 +263,46 @@ pub fn build_with_counter(
     cfg: &ProfileConfig,
     counter: &dyn TokenCounter,
 ) -> anyhow::Result<Dataset> {
+    build_with(cfg, counter, &BuildControl::default())
+}
+
+/// [`build_with_counter`] watched by `ctl`: stopped (with
+/// [`pool::Interrupted`]) within an entry's rendering once its flag is set,
+/// and drawing a progress line when asked.
+pub fn build_with(
+    cfg: &ProfileConfig,
+    counter: &dyn TokenCounter,
+    ctl: &BuildControl,
+) -> anyhow::Result<Dataset> {
     let started = Instant::now();
-    validate(cfg)?;
+    validate_options(cfg)?;
     if let Some(path) = &cfg.input_file {
-        return build_from_file(cfg, path, started);
+        return build_from_file(cfg, path, started, ctl);
     }
+    let plans = plan_entries(cfg, counter, ctl)?;
+    let progress = Counter::default();
+    let requests = pool::with_progress(ctl, plans.len(), &progress, || {
+        render_all(cfg, &plans, ctl, &progress)
+    })?;
+    Ok(Dataset {
+        stats: finish_stats(&requests, u64::from(cfg.num_dataset_entries), started),
+        requests,
+    })
+}
+
+/// Draws every entry, in order, until the count or (for a count implied by
+/// `--request-count`) the memory budget is reached: each entry's cost is
+/// known from its plan (texts, clip shapes) before anything is rendered.
+fn plan_entries(
+    cfg: &ProfileConfig,
+    counter: &dyn TokenCounter,
+    ctl: &BuildControl,
+) -> anyhow::Result<Vec<EntryPlan>> {
     let include_audio = cfg.audio.length_mean_s != 0.0;
     let include_prompt = cfg.prompt.input_tokens_mean > 0;
 
     let seed = cfg.random_seed.unwrap_or_else(rand::random);
-    let mut clips = ClipPlanner::new([
-        derive_seed(seed, "dataset.audio.duration"),
-        derive_seed(seed, "dataset.audio.format"),
-        derive_seed(seed, "dataset.audio.data"),
-    ]);
+    let mut clips = ClipPlanner::new(clip_seeds(seed));
     let mut prompts = PromptGenerator::new(
         counter,
         [
@@ -158,8 +313,14 @@ pub fn build_with_counter(
     let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
 
     let n = cfg.num_dataset_entries as usize;
-    let mut plans = Vec::with_capacity(n);
+    let budget = pool::budget_bytes(cfg);
+    let capped_by_budget = cfg.num_dataset_entries_flag.is_none();
+    let mut planned_bytes = 0u64;
+    let mut plans = Vec::with_capacity(n.min(1 << 16));
     for i in 0..n {
+        if i % 64 == 0 {
+            ctl.check()?;
+        }
         let model = model_for_entry(cfg, i);
         let (texts, text_tokens) = if include_prompt {
             let mut texts = Vec::with_capacity(cfg.prompt.text_batch_size as usize);
@@ -183,6 +344,18 @@ pub fn build_with_counter(
             }
         }
         let max_tokens = draw_max_tokens(cfg, &mut max_tokens_rng);
+        let cost = pool::entry_bytes(
+            texts.iter().map(|t| t.len() as u64).sum(),
+            entry_clips
+                .iter()
+                .map(|c| pool::clip_b64_bytes(c, cfg.audio.format))
+                .sum(),
+        );
+        // Always at least one entry, however large.
+        if capped_by_budget && i > 0 && planned_bytes.saturating_add(cost) > budget {
+            break;
+        }
+        planned_bytes = planned_bytes.saturating_add(cost);
         plans.push(EntryPlan {
             model,
             texts,
@@ -191,60 +364,43 @@ pub fn build_with_counter(
             max_tokens,
         });
     }
-
-    let requests = render_all(cfg, &plans)?;
-    let body_bytes = requests.iter().map(|r| r.body().len() as u64).sum();
-    Ok(Dataset {
-        requests,
-        stats: BuildStats {
-            elapsed: started.elapsed(),
-            body_bytes,
-        },
-    })
+    Ok(plans)
 }
 
 /// Renders one entry: its clips, then the request around them.
 fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedRequest> {
-    let files: Vec<Vec<u8>> = match cfg.audio.format {
-        AudioFormat::Wav => plan.clips.iter().map(audio::render_wav).collect(),
-        AudioFormat::Mp3 => plan
-            .clips
-            .iter()
-            .map(audio::mp3::render_mp3)
-            .collect::<anyhow::Result<_>>()?,
-    };
-    let parts: Vec<AudioPart<'_>> = files
-        .iter()
-        .map(|w| AudioPart {
-            bytes: w,
+    let mut audios = Vec::with_capacity(plan.clips.len());
+    for clip in &plan.clips {
+        let file = match cfg.audio.format {
+            AudioFormat::Wav => audio::render_wav(clip),
+            AudioFormat::Mp3 => audio::mp3::render_mp3(clip)?,
+        };
+        audios.push(SharedAudio {
+            b64: request::encode_shared(&file),
             format: cfg.audio.format,
-        })
-        .collect();
-    let mut request = prepare(cfg, &plan.model, &plan.texts, &parts, plan.max_tokens)?;
+        });
+    }
+    let mut request = prepare(cfg, &plan.model, &plan.texts, &audios, plan.max_tokens)?;
     request.text_tokens = plan.text_tokens;
     request.audio_seconds = plan.clips.iter().map(ClipSpec::duration_s).sum();
     Ok(request)
 }
 
 /// The one request builder, for synthetic and file entries alike: the HTTP
-/// bytes and what the exports need to know about them.
+/// bytes, as segments sharing each clip's base64, and what the exports need
+/// to know about them.
 fn prepare(
     cfg: &ProfileConfig,
     model: &str,
     texts: &[String],
-    audios: &[AudioPart<'_>],
+    audios: &[SharedAudio],
     max_tokens: Option<u32>,
 ) -> anyhow::Result<PreparedRequest> {
-    let inputs = RequestInputs {
-        model,
-        texts,
-        audios,
-        max_tokens,
-    };
-    let (http, body_offset) = request::build_http(cfg, &inputs)?;
+    let segs = request::build_segments(cfg, model, texts, audios, max_tokens)?;
     Ok(PreparedRequest {
-        http,
-        body_offset,
+        body_offset: segs.head.len(),
+        http: segs.head,
+        tail: segs.body,
         text: texts.join("\n"),
         max_tokens,
         ..Default::default()
@@ -276,11 +432,14 @@ fn draw_max_tokens(cfg: &ProfileConfig, rng: &mut StdRng) -> Option<u32> {
 /// datasets sequentially; the engine sends request k with entry k % len).
 /// `--num-dataset-entries` and the synthetic prompt/audio options do not
 /// apply; models still round-robin and `--output-tokens-mean` still sets the
-/// max tokens of lines without `output_length`, as in AIPerf.
+/// max tokens of lines without `output_length`, as in AIPerf. A clip named
+/// by many lines is read, encoded and held once. The lines are all sent, so
+/// a file whose bodies exceed `--dataset-memory-mb` is refused.
 fn build_from_file(
     cfg: &ProfileConfig,
     path: &std::path::Path,
     started: Instant,
+    ctl: &BuildControl,
 ) -> anyhow::Result<Dataset> {
     match cfg.custom_dataset_type {
         None | Some(CustomDatasetType::SingleTurn) => {}
@@ -291,42 +450,81 @@ fn build_from_file(
     let cwd = std::env::current_dir()
         .map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
     let entries = input::load_single_turn(path, &cwd)?;
+    ctl.check()?;
     let seed = cfg.random_seed.unwrap_or_else(rand::random);
     let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
+    // One base64 per distinct file (the loader shares a file's bytes).
+    let mut encoded: HashMap<*const Vec<u8>, Arc<[u8]>> = HashMap::new();
+    let budget = pool::budget_bytes(cfg);
+    let mut held = 0u64;
     let mut requests = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
+        ctl.check()?;
         // Drawn for every line, used only where the line sets none, so a
         // line's value never shifts the draws of the lines after it.
         let drawn = draw_max_tokens(cfg, &mut max_tokens_rng);
         let max_tokens = e.max_tokens.or(drawn);
-        let parts: Vec<AudioPart<'_>> = e
+        let mut cost = 0u64;
+        let parts: Vec<SharedAudio> = e
             .audios
             .iter()
-            .map(|a| AudioPart {
-                bytes: &a.bytes,
+            .map(|a| SharedAudio {
+                b64: encoded
+                    .entry(Arc::as_ptr(&a.bytes))
+                    .or_insert_with(|| {
+                        let b64 = request::encode_shared(&a.bytes);
+                        cost += b64.len() as u64;
+                        b64
+                    })
+                    .clone(),
                 format: a.format,
             })
             .collect();
         let mut request = prepare(cfg, &model_for_entry(cfg, i), &e.texts, &parts, max_tokens)?;
+        cost += pool::entry_bytes(request.text.len() as u64, 0);
+        held = held.saturating_add(cost);
+        if held > budget {
+            bail!(
+                "--input-file {}: line {} takes the dataset past the dataset memory budget of {} MB \
+                 (every line is held in memory before the run); raise it with --dataset-memory-mb",
+                path.display(),
+                e.line,
+                cfg.dataset_memory_mb
+            );
+        }
         request.audio_seconds = e.audios.iter().map(|a| a.seconds).sum();
         request.timestamp_ms = e.timestamp_ms;
         request.delay_ms = e.delay_ms;
         requests.push(request);
     }
-    let body_bytes = requests.iter().map(|r| r.body().len() as u64).sum();
     Ok(Dataset {
+        stats: finish_stats(&requests, entries.len() as u64, started),
         requests,
-        stats: BuildStats {
-            elapsed: started.elapsed(),
-            body_bytes,
-        },
     })
 }
 
 /// Renders every entry on all cores (rayon's work stealing balances long and
 /// short clips); results keep their entry's order, whatever the scheduling.
-fn render_all(cfg: &ProfileConfig, plans: &[EntryPlan]) -> anyhow::Result<Vec<PreparedRequest>> {
-    plans.par_iter().map(|p| render_one(cfg, p)).collect()
+/// Each entry first looks at the interrupt flag, so Ctrl-C stops the build
+/// within one entry's rendering per core.
+fn render_all(
+    cfg: &ProfileConfig,
+    plans: &[EntryPlan],
+    ctl: &BuildControl,
+    progress: &Counter,
+) -> anyhow::Result<Vec<PreparedRequest>> {
+    plans
+        .par_iter()
+        .map(|p| {
+            ctl.check()?;
+            let r = render_one(cfg, p)?;
+            progress.done.fetch_add(1, Ordering::Relaxed);
+            progress
+                .bytes
+                .fetch_add(r.wire_len() as u64, Ordering::Relaxed);
+            Ok(r)
+        })
+        .collect()
 }
 
 /// A complete `ProfileConfig` for tests: 1 s mono 16 kHz 16-bit WAV, a
@@ -379,6 +577,8 @@ pub(crate) fn test_config() -> ProfileConfig {
         },
         random_seed: Some(42),
         num_dataset_entries: 4,
+        num_dataset_entries_flag: None,
+        dataset_memory_mb: pool::DEFAULT_MEMORY_MB,
         artifact_dir: std::path::PathBuf::from("artifacts"),
         api_key: None,
         tls: TlsOptions::default(),
@@ -402,7 +602,10 @@ mod tests {
     use serde_json::Value;
 
     fn all_bytes(d: &Dataset) -> Vec<Vec<u8>> {
-        d.requests.iter().map(|r| r.http.clone()).collect()
+        d.requests
+            .iter()
+            .map(|r| r.segments().collect::<Vec<_>>().concat())
+            .collect()
     }
 
     /// The WAV bytes of each audio part in a body.
@@ -430,8 +633,10 @@ mod tests {
         let mut total = 0u64;
         for r in &d.requests {
             let body = r.body();
+            let body: &[u8] = &body;
             total += body.len() as u64;
             let head = std::str::from_utf8(&r.http[..r.body_offset]).unwrap();
+            assert_eq!(r.http.len(), r.body_offset, "the head is its own segment");
             assert!(head.starts_with("POST /v1/chat/completions HTTP/1.1\r\n"));
             assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
             assert!(head.ends_with("\r\n\r\n"));
@@ -505,7 +710,7 @@ mod tests {
         let c = build(&cfg).unwrap();
         assert_ne!(all_bytes(&a), all_bytes(&c));
         for (r, req) in a.requests.iter().enumerate() {
-            let w = wavs(req.body());
+            let w = wavs(&req.body());
             assert_eq!(w.len(), 2, "entry {r}: two audio parts");
             // audio_seconds is the sum of frames / rate over the parts.
             let secs: f64 = w
@@ -535,7 +740,7 @@ mod tests {
         let r = &d.requests[0];
         assert_eq!(r.text, "");
         assert_eq!(r.text_tokens, None);
-        let v: Value = serde_json::from_slice(r.body()).unwrap();
+        let v: Value = serde_json::from_slice(&r.body()).unwrap();
         assert_eq!(v["messages"][0]["content"].as_array().unwrap().len(), 1);
         assert!(v.get("max_completion_tokens").is_none());
 
@@ -543,7 +748,7 @@ mod tests {
         cfg.audio.length_mean_s = 0.0;
         cfg.audio.format = crate::config::AudioFormat::Mp3; // unused when audio is off
         let d = build(&cfg).unwrap();
-        let v: Value = serde_json::from_slice(d.requests[0].body()).unwrap();
+        let v: Value = serde_json::from_slice(&d.requests[0].body()).unwrap();
         assert_eq!(
             v["messages"][0]["content"].as_str().unwrap(),
             d.requests[0].text
@@ -592,7 +797,7 @@ mod tests {
             .zip(["test_audio_1s", "test_audio_2", "test_audio_3"])
         {
             let file = std::fs::read(format!("fixtures/audio/{name}.wav")).unwrap();
-            assert_eq!(wavs(r.body()), vec![file]);
+            assert_eq!(wavs(&r.body()), vec![file]);
             assert_eq!(r.max_tokens, Some(64));
             assert_eq!(r.text_tokens, None);
             assert_eq!((r.timestamp_ms, r.delay_ms), (None, None));
@@ -611,7 +816,7 @@ mod tests {
         cfg.audio.channels = 2;
         cfg.audio.batch_size = 3;
         let d = build(&cfg).unwrap();
-        let v: Value = serde_json::from_slice(d.requests[0].body()).unwrap();
+        let v: Value = serde_json::from_slice(&d.requests[0].body()).unwrap();
         let parts = v["messages"][0]["content"].as_array().unwrap();
         assert_eq!(parts.len(), 4);
         for p in &parts[1..] {
@@ -634,10 +839,151 @@ mod tests {
             .requests
             .iter()
             .map(|r| {
-                let v: Value = serde_json::from_slice(r.body()).unwrap();
+                let v: Value = serde_json::from_slice(&r.body()).unwrap();
                 v["model"].as_str().unwrap().to_owned()
             })
             .collect();
         assert_eq!(models, ["a", "b", "a", "b"]);
+    }
+
+    /// The segments, joined, are the bytes the single-buffer builder makes.
+    #[test]
+    fn segments_concatenate_to_the_single_buffer_request() {
+        let mut cfg = test_config();
+        cfg.audio.batch_size = 2;
+        cfg.prompt.output_tokens_mean = Some(7);
+        let d = build(&cfg).unwrap();
+        for r in &d.requests {
+            let b64s: Vec<Vec<u8>> = wavs(&r.body());
+            let parts: Vec<request::AudioPart<'_>> = b64s
+                .iter()
+                .map(|w| request::AudioPart {
+                    bytes: w,
+                    format: AudioFormat::Wav,
+                })
+                .collect();
+            let model = cfg.model.clone();
+            let texts = vec![r.text.clone()];
+            let inputs = request::RequestInputs {
+                model: &model,
+                texts: &texts,
+                audios: &parts,
+                max_tokens: r.max_tokens,
+            };
+            let (http, off) = request::build_http(&cfg, &inputs).unwrap();
+            let wire: Vec<u8> = r.segments().collect::<Vec<_>>().concat();
+            assert_eq!(wire, http);
+            assert_eq!(r.body_offset, off);
+            assert_eq!(&r.body()[..], &http[off..]);
+            assert_eq!(r.body_len(), http.len() - off);
+            assert_eq!(r.wire_len(), http.len());
+            let mut written = Vec::new();
+            r.write_body(&mut written).unwrap();
+            assert_eq!(written, &http[off..]);
+            // head, JSON, clip, JSON, clip, JSON
+            assert_eq!(r.segments().count(), 6);
+        }
+        // A request made by hand in one buffer reads the same way.
+        let one = PreparedRequest {
+            http: b"HEAD\r\n\r\n{}".to_vec(),
+            body_offset: 8,
+            ..Default::default()
+        };
+        assert_eq!(&one.body()[..], b"{}");
+        assert_eq!(one.body_len(), 2);
+    }
+
+    /// 2,000 lines naming one file hold one copy of its base64.
+    #[test]
+    fn one_file_on_many_lines_is_encoded_and_held_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = std::fs::read("fixtures/audio/test_audio_1s.wav").unwrap();
+        std::fs::write(dir.path().join("a.wav"), &wav).unwrap();
+        let abs = dir.path().join("a.wav");
+        let mut lines = String::new();
+        for i in 0..2000 {
+            // The same file spelled three ways: one canonical path.
+            let name = match i % 3 {
+                0 => "a.wav".to_string(),
+                1 => "./a.wav".to_string(),
+                _ => abs.display().to_string(),
+            };
+            lines.push_str(&format!(
+                "{{\"text\": \"line {i}\", \"audio\": \"{name}\"}}\n"
+            ));
+        }
+        let file = dir.path().join("in.jsonl");
+        std::fs::write(&file, lines).unwrap();
+        let mut cfg = test_config();
+        cfg.input_file = Some(file);
+        let d = build(&cfg).unwrap();
+        assert_eq!(d.requests.len(), 2000);
+        let clip = &d.requests[0].tail[1];
+        assert_eq!(clip.len(), base64_simd::STANDARD.encoded_length(wav.len()));
+        for r in &d.requests {
+            assert!(Arc::ptr_eq(&r.tail[1], clip));
+        }
+        // 2,000 holders and the one original.
+        assert_eq!(Arc::strong_count(clip), 2000);
+        assert_eq!(d.stats.shared_clips, 1);
+        let b64 = clip.len() as u64;
+        assert!(
+            d.stats.memory_bytes < b64 + 2000 * 2048,
+            "{}",
+            d.stats.memory_bytes
+        );
+        assert!(d.stats.body_bytes > 2000 * b64);
+        assert_eq!(wavs(&d.requests[1999].body()), vec![wav]);
+        // A budget smaller than the file's bodies refuses it, naming the flag.
+        cfg.dataset_memory_mb = 1;
+        let mut small = cfg.clone();
+        small.input_file = Some(dir.path().join("in.jsonl"));
+        let e = build(&small).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("--dataset-memory-mb"), "{e}");
+    }
+
+    #[test]
+    fn implied_entries_are_capped_by_the_budget_and_explicit_ones_are_not() {
+        let mut cfg = test_config();
+        cfg.prompt.input_tokens_mean = 0;
+        cfg.num_dataset_entries = 100;
+        // 1 s clips: 1024 + 42,728 bytes an entry; 1 MB holds 22 of them.
+        cfg.dataset_memory_mb = 1;
+        let d = build(&cfg).unwrap();
+        let per = pool::ENTRY_OVERHEAD_BYTES + 42_728;
+        assert_eq!(d.requests.len() as u64, pool::MB / per);
+        assert!(d.stats.capped(d.requests.len()));
+        assert_eq!(d.stats.requested_entries, 100);
+        assert!(d.stats.memory_bytes <= pool::MB, "{}", d.stats.memory_bytes);
+        // The pool is the first entries of the uncapped build, byte for byte.
+        cfg.dataset_memory_mb = 100;
+        let full = build(&cfg).unwrap();
+        assert_eq!(full.requests.len(), 100);
+        assert!(!full.stats.capped(100));
+        assert_eq!(all_bytes(&full)[..d.requests.len()], all_bytes(&d)[..]);
+        // Explicit: refused up front by validate (exit 2), never capped.
+        cfg.dataset_memory_mb = 1;
+        cfg.num_dataset_entries_flag = Some("--num-dataset-entries");
+        let e = validate(&cfg).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--num-dataset-entries 100: the dataset would need about 5 MB"),
+            "{e}"
+        );
+        assert!(e.contains("--dataset-memory-mb 5"), "{e}");
+        cfg.num_dataset_entries = 22;
+        assert!(validate(&cfg).is_ok());
+    }
+
+    #[test]
+    fn a_set_interrupt_flag_stops_the_build() {
+        static FLAG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+        let cfg = test_config();
+        let ctl = BuildControl {
+            interrupt: Some(&FLAG),
+            progress: false,
+        };
+        let e = build_with(&cfg, &ApproxTokenCounter, &ctl).unwrap_err();
+        assert!(e.is::<pool::Interrupted>());
+        assert_eq!(e.to_string(), "interrupted while building the dataset");
     }
 }

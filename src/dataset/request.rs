@@ -14,12 +14,67 @@ use crate::config::{AudioFormat, ProfileConfig};
 use anyhow::{bail, Result};
 use serde_json::{Map, Value};
 use std::io::Write;
+use std::sync::Arc;
 
 /// One audio part: the encoded file bytes and the `format` value sent with them.
 #[derive(Clone, Copy, Debug)]
 pub struct AudioPart<'a> {
     pub bytes: &'a [u8],
     pub format: AudioFormat,
+}
+
+/// One audio part whose base64 is already encoded and shared: every request
+/// carrying the same clip points at the same bytes (see [`build_segments`]).
+#[derive(Clone, Debug)]
+pub struct SharedAudio {
+    /// The base64 of the file, exactly as it appears in the body.
+    pub b64: Arc<[u8]>,
+    pub format: AudioFormat,
+}
+
+/// The base64 of `bytes`, once, in a buffer requests can share.
+pub fn encode_shared(bytes: &[u8]) -> Arc<[u8]> {
+    let mut v = Vec::with_capacity(base64_simd::STANDARD.encoded_length(bytes.len()));
+    base64_simd::STANDARD.encode_append(bytes, &mut v);
+    Arc::from(v)
+}
+
+/// Audio parts as the body writer sees them: encoded in place, or shared.
+#[derive(Clone, Copy)]
+enum Audios<'a> {
+    Inline(&'a [AudioPart<'a>]),
+    Shared(&'a [SharedAudio]),
+}
+
+impl Audios<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Audios::Inline(a) => a.len(),
+            Audios::Shared(a) => a.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The body being written: `cur` is the JSON since the last shared part;
+/// `segs` what came before, in order (own JSON and shared base64 alternating).
+struct BodyOut<'o> {
+    cur: &'o mut Vec<u8>,
+    segs: Vec<Arc<[u8]>>,
+}
+
+impl BodyOut<'_> {
+    /// Ends the current own segment and appends a shared one after it.
+    fn push_shared(&mut self, shared: &Arc<[u8]>) {
+        if !self.cur.is_empty() {
+            self.segs.push(Arc::from(self.cur.as_slice()));
+            self.cur.clear();
+        }
+        self.segs.push(shared.clone());
+    }
 }
 
 /// What goes into one request besides the run-wide options.
@@ -55,17 +110,18 @@ fn truthy(v: &Value) -> bool {
 /// The ordered top-level fields of the body and whether the merged payload streams.
 fn top_level_fields(
     cfg: &ProfileConfig,
-    inputs: &RequestInputs<'_>,
+    model: &str,
+    max_tokens: Option<u32>,
 ) -> (Vec<(String, Field)>, bool) {
     let mut fields: Vec<(String, Field)> = vec![
         ("messages".to_owned(), Field::Messages),
-        ("model".to_owned(), Field::Value(Value::from(inputs.model))),
+        ("model".to_owned(), Field::Value(Value::from(model))),
         (
             "stream".to_owned(),
             Field::Value(Value::Bool(cfg.streaming)),
         ),
     ];
-    if let Some(n) = inputs.max_tokens {
+    if let Some(n) = max_tokens {
         let name = if cfg.prompt.use_legacy_max_tokens {
             "max_tokens"
         } else {
@@ -108,35 +164,58 @@ pub fn write_body(
     cfg: &ProfileConfig,
     inputs: &RequestInputs<'_>,
 ) -> Result<bool> {
-    let (fields, stream) = top_level_fields(cfg, inputs);
-    out.push(b'{');
+    let mut body = BodyOut {
+        cur: out,
+        segs: Vec::new(),
+    };
+    write_body_parts(
+        &mut body,
+        cfg,
+        inputs.model,
+        inputs.max_tokens,
+        inputs.texts,
+        Audios::Inline(inputs.audios),
+    )
+}
+
+/// The body writer behind [`write_body`] and [`build_segments`].
+fn write_body_parts(
+    out: &mut BodyOut<'_>,
+    cfg: &ProfileConfig,
+    model: &str,
+    max_tokens: Option<u32>,
+    texts: &[String],
+    audios: Audios<'_>,
+) -> Result<bool> {
+    let (fields, stream) = top_level_fields(cfg, model, max_tokens);
+    out.cur.push(b'{');
     for (i, (key, field)) in fields.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.cur.push(b',');
         }
-        serde_json::to_writer(&mut *out, key)?;
-        out.push(b':');
+        serde_json::to_writer(&mut *out.cur, key)?;
+        out.cur.push(b':');
         match field {
-            Field::Messages => write_messages(out, inputs)?,
-            Field::Value(v) => serde_json::to_writer(&mut *out, v)?,
+            Field::Messages => write_messages(out, texts, audios)?,
+            Field::Value(v) => serde_json::to_writer(&mut *out.cur, v)?,
         }
     }
-    out.push(b'}');
+    out.cur.push(b'}');
     Ok(stream)
 }
 
 /// `[{"role":"user","content":...}]`. A lone text part is sent as a plain
 /// string (AIPerf's compatibility rule); anything else as a list of parts,
 /// texts first, then audio; no parts at all as "".
-fn write_messages(out: &mut Vec<u8>, inputs: &RequestInputs<'_>) -> Result<()> {
-    out.extend_from_slice(br#"[{"role":"user","content":"#);
-    let texts: Vec<&String> = inputs.texts.iter().filter(|t| !t.is_empty()).collect();
-    if inputs.texts.len() == 1 && inputs.audios.is_empty() {
-        serde_json::to_writer(&mut *out, &inputs.texts[0])?;
-    } else if texts.is_empty() && inputs.audios.is_empty() {
-        out.extend_from_slice(b"\"\"");
+fn write_messages(out: &mut BodyOut<'_>, all_texts: &[String], audios: Audios<'_>) -> Result<()> {
+    out.cur.extend_from_slice(br#"[{"role":"user","content":"#);
+    let texts: Vec<&String> = all_texts.iter().filter(|t| !t.is_empty()).collect();
+    if all_texts.len() == 1 && audios.is_empty() {
+        serde_json::to_writer(&mut *out.cur, &all_texts[0])?;
+    } else if texts.is_empty() && audios.is_empty() {
+        out.cur.extend_from_slice(b"\"\"");
     } else {
-        out.push(b'[');
+        out.cur.push(b'[');
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
             if !first {
@@ -145,24 +224,39 @@ fn write_messages(out: &mut Vec<u8>, inputs: &RequestInputs<'_>) -> Result<()> {
             first = false;
         };
         for t in texts {
-            sep(out);
-            out.extend_from_slice(br#"{"type":"text","text":"#);
-            serde_json::to_writer(&mut *out, t)?;
-            out.push(b'}');
+            sep(out.cur);
+            out.cur.extend_from_slice(br#"{"type":"text","text":"#);
+            serde_json::to_writer(&mut *out.cur, t)?;
+            out.cur.push(b'}');
         }
-        for a in inputs.audios {
-            sep(out);
-            out.extend_from_slice(br#"{"type":"input_audio","input_audio":{"data":""#);
-            // The hot part of the body: encoded in place, no intermediate copy.
-            out.reserve(base64_simd::STANDARD.encoded_length(a.bytes.len()));
-            base64_simd::STANDARD.encode_append(a.bytes, out);
-            out.extend_from_slice(br#"","format":"#);
-            serde_json::to_writer(&mut *out, a.format.as_str())?;
-            out.extend_from_slice(b"}}");
+        for i in 0..audios.len() {
+            sep(out.cur);
+            out.cur
+                .extend_from_slice(br#"{"type":"input_audio","input_audio":{"data":""#);
+            let format = match audios {
+                Audios::Inline(parts) => {
+                    let a = &parts[i];
+                    // The hot part of the body: encoded in place, no intermediate copy.
+                    out.cur
+                        .reserve(base64_simd::STANDARD.encoded_length(a.bytes.len()));
+                    base64_simd::STANDARD.encode_append(a.bytes, out.cur);
+                    a.format
+                }
+                Audios::Shared(parts) => {
+                    // The clip's base64 is its own segment, shared by every
+                    // request that carries the clip.
+                    let a = &parts[i];
+                    out.push_shared(&a.b64);
+                    a.format
+                }
+            };
+            out.cur.extend_from_slice(br#"","format":"#);
+            serde_json::to_writer(&mut *out.cur, format.as_str())?;
+            out.cur.extend_from_slice(b"}}");
         }
-        out.push(b']');
+        out.cur.push(b']');
     }
-    out.extend_from_slice(b"}]");
+    out.cur.extend_from_slice(b"}]");
     Ok(())
 }
 
@@ -249,6 +343,52 @@ pub fn write_head(out: &mut Vec<u8>, cfg: &ProfileConfig, body_len: usize, strea
         let _ = write!(out, "{name}: {value}\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// One request as segments: the head, then the body in pieces (its own JSON
+/// and the shared base64 of each clip, in order). Concatenated, the pieces
+/// are exactly what [`build_http`] returns for the same clips.
+#[derive(Clone, Debug, Default)]
+pub struct Segments {
+    pub head: Vec<u8>,
+    pub body: Vec<Arc<[u8]>>,
+    pub body_len: usize,
+}
+
+/// [`build_http`] with each clip's base64 shared rather than copied.
+pub fn build_segments(
+    cfg: &ProfileConfig,
+    model: &str,
+    texts: &[String],
+    audios: &[SharedAudio],
+    max_tokens: Option<u32>,
+) -> Result<Segments> {
+    let text_len: usize = texts.iter().map(|t| t.len() + 32).sum();
+    let mut cur = Vec::with_capacity(text_len + 256);
+    let mut out = BodyOut {
+        cur: &mut cur,
+        segs: Vec::with_capacity(2 * audios.len() + 1),
+    };
+    let stream = write_body_parts(
+        &mut out,
+        cfg,
+        model,
+        max_tokens,
+        texts,
+        Audios::Shared(audios),
+    )?;
+    let mut segs = out.segs;
+    if !cur.is_empty() {
+        segs.push(Arc::from(cur));
+    }
+    let body_len = segs.iter().map(|s| s.len()).sum();
+    let mut head = Vec::with_capacity(512);
+    write_head(&mut head, cfg, body_len, stream);
+    Ok(Segments {
+        head,
+        body: segs,
+        body_len,
+    })
 }
 
 /// The complete request (head + body) and the body's offset in it.

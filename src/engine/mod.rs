@@ -41,6 +41,41 @@ pub fn resolve(cfg: &ProfileConfig) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow::anyhow!("--url: host '{}' resolved to no address", t.host))
 }
 
+/// The dataset's requests as `'static` segment lists, shared read-only by
+/// every worker for the rest of the process (no per-send copy or reference
+/// counting). Nothing is copied but the heads: each body segment is borrowed
+/// through a leaked handle to its shared allocation, so a clip that many
+/// entries carry is still held once.
+fn wire_table(dataset: &Dataset) -> &'static [&'static [&'static [u8]]] {
+    let heads: &'static [u8] = dataset
+        .requests
+        .iter()
+        .flat_map(|r| r.http.iter().copied())
+        .collect::<Vec<u8>>()
+        .leak();
+    let mut flat: Vec<&'static [u8]> = Vec::new();
+    let mut spans = Vec::with_capacity(dataset.requests.len());
+    let mut at = 0;
+    for r in &dataset.requests {
+        let first = flat.len();
+        if !r.http.is_empty() {
+            flat.push(&heads[at..at + r.http.len()]);
+        }
+        at += r.http.len();
+        for seg in &r.tail {
+            let handle: &'static std::sync::Arc<[u8]> = Box::leak(Box::new(seg.clone()));
+            flat.push(&handle[..]);
+        }
+        spans.push(first..flat.len());
+    }
+    let flat: &'static [&'static [u8]] = flat.leak();
+    spans
+        .into_iter()
+        .map(|s| &flat[s])
+        .collect::<Vec<_>>()
+        .leak()
+}
+
 /// Runs the whole load. Each finished request goes to `records` as it
 /// finishes (the collector drains it meanwhile); the queue is closed when
 /// every worker has ended. Returns the workers' own stats; `anchor` is the
@@ -68,15 +103,10 @@ fn run_workers(
     if dataset.requests.is_empty() {
         anyhow::bail!("the dataset is empty: nothing to send");
     }
-    // The prepared bytes live for the rest of the process and are shared
-    // read-only by every worker: leaking them once avoids any per-send copy
-    // or reference counting.
-    let requests: Vec<&'static [u8]> = dataset
-        .requests
-        .iter()
-        .map(|r| &*Box::leak(r.http.clone().into_boxed_slice()))
-        .collect();
-    let requests: &'static [&'static [u8]] = Box::leak(requests.into_boxed_slice());
+    let requests = state::Requests {
+        wires: wire_table(dataset),
+        order: crate::dataset::reuse_order(cfg, dataset.requests.len()),
+    };
     let plans = plan::plan(cfg);
     let tls = stream::TlsConnector::for_config(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let shared = Arc::new(Shared {

@@ -57,8 +57,7 @@ pub(super) async fn one_request(
         let p = local.phase.plan.borrow();
         (p.warmup, p.cancel_rate, p.cancel_delay)
     };
-    let n = local.shared.requests.len() as u64;
-    let dataset_index = spec.id % n;
+    let (dataset_index, request) = local.shared.requests.pick(spec.id);
     let mut rec = RequestRecord {
         request_id: spec.id,
         dataset_index: dataset_index as u32,
@@ -68,7 +67,6 @@ pub(super) async fn one_request(
         waited_for_connection: spec.waited_for_connection,
         ..Default::default()
     };
-    let request = local.shared.requests[dataset_index as usize];
     let t0 = now_ns();
     let conn = conn.filter(|c| !c.stream.peer_closed());
     let reconnected = conn.is_none() && spec.new_conn == NewConn::Reconnect;
@@ -133,11 +131,11 @@ async fn open_for(local: &Local, rec: &mut RequestRecord, t0: Nanos) -> Option<C
 async fn send(
     local: &Local,
     conn: &mut Conn,
-    request: &'static [u8],
+    request: &'static [&'static [u8]],
     rec: &mut RequestRecord,
     deadline: Instant,
 ) -> Result<(), Ended> {
-    let write = send_request(&mut conn.stream, &mut conn.st, request, rec);
+    let write = send_segments(&mut conn.stream, &mut conn.st, request, rec);
     monoio::select! {
         r = monoio::time::timeout_at(deadline, write) => match r {
             Ok(Ok(())) => Ok(()),
@@ -145,6 +143,40 @@ async fn send(
             Err(_) => Err(Ended::Timeout),
         },
         why = local.abort.wait() => Err(Ended::Cancelled(why)),
+    }
+}
+
+/// `send_request` for a request held as segments: `send_request` with no
+/// bytes resets the connection state and stamps the start (so both paths
+/// stay one), then the segments are written as they are.
+async fn send_segments(
+    stream: &mut Stream,
+    st: &mut super::exchange::ConnState,
+    request: &'static [&'static [u8]],
+    rec: &mut RequestRecord,
+) -> Result<(), Outcome> {
+    send_request(stream, st, &[], rec).await?;
+    match stream.write_segments(request).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            rec.end_ns = now_ns();
+            if rec.error.is_none() {
+                use std::io::ErrorKind as K;
+                let kind = match e.kind() {
+                    K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::BrokenPipe
+                    | K::UnexpectedEof => ErrorKind::ConnectionClosed,
+                    _ => ErrorKind::Io,
+                };
+                rec.error = Some(RequestError {
+                    kind,
+                    code: rec.status,
+                    message: format!("write failed: {e}"),
+                });
+            }
+            Err(Outcome::Close)
+        }
     }
 }
 

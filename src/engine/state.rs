@@ -29,8 +29,8 @@ pub struct Shared {
     pub addr: SocketAddr,
     /// TLS settings for `https://` targets, built once per run.
     pub tls: Option<TlsConnector>,
-    /// Complete HTTP requests, one per dataset entry.
-    pub requests: &'static [&'static [u8]],
+    /// The dataset's requests as segments, and the order requests take them in.
+    pub requests: Requests,
     pub request_timeout: Duration,
     pub force_epoll: bool,
     pub progress: Arc<Progress>,
@@ -40,6 +40,23 @@ pub struct Shared {
     pub seed: u64,
     /// Where finished requests go (the collector drains it during the run).
     pub records: Arc<RecordQueue>,
+}
+
+/// Every dataset entry's request bytes, as the segments that go on the wire
+/// (head, own JSON, shared audio base64, ...), borrowed for the rest of the
+/// process; `order` maps a request id to its entry.
+pub struct Requests {
+    pub wires: &'static [&'static [&'static [u8]]],
+    pub order: crate::dataset::pool::ReuseOrder,
+}
+
+impl Requests {
+    /// Request `id`'s entry and its segments.
+    #[inline]
+    pub fn pick(&self, id: u64) -> (usize, &'static [&'static [u8]]) {
+        let i = self.order.entry(id);
+        (i, self.wires[i])
+    }
 }
 
 impl Shared {

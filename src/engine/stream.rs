@@ -51,6 +51,72 @@ fn send_now(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
     Ok(sent)
 }
 
+/// Iovecs handed to one `sendmsg(2)`; a request with more segments is sent
+/// in several calls.
+const IOV_BATCH: usize = 16;
+
+/// Sends as much of `segs` (in order, as one byte stream) as the socket takes
+/// without blocking, with one `sendmsg(2)` per up to [`IOV_BATCH`] segments:
+/// the shared pieces are gathered by the kernel, never copied together here.
+/// Returns where it stopped: (segment index, offset in that segment).
+fn send_now_v(fd: RawFd, segs: &[&[u8]]) -> io::Result<(usize, usize)> {
+    let (mut at, mut off) = (0usize, 0usize);
+    while at < segs.len() {
+        let mut iov = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; IOV_BATCH];
+        let mut k = 0;
+        for (j, seg) in segs[at..].iter().take(IOV_BATCH).enumerate() {
+            let rest = if j == 0 { &seg[off..] } else { &seg[..] };
+            iov[k] = libc::iovec {
+                iov_base: rest.as_ptr() as *mut libc::c_void,
+                iov_len: rest.len(),
+            };
+            k += 1;
+        }
+        // SAFETY: an all-zero msghdr is valid (no address, no control data).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = k as _;
+        // SAFETY: the iovecs point into live slices that outlive the call and
+        // are only read; fd is our open socket. MSG_NOSIGNAL: a peer that
+        // closed gives EPIPE, not SIGPIPE.
+        let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n > 0 {
+            let mut n = n as usize;
+            while n > 0 && at < segs.len() {
+                let left = segs[at].len() - off;
+                if n >= left {
+                    n -= left;
+                    at += 1;
+                    off = 0;
+                } else {
+                    off += n;
+                    n = 0;
+                }
+            }
+            // Skip empty segments so `at` names the next byte to send.
+            while at < segs.len() && segs[at].len() == off {
+                at += 1;
+                off = 0;
+            }
+            continue;
+        }
+        if n == 0 {
+            // Nothing left but empty segments.
+            break;
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock => break,
+            io::ErrorKind::Interrupted => continue,
+            _ => return Err(err),
+        }
+    }
+    Ok((at, off))
+}
+
 /// A connection to the target.
 pub enum Stream {
     Plain(TcpStream),
@@ -73,6 +139,35 @@ impl Stream {
         };
         if sent < request.len() {
             let (res, _) = self.write_all(&request[sent..]).await;
+            res?;
+        }
+        Ok(())
+    }
+
+    /// Writes a prepared request held as segments (head, own JSON, shared
+    /// audio, ...), in order, without joining them. As in
+    /// [`write_request`](Self::write_request), on plain TCP what the socket
+    /// takes right now is sent by this task, with a non-blocking
+    /// `sendmsg(2)` over the segments: an io_uring write would wait for the
+    /// runtime's next batched submission, behind the writes of every task
+    /// woken in the same round, and the start stamp taken before the write
+    /// would run ahead of the bytes. Only what the socket cannot take goes
+    /// through the runtime, segment by segment.
+    pub async fn write_segments(&mut self, segs: &'static [&'static [u8]]) -> io::Result<()> {
+        let (at, off) = match self {
+            Stream::Plain(s) => send_now_v(s.as_raw_fd(), segs)?,
+            Stream::Tls(_) => (0, 0),
+        };
+        for (j, seg) in segs.iter().enumerate().skip(at) {
+            let rest: &'static [u8] = if j == at {
+                &seg[off.min(seg.len())..]
+            } else {
+                seg
+            };
+            if rest.is_empty() {
+                continue;
+            }
+            let (res, _) = self.write_all(rest).await;
             res?;
         }
         Ok(())
@@ -544,5 +639,47 @@ mod tests {
         let e = exchange(addr, Some(c)).unwrap_err();
         assert!(e.contains("use an http:// URL"), "{e}");
         server.join().unwrap().unwrap();
+    }
+
+    /// Segments go out in order as one byte stream: more of them than one
+    /// `sendmsg` takes, empty ones, and one too large for the socket buffer
+    /// (the rest then goes through the runtime).
+    #[test]
+    fn write_segments_sends_every_byte_in_order() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+            let mut tcp = accept_one(&listener)?;
+            // Start reading late, so the client's first send fills the buffer.
+            std::thread::sleep(Duration::from_millis(50));
+            let mut got = Vec::new();
+            tcp.read_to_end(&mut got).map_err(|e| e.to_string())?;
+            Ok(got)
+        });
+        let mut segs: Vec<&'static [u8]> = Vec::new();
+        for i in 0..40u32 {
+            let seg: Vec<u8> = match i {
+                7 | 8 => Vec::new(),
+                20 => (0..8_000_000u32).map(|b| (b % 251) as u8).collect(),
+                _ => format!("segment {i};").into_bytes(),
+            };
+            segs.push(seg.leak());
+        }
+        let segs: &'static [&'static [u8]] = segs.leak();
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut s = connect(addr, None).await.unwrap();
+            monoio::time::timeout(LIMIT, s.write_segments(segs))
+                .await
+                .unwrap()
+                .unwrap();
+            s.shutdown().await.unwrap();
+        });
+        let got = server.join().unwrap().unwrap();
+        assert_eq!(got.len(), segs.iter().map(|s| s.len()).sum::<usize>());
+        assert!(got == segs.concat());
     }
 }

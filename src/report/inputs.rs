@@ -30,7 +30,7 @@ pub fn write(w: &mut impl Write, dataset: &Dataset) -> io::Result<()> {
             "    {{\n      \"session_id\": \"{}\",\n      \"payloads\": [\n        ",
             session_id(i)
         )?;
-        reindent(req.body(), 4, w).map_err(|e| {
+        reindent(&req.body(), 4, w).map_err(|e| {
             io::Error::new(io::ErrorKind::InvalidData, format!("request body {i}: {e}"))
         })??;
         w.write_all(b"\n      ]\n    }")?;
