@@ -12,6 +12,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -31,11 +32,11 @@ const IDLE_POLL: Duration = Duration::from_millis(2);
 
 /// What the collector needs besides the queue.
 pub struct CollectInputs<'a> {
-    /// Counts output (and, via `isl_by_entry`, input) tokens; None: the
-    /// server's usage is used.
+    /// Counts output and input tokens; None: the server's usage is used.
     pub counter: Option<&'a dyn TokenCounter>,
-    /// The counted prompt tokens of each dataset entry (with a counter).
-    pub isl_by_entry: &'a [u64],
+    /// Each dataset entry's prompt text (with a counter), counted the first
+    /// time a request of that entry is collected, not before the run starts.
+    pub prompts: &'a [&'a str],
     pub opts: ComputeOptions<'a>,
     /// Converts monotonic stamps to wall-clock time in the JSONL.
     pub anchor: ClockAnchor,
@@ -61,6 +62,7 @@ pub fn run<'a>(queue: &RecordQueue, jsonl_path: &Path, inputs: CollectInputs<'a>
         jsonl: Ok(()),
     };
     let mut batch: Vec<Finished> = Vec::with_capacity(BATCH);
+    let isl_memo: Vec<OnceLock<u64>> = inputs.prompts.iter().map(|_| OnceLock::new()).collect();
     loop {
         // Closed is read before draining: a record pushed before the close
         // is then always seen by this round or an earlier one.
@@ -79,7 +81,7 @@ pub fn run<'a>(queue: &RecordQueue, jsonl_path: &Path, inputs: CollectInputs<'a>
             std::thread::sleep(IDLE_POLL);
             continue;
         }
-        let counts = count_tokens(&batch, &inputs);
+        let counts = count_tokens(&batch, &inputs, &isl_memo);
         for (f, t) in batch.iter().zip(&counts) {
             let values = collected.metrics.add(&f.record, t);
             if let Ok(w) = &mut out {
@@ -94,11 +96,22 @@ pub fn run<'a>(queue: &RecordQueue, jsonl_path: &Path, inputs: CollectInputs<'a>
     collected
 }
 
-fn count_tokens(batch: &[Finished], inputs: &CollectInputs<'_>) -> Vec<RequestTokens> {
+fn count_tokens(
+    batch: &[Finished],
+    inputs: &CollectInputs<'_>,
+    isl_memo: &[OnceLock<u64>],
+) -> Vec<RequestTokens> {
     let Some(counter) = inputs.counter else {
         return batch.iter().map(|f| tokens::tokens_of(&f.record)).collect();
     };
-    let one = |f: &Finished| tokens::count_one(counter, &f.record, &f.text, inputs.isl_by_entry);
+    let one = |f: &Finished| {
+        let i = f.record.dataset_index as usize;
+        let isl = match (isl_memo.get(i), inputs.prompts.get(i)) {
+            (Some(memo), Some(p)) => Some(*memo.get_or_init(|| counter.count(p) as u64)),
+            _ => None,
+        };
+        tokens::count_one(counter, &f.record, &f.text, isl)
+    };
     if batch.len() >= PARALLEL_COUNT_FROM {
         batch.par_iter().map(one).collect()
     } else {
@@ -158,14 +171,14 @@ mod tests {
         queue: &RecordQueue,
         path: &Path,
         counter: Option<&'a dyn TokenCounter>,
-        isl: &'a [u64],
+        prompts: &'a [&'a str],
     ) -> Collected<'a> {
         run(
             queue,
             path,
             CollectInputs {
                 counter,
-                isl_by_entry: isl,
+                prompts,
                 opts: ComputeOptions::default(),
                 anchor: anchor(),
             },
@@ -193,7 +206,7 @@ mod tests {
             &queue,
             &dir.path().join("p.jsonl"),
             Some(&ApproxTokenCounter),
-            &[7, 9],
+            &["a b", "a b c d e f g h i"],
         );
         let s = got.metrics.finish(false);
         let osl = s.stats(MetricId::OutputSequenceLength).unwrap();

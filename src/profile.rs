@@ -12,7 +12,6 @@ use crate::report::RunLog;
 use crate::sys::clock::ClockAnchor;
 use crate::tokens::HfTokenizer;
 use crate::{collect, dataset, metrics, report, tokens};
-use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,13 +162,8 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     let total = cfg.request_count.saturating_add(cfg.warmup_request_count);
     let queue = Arc::new(RecordQueue::new(RECORD_QUEUE_CAPACITY, tokenizer.is_some()));
     let counter = tokenizer.as_ref().map(|t| t as &dyn tokens::TokenCounter);
-    // Each pool entry's prompt counted once, on every core (requests reuse entries).
-    let isl_by_entry: Vec<u64> = match counter {
-        Some(c) => ds
-            .requests
-            .par_iter()
-            .map(|r| c.count(&r.text) as u64)
-            .collect(),
+    let prompts: Vec<&str> = match counter {
+        Some(_) => ds.requests.iter().map(|r| r.text.as_str()).collect(),
         None => Vec::new(),
     };
     let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
@@ -188,7 +182,7 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
                 &jsonl_path,
                 collect::CollectInputs {
                     counter,
-                    isl_by_entry: &isl_by_entry,
+                    prompts: &prompts,
                     opts: metrics::ComputeOptions::from_config(&cfg, &audio_seconds),
                     anchor,
                 },

@@ -155,7 +155,10 @@ pub fn from_counter(
     prompts: &[&str],
 ) -> Vec<RequestTokens> {
     let isl: Vec<u64> = prompts.iter().map(|p| counter.count(p) as u64).collect();
-    let one = |r: &RequestRecord| count_one(counter, r, run.output_text(r), &isl);
+    let one = |r: &RequestRecord| {
+        let entry_isl = isl.get(r.dataset_index as usize).copied();
+        count_one(counter, r, run.output_text(r), entry_isl)
+    };
     let records = &run.records;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -186,21 +189,18 @@ pub fn from_counter(
     })
 }
 
-/// One record's counts: ISL from `isl_by_entry` (the counted prompt of its
-/// dataset entry), OSL by counting `out`, its generated text (reasoning
+/// One record's counts: ISL is `entry_isl` (the counted prompt of its
+/// dataset entry) when known, OSL by counting `out`, its generated text (reasoning
 /// first, located by `RequestRecord::reasoning_text`). Where no text was
 /// kept the server's usage is the best there is.
 pub fn count_one(
     counter: &dyn TokenCounter,
     r: &RequestRecord,
     out: &[u8],
-    isl_by_entry: &[u64],
+    entry_isl: Option<u64>,
 ) -> RequestTokens {
     let server = tokens_of(r);
-    let isl = match isl_by_entry.get(r.dataset_index as usize) {
-        Some(&n) => Some(n),
-        None => server.isl,
-    };
+    let isl = entry_isl.or(server.isl);
     if out.is_empty() {
         return RequestTokens { isl, ..server };
     }
