@@ -48,22 +48,26 @@ pub fn render_wav(spec: &ClipSpec) -> Vec<u8> {
     let mut out = Vec::with_capacity(spec.wav_len() as usize);
     write_wav_header(&mut out, spec);
     let mut rng = StdRng::seed_from_u64(spec.seed);
-    let n = spec.frames * spec.channels as u64;
     // Noise in [-1, 1]; the casts truncate toward zero like numpy's astype.
     let mut noise = || noise_sample(&mut rng);
+    // The samples are written into the zeroed data area in place: one bounds
+    // check per chunk instead of a capacity check per byte.
+    let start = out.len();
+    out.resize(start + spec.data_len() as usize, 0);
+    let data = &mut out[start..];
     match spec.depth_bits {
         8 => {
             // AIPerf scales to int16 and lets libsndfile write PCM_U8, which
             // keeps the high byte and offsets it: (s >> 8) + 128.
-            for _ in 0..n {
+            for b in data.iter_mut() {
                 let s = (noise() * i16::MAX as f64) as i16;
-                out.push(((s >> 8) + 128) as u8);
+                *b = ((s >> 8) + 128) as u8;
             }
         }
         16 => {
-            for _ in 0..n {
+            for b in data.chunks_exact_mut(2) {
                 let s = (noise() * i16::MAX as f64) as i16;
-                out.extend_from_slice(&s.to_le_bytes());
+                b.copy_from_slice(&s.to_le_bytes());
             }
         }
         24 => {
@@ -71,16 +75,16 @@ pub fn render_wav(spec: &ClipSpec) -> Vec<u8> {
             // to 2^23 - 1 to libsndfile, which reads them as 32-bit full scale,
             // so its 24-bit clips come out 256 times quieter than intended.)
             const MAX24: f64 = ((1 << 23) - 1) as f64;
-            for _ in 0..n {
+            for b in data.chunks_exact_mut(3) {
                 let s = (noise() * MAX24) as i32;
-                out.extend_from_slice(&s.to_le_bytes()[..3]);
+                b.copy_from_slice(&s.to_le_bytes()[..3]);
             }
         }
         _ => {
             // 32 bits (`validate` admits no other depth).
-            for _ in 0..n {
+            for b in data.chunks_exact_mut(4) {
                 let s = (noise() * i32::MAX as f64) as i32;
-                out.extend_from_slice(&s.to_le_bytes());
+                b.copy_from_slice(&s.to_le_bytes());
             }
         }
     }
