@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use super::audio::{ClipPlanner, ClipSpec};
 
 /// `--dataset-memory-mb` when not given. 512 MB is ~2,400 entries of 5 s
-/// 16 kHz audio: built in about a second on two cores, and far more unique
+/// 16 kHz audio: built in under two seconds on two cores, and far more unique
 /// bodies than any cache between a client and a GPU server keeps.
 pub const DEFAULT_MEMORY_MB: u64 = 512;
 
