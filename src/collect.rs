@@ -12,6 +12,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -40,6 +41,52 @@ pub struct CollectInputs<'a> {
     pub opts: ComputeOptions<'a>,
     /// Converts monotonic stamps to wall-clock time in the JSONL.
     pub anchor: ClockAnchor,
+    /// `--failed-request-threshold`, when given.
+    pub failure_policy: Option<FailurePolicy<'a>>,
+}
+
+/// Stops the run once too many of its profiling requests failed.
+pub struct FailurePolicy<'a> {
+    /// The most errors / records that is still tolerated.
+    pub threshold: f64,
+    /// Records collected before the check is armed (AIPerf's grace floor,
+    /// max(concurrency, 10)), so one early failure cannot end the run.
+    pub grace_records: u64,
+    /// Set to stop the workers (`engine::Progress::stop`).
+    pub stop: &'a AtomicBool,
+}
+
+impl FailurePolicy<'_> {
+    pub fn grace_for(concurrency: u64) -> u64 {
+        concurrency.max(10)
+    }
+}
+
+/// Why the failure policy stopped the run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThresholdStop {
+    pub errors: u64,
+    pub records: u64,
+    pub threshold: f64,
+}
+
+impl ThresholdStop {
+    pub fn message(&self) -> String {
+        format!(
+            "--failed-request-threshold exceeded: {}/{} = {:.3} > {:.3}; the run was stopped",
+            self.errors,
+            self.records,
+            self.errors as f64 / self.records.max(1) as f64,
+            self.threshold
+        )
+    }
+}
+
+/// Profiling-phase records and errors seen so far, for the failure policy.
+#[derive(Debug, Default)]
+struct FailureCount {
+    records: u64,
+    errors: u64,
 }
 
 /// What the collector made of the run.
@@ -50,17 +97,25 @@ pub struct Collected<'a> {
     pub lines: u64,
     /// The JSONL's outcome: the first error stops the file, not the run.
     pub jsonl: io::Result<()>,
+    /// Set when `--failed-request-threshold` stopped the run.
+    pub threshold_stop: Option<ThresholdStop>,
 }
 
 /// Drains `queue` until it is closed and empty, writing the JSONL to
-/// `jsonl_path` line by line.
-pub fn run<'a>(queue: &RecordQueue, jsonl_path: &Path, inputs: CollectInputs<'a>) -> Collected<'a> {
-    let mut out = File::create(jsonl_path).map(|f| BufWriter::with_capacity(1 << 20, f));
+/// `jsonl_path` line by line (None: `--export-level summary`, no JSONL).
+pub fn run<'a>(
+    queue: &RecordQueue,
+    jsonl_path: Option<&Path>,
+    inputs: CollectInputs<'a>,
+) -> Collected<'a> {
+    let mut out = jsonl_path.map(|p| File::create(p).map(|f| BufWriter::with_capacity(1 << 20, f)));
     let mut collected = Collected {
         metrics: Accumulator::new(inputs.opts),
         lines: 0,
         jsonl: Ok(()),
+        threshold_stop: None,
     };
+    let mut failures = FailureCount::default();
     let mut batch: Vec<Finished> = Vec::with_capacity(BATCH);
     let isl_memo: Vec<OnceLock<u64>> = inputs.prompts.iter().map(|_| OnceLock::new()).collect();
     loop {
@@ -84,16 +139,46 @@ pub fn run<'a>(queue: &RecordQueue, jsonl_path: &Path, inputs: CollectInputs<'a>
         let counts = count_tokens(&batch, &inputs, &isl_memo);
         for (f, t) in batch.iter().zip(&counts) {
             let values = collected.metrics.add(&f.record, t);
-            if let Ok(w) = &mut out {
+            if let Some(Ok(w)) = &mut out {
                 match jsonl::write_line(w, &f.record, &values, Some(inputs.anchor)) {
                     Ok(()) => collected.lines += 1,
-                    Err(e) => out = Err(e),
+                    Err(e) => out = Some(Err(e)),
                 }
+            }
+            if let (Some(policy), None, false) = (
+                &inputs.failure_policy,
+                collected.threshold_stop,
+                f.record.warmup,
+            ) {
+                failures.records += 1;
+                failures.errors += u64::from(f.record.is_error());
+                collected.threshold_stop = check_failures(policy, &failures);
             }
         }
     }
-    collected.jsonl = out.and_then(|mut w| w.flush());
+    collected.jsonl = match out {
+        Some(w) => w.and_then(|mut w| w.flush()),
+        None => Ok(()),
+    };
     collected
+}
+
+/// AIPerf's check: armed once `grace_records` have been collected, fires
+/// (once) when errors / records exceeds the threshold, and stops the run.
+fn check_failures(policy: &FailurePolicy<'_>, seen: &FailureCount) -> Option<ThresholdStop> {
+    if seen.records < policy.grace_records {
+        return None;
+    }
+    let rate = seen.errors as f64 / seen.records as f64;
+    if rate <= policy.threshold {
+        return None;
+    }
+    policy.stop.store(true, Ordering::Relaxed);
+    Some(ThresholdStop {
+        errors: seen.errors,
+        records: seen.records,
+        threshold: policy.threshold,
+    })
 }
 
 fn count_tokens(
@@ -175,14 +260,88 @@ mod tests {
     ) -> Collected<'a> {
         run(
             queue,
-            path,
+            Some(path),
             CollectInputs {
                 counter,
                 prompts,
                 opts: ComputeOptions::default(),
                 anchor: anchor(),
+                failure_policy: None,
             },
         )
+    }
+
+    /// Pushes `outcomes` (true: success) as profiling records, then
+    /// collects them under a threshold of 0.5 with a grace of 4 records.
+    fn collect_with_policy(outcomes: &[bool], stop: &AtomicBool) -> Collected<'static> {
+        let queue = RecordQueue::new(64, false);
+        for (i, ok) in outcomes.iter().enumerate() {
+            let mut r = crate::metrics::tests::rec(i as u64, 0, 1, 2, 1, 1);
+            if !ok {
+                r.error = Some(crate::record::RequestError {
+                    kind: crate::record::ErrorKind::HttpStatus,
+                    code: Some(500),
+                    message: "boom".into(),
+                });
+            }
+            queue.push(Finished {
+                record: r,
+                text: Box::default(),
+            });
+        }
+        queue.close();
+        // 'static for the test: the flag outlives the collector.
+        let stop: &'static AtomicBool =
+            Box::leak(Box::new(AtomicBool::new(stop.load(Ordering::Relaxed))));
+        let got = run(
+            &queue,
+            None,
+            CollectInputs {
+                counter: None,
+                prompts: &[],
+                opts: ComputeOptions::default(),
+                anchor: anchor(),
+                failure_policy: Some(FailurePolicy {
+                    threshold: 0.5,
+                    grace_records: 4,
+                    stop,
+                }),
+            },
+        );
+        assert_eq!(stop.load(Ordering::Relaxed), got.threshold_stop.is_some());
+        got
+    }
+
+    #[test]
+    fn the_failure_policy_waits_for_its_grace_floor_then_fires_once() {
+        let unset = AtomicBool::new(false);
+        // Three failures in a row: still under the grace floor of 4.
+        let got = collect_with_policy(&[false, false, false], &unset);
+        assert_eq!(got.threshold_stop, None);
+        // The 4th record arms it: 3 errors of 4 > 0.5.
+        let got = collect_with_policy(&[false, false, false, true, true, true], &unset);
+        assert_eq!(
+            got.threshold_stop,
+            Some(ThresholdStop {
+                errors: 3,
+                records: 4,
+                threshold: 0.5
+            })
+        );
+        // Exactly at the threshold does not fire (AIPerf: rate > threshold).
+        let got = collect_with_policy(&[false, true, false, true, true, true], &unset);
+        assert_eq!(got.threshold_stop, None);
+        // Every record is still counted after it fired.
+        let s = got.metrics.finish(false);
+        assert_eq!(s.accounting.sent, 6);
+    }
+
+    #[test]
+    fn no_jsonl_path_writes_no_lines_and_still_counts() {
+        let unset = AtomicBool::new(false);
+        let got = collect_with_policy(&[true, true], &unset);
+        assert_eq!(got.lines, 0);
+        assert!(got.jsonl.is_ok());
     }
 
     #[test]

@@ -178,6 +178,27 @@ pub enum UiType {
     Dashboard,
 }
 
+/// `--export-level`: which files a run writes besides the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExportLevel {
+    /// Only the aggregate files (CSV, JSON, console text, inputs).
+    Summary,
+    /// Also `profile_export.jsonl`, one line per request (the default).
+    Records,
+    /// Also `profile_export_raw.jsonl`: each request's payload and response.
+    Raw,
+}
+
+impl ExportLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportLevel::Summary => "summary",
+            ExportLevel::Records => "records",
+            ExportLevel::Raw => "raw",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArrivalPattern {
     Constant,
@@ -228,6 +249,16 @@ pub struct ProfileConfig {
     pub dataset_memory_mb: u64,
     /// Directory the exports are written into (already joined with the run name).
     pub artifact_dir: PathBuf,
+    /// `--profile-export-prefix` with AIPerf's known suffixes stripped: the
+    /// base name of every export (None: AIPerf's historical names).
+    pub export_prefix: Option<String>,
+    pub export_level: ExportLevel,
+    /// `--export-raw-audio`: keep base64 audio in the raw export.
+    pub export_raw_audio: bool,
+    /// `--failed-request-threshold`: stop the run once errors / records of
+    /// the profiling phase exceed this ratio (armed after
+    /// max(concurrency, 10) records).
+    pub failed_request_threshold: Option<f64>,
     pub api_key: Option<String>,
     /// TLS client options, used when `target.scheme` is `Https`.
     pub tls: TlsOptions,

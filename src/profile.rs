@@ -4,7 +4,7 @@
 //! none of this touches the workers' hot path (progress is read from plain
 //! counters by this thread only).
 
-use crate::config::{ProfileConfig, UiType};
+use crate::config::{ExportLevel, ProfileConfig, UiType};
 use crate::engine::{self, Progress};
 use crate::record::RecordQueue;
 use crate::report::selfcheck::ClientReport;
@@ -24,6 +24,8 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// their text): a few seconds of a fast run, so a stalled disk is absorbed
 /// before anything is dropped.
 const RECORD_QUEUE_CAPACITY: usize = 32_768;
+/// Exit status when `--failed-request-threshold` stopped the run.
+pub const EXIT_THRESHOLD: u8 = 3;
 
 extern "C" fn on_signal(_: libc::c_int) {
     // Only an atomic store: async-signal-safe.
@@ -174,17 +176,26 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         first_request_after.as_secs_f64()
     ));
     let anchor = ClockAnchor::now();
-    let jsonl_path = cfg.artifact_dir.join(report::JSONL_FILE);
+    let files = report::ExportFiles::for_config(&cfg);
+    let jsonl_path = (cfg.export_level >= ExportLevel::Records).then_some(files.jsonl.as_path());
+    let failure_policy = cfg
+        .failed_request_threshold
+        .map(|threshold| collect::FailurePolicy {
+            threshold,
+            grace_records: collect::FailurePolicy::grace_for(cfg.concurrency as u64),
+            stop: &progress.stop,
+        });
     let (run, collected) = std::thread::scope(|scope| {
         let collector = scope.spawn(|| {
             collect::run(
                 &queue,
-                &jsonl_path,
+                jsonl_path,
                 collect::CollectInputs {
                     counter,
                     prompts: &prompts,
                     opts: metrics::ComputeOptions::from_config(&cfg, &audio_seconds),
                     anchor,
+                    failure_policy,
                 },
             )
         });
@@ -236,7 +247,15 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         }
     })?;
     let mut run = run;
-    run.was_cancelled = INTERRUPTED.load(Ordering::Relaxed);
+    let interrupted = INTERRUPTED.load(Ordering::Relaxed);
+    run.was_cancelled = interrupted || collected.threshold_stop.is_some();
+    if let Some(stop) = &collected.threshold_stop {
+        let msg = stop.message();
+        warn(&mut log, &msg);
+        run.stop_reason = Some(msg);
+    } else if interrupted {
+        run.stop_reason = Some("interrupted (SIGINT/SIGTERM)".into());
+    }
     for n in &run.driver_notes {
         log.info(n);
     }
@@ -308,7 +327,11 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
             log.path().display()
         );
     }
-    if run.was_cancelled {
+    if collected.threshold_stop.is_some() {
+        eprintln!("run stopped by --failed-request-threshold: exports were written with was_cancelled: true");
+        return Ok(ExitCode::from(EXIT_THRESHOLD));
+    }
+    if interrupted {
         eprintln!("run interrupted: exports were written with was_cancelled: true");
         return Ok(ExitCode::from(130));
     }

@@ -93,8 +93,11 @@ pub struct RunOutput {
     pub workers: Vec<WorkerStats>,
     /// The I/O driver the workers ran on (`None` when no run set it).
     pub io_driver: Option<IoDriver>,
-    /// The run was interrupted (SIGINT/SIGTERM) before finishing.
+    /// The run was stopped before finishing: interrupted (SIGINT/SIGTERM)
+    /// or by `--failed-request-threshold`.
     pub was_cancelled: bool,
+    /// Why the run was stopped, for the exports (`stop_reason`).
+    pub stop_reason: Option<String>,
     /// Why the I/O driver is what it is (e.g. the io_uring set-up error).
     pub driver_notes: Vec<String>,
     /// Records the `RecordQueue` dropped (not in the JSONL or any metric).

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::ArgAction;
 
-use crate::config::{ArrivalPattern, TlsRoots, UiType};
+use crate::config::{ArrivalPattern, ExportLevel, TlsRoots, UiType};
 
 mod input_config;
 mod parse;
@@ -33,9 +33,9 @@ pub use validate::{
 };
 
 use parse::{
-    parse_arrival_pattern, parse_log_level, parse_non_negative_f64, parse_percentage,
-    parse_positive_f64, parse_positive_u32, parse_positive_u64, parse_positive_usize, parse_seed,
-    parse_tls_roots, parse_u32, parse_ui_type,
+    parse_arrival_pattern, parse_export_level, parse_log_level, parse_non_negative_f64,
+    parse_percentage, parse_positive_f64, parse_positive_u32, parse_positive_u64,
+    parse_positive_usize, parse_ratio, parse_seed, parse_tls_roots, parse_u32, parse_ui_type,
 };
 
 /// AIPerf's defaults, in one place (values from AIPerf 0.13.0's `CLIConfig`).
@@ -122,6 +122,26 @@ pub struct ProfileArgs {
         value_name = "DIR"
     )]
     pub output_artifact_dir: Option<PathBuf>,
+    /// Base name of every export: PREFIX.csv, PREFIX.json, PREFIX.jsonl,
+    /// PREFIX_raw.jsonl, PREFIX_timeslices.{csv,json}, PREFIX_console.txt
+    /// (known suffixes such as .json or _raw.jsonl are stripped; a directory
+    /// part is dropped).
+    #[arg(
+        long = "profile-export-prefix",
+        visible_alias = "profile-export-file",
+        value_name = "PREFIX"
+    )]
+    pub profile_export_prefix: Option<PathBuf>,
+    /// summary (CSV/JSON only), records (+ per-request JSONL) or raw (+ each
+    /// request's payload and response in PREFIX_raw.jsonl, base64 audio
+    /// elided unless --export-raw-audio) [default: records].
+    #[arg(long = "export-level", visible_alias = "profile-export-level", value_name = "LEVEL", value_parser = parse_export_level)]
+    pub export_level: Option<ExportLevel>,
+    /// audioperf extension: keep the base64 audio in profile_export_raw.jsonl
+    /// (by default each clip is replaced by its length, the file would
+    /// otherwise hold every clip of every request).
+    #[arg(long = "export-raw-audio")]
+    pub export_raw_audio: bool,
 
     // ---- Tokenizer ----
     /// Tokenizer (Hugging Face id or local folder); defaults to the model name.
@@ -156,6 +176,11 @@ pub struct ProfileArgs {
     /// Requests to send [default: 10].
     #[arg(long = "request-count", visible_alias = "num-requests", value_name = "N", value_parser = parse_positive_u64, allow_negative_numbers = true)]
     pub request_count: Option<u64>,
+    /// Stop the run once failed / all profiling records exceed this ratio
+    /// (0-1), checked once max(concurrency, 10) records have finished;
+    /// in-flight requests drain, the exports say why, the exit status is 3.
+    #[arg(long = "failed-request-threshold", value_name = "RATIO", value_parser = parse_ratio, allow_negative_numbers = true)]
+    pub failed_request_threshold: Option<f64>,
     /// Warmup requests before measuring.
     #[arg(long = "warmup-request-count", visible_alias = "num-warmup-requests", value_name = "N", value_parser = parse_positive_u64, allow_negative_numbers = true)]
     pub warmup_request_count: Option<u64>,

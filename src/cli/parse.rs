@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{ArrivalPattern, FlagError, Scheme, Target, TlsRoots, UiType};
+use crate::config::{ArrivalPattern, ExportLevel, FlagError, Scheme, Target, TlsRoots, UiType};
 
 // ---------------------------------------------------------------------------
 // Value parsers: clap prefixes their messages with the flag's name.
@@ -115,10 +115,6 @@ pub(super) fn parse_positive_usize(s: &str) -> Result<usize, String> {
 /// a command line using one gets a clear refusal instead of clap's bare
 /// "unexpected argument".
 pub const UNSUPPORTED_AIPERF_FLAGS: &[&str] = &[
-    "--export-level",
-    "--profile-export-level",
-    "--profile-export-prefix",
-    "--profile-export-file",
     "--slice-duration",
     "--export-outputs-json",
     "--goodput",
@@ -141,7 +137,6 @@ pub const UNSUPPORTED_AIPERF_FLAGS: &[&str] = &[
     "--wait-for-model-timeout",
     "--server-metrics",
     "--gpu-telemetry",
-    "--failed-request-threshold",
     "--fixed-schedule",
     "--config",
 ];
@@ -187,6 +182,29 @@ pub(super) fn parse_ui_type(s: &str) -> Result<UiType, String> {
         _ => Err(format!(
             "'{s}' is not a UI type; allowed: none, simple, dashboard"
         )),
+    }
+}
+
+pub(super) fn parse_export_level(s: &str) -> Result<ExportLevel, String> {
+    match normalize_choice(s).as_str() {
+        "summary" => Ok(ExportLevel::Summary),
+        "records" => Ok(ExportLevel::Records),
+        "raw" => Ok(ExportLevel::Raw),
+        _ => Err(format!(
+            "'{s}' is not an export level; allowed: summary, records, raw"
+        )),
+    }
+}
+
+/// A ratio in [0, 1] (`--failed-request-threshold`).
+pub(super) fn parse_ratio(s: &str) -> Result<f64, String> {
+    let v = parse_f64(s)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{s} is out of range; allowed: a ratio >= 0 and <= 1"
+        ))
     }
 }
 

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::{
-    ArrivalPattern, AudioFormat, CustomDatasetType, ProfileConfig, Scheme, TlsOptions, TlsRoots,
-    UiType,
+    ArrivalPattern, AudioFormat, CustomDatasetType, ExportLevel, ProfileConfig, Scheme, TlsOptions,
+    TlsRoots, UiType,
 };
 
 /// Stand-in for the binary's top-level parser (src/main.rs).
@@ -709,8 +709,8 @@ fn unsupported_aiperf_flags_are_named() {
     let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
     let msg = unsupported_aiperf_flag(&args("-m m --goodput time_to_first_token:100"));
     assert!(msg.is_some_and(|m| m.starts_with("--goodput is an AIPerf option")));
-    let msg = unsupported_aiperf_flag(&args("-m m --export-level=records"));
-    assert!(msg.is_some_and(|m| m.starts_with("--export-level is")));
+    let msg = unsupported_aiperf_flag(&args("-m m --fixed-schedule=true"));
+    assert!(msg.is_some_and(|m| m.starts_with("--fixed-schedule is")));
     assert!(unsupported_aiperf_flag(&args("-m m --concurrency 4 --no-server-metrics")).is_none());
     // Every name here is unknown to the parser (else it would be supported).
     for flag in UNSUPPORTED_AIPERF_FLAGS {
@@ -868,4 +868,31 @@ fn log_levels_and_dataset_types_use_aiperf_names() {
         e.message,
         "'csv' is not a dataset type; allowed: single_turn"
     );
+}
+
+#[test]
+fn export_prefix_and_level_resolve_as_in_aiperf() {
+    let c = ok("-m m");
+    assert_eq!(
+        (c.export_prefix, c.export_level),
+        (None, ExportLevel::Records)
+    );
+    // A known suffix is stripped (the first that matches, longest first).
+    for (given, base) in [
+        ("foo", "foo"),
+        ("foo.json", "foo"),
+        ("foo_timeslices.csv", "foo"),
+        ("foo_raw.jsonl", "foo"),
+        ("runs/foo.csv", "runs/foo"),
+        // An absolute path keeps only its file name: exports stay in the
+        // artifact directory.
+        ("/tmp/elsewhere/bar.jsonl", "bar"),
+    ] {
+        let c = ok(&format!("-m m --profile-export-prefix {given}"));
+        assert_eq!(c.export_prefix.as_deref(), Some(base), "{given}");
+    }
+    let c = ok("-m m --profile-export-level SUMMARY --failed-request-threshold 0.25");
+    assert_eq!(c.export_level, ExportLevel::Summary);
+    assert_eq!(c.failed_request_threshold, Some(0.25));
+    assert_eq!(ok("-m m --export-level raw").export_level, ExportLevel::Raw);
 }

@@ -17,8 +17,8 @@ use super::parse::{
 };
 use super::{defaults, ProfileArgs};
 use crate::config::{
-    ArrivalPattern, AudioConfig, AudioFormat, CustomDatasetType, FlagError, ProfileConfig,
-    PromptConfig, Scheme, Target, TlsOptions, UiType,
+    ArrivalPattern, AudioConfig, AudioFormat, CustomDatasetType, ExportLevel, FlagError,
+    ProfileConfig, PromptConfig, Scheme, Target, TlsOptions, UiType,
 };
 
 /// The longest time any flag may name: 10^9 s (about 32 years), which every
@@ -135,6 +135,10 @@ impl ProfileArgs {
                 .dataset_memory_mb
                 .unwrap_or(crate::dataset::pool::DEFAULT_MEMORY_MB),
             artifact_dir,
+            export_prefix: export_prefix(&a)?,
+            export_level: a.export_level.unwrap_or(ExportLevel::Records),
+            export_raw_audio: a.export_raw_audio,
+            failed_request_threshold: a.failed_request_threshold,
             api_key: a.api_key,
             tls,
             headers,
@@ -611,6 +615,54 @@ fn ui_type(a: &ProfileArgs) -> UiType {
 }
 
 /// `--output-artifact-dir` as given, else `artifacts/<AIPerf's run name>`.
+/// AIPerf's suffixes stripped from `--profile-export-prefix`, longest first
+/// (`foo_raw.jsonl` and `foo` both give the base `foo`).
+const EXPORT_SUFFIXES: [&str; 14] = [
+    "_server_metrics.parquet",
+    "_server_metrics.jsonl",
+    "_server_metrics.json",
+    "_server_metrics.csv",
+    "_network_latency.jsonl",
+    "_gpu_telemetry.jsonl",
+    "_timeslices.csv",
+    "_timeslices.json",
+    "_console.txt",
+    "_raw.jsonl",
+    ".parquet",
+    ".csv",
+    ".json",
+    ".jsonl",
+];
+
+/// `--profile-export-prefix` as AIPerf resolves it: an absolute path keeps
+/// only its file name (exports stay in the artifact directory), then the
+/// first known suffix is stripped.
+fn export_prefix(a: &ProfileArgs) -> Result<Option<String>, FlagError> {
+    let Some(p) = &a.profile_export_prefix else {
+        return Ok(None);
+    };
+    let bad = |why: &str| FlagError {
+        flag: "--profile-export-prefix",
+        message: format!("'{}' {why}", p.display()),
+    };
+    let raw = if p.is_absolute() {
+        p.file_name()
+            .ok_or_else(|| bad("names no file"))?
+            .to_str()
+            .ok_or_else(|| bad("is not valid UTF-8"))?
+    } else {
+        p.to_str().ok_or_else(|| bad("is not valid UTF-8"))?
+    };
+    let base = EXPORT_SUFFIXES
+        .iter()
+        .find_map(|s| raw.strip_suffix(s))
+        .unwrap_or(raw);
+    if base.is_empty() || base.ends_with('/') {
+        return Err(bad("leaves no file name once its suffix is stripped"));
+    }
+    Ok(Some(base.to_string()))
+}
+
 fn artifact_dir(a: &ProfileArgs, model_names: &[String]) -> PathBuf {
     match &a.output_artifact_dir {
         Some(dir) => dir.clone(),

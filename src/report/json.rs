@@ -141,6 +141,9 @@ pub(crate) fn document(cfg: &ProfileConfig, run: &RunOutput, summary: &MetricsSu
         f.push((r.def.tag, metric_object(r)));
     }
     // audioperf extensions, last so AIPerf readers see its layout unchanged.
+    if let Some(reason) = &run.stop_reason {
+        f.push(("stop_reason", Ordered::Val(json!(reason))));
+    }
     let a = &summary.accounting;
     f.push((
         "request_accounting",

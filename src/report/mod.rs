@@ -24,7 +24,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::ProfileConfig;
+use crate::config::{ExportLevel, ProfileConfig};
 use crate::dataset::Dataset;
 use crate::metrics::{MetricsSummary, RecordMetrics};
 use crate::record::RunOutput;
@@ -37,6 +37,46 @@ pub const JSON_FILE: &str = "profile_export_aiperf.json";
 pub const JSONL_FILE: &str = "profile_export.jsonl";
 pub const INPUTS_FILE: &str = "inputs.json";
 pub const CONSOLE_FILE: &str = "profile_export_console.txt";
+pub const RAW_JSONL_FILE: &str = "profile_export_raw.jsonl";
+pub const TIMESLICES_CSV_FILE: &str = "profile_export_aiperf_timeslices.csv";
+pub const TIMESLICES_JSON_FILE: &str = "profile_export_aiperf_timeslices.json";
+
+/// Where each export goes: AIPerf's names, or `PREFIX.csv` etc. with
+/// `--profile-export-prefix` (the base, suffix already stripped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportFiles {
+    pub csv: PathBuf,
+    pub json: PathBuf,
+    pub jsonl: PathBuf,
+    pub raw_jsonl: PathBuf,
+    pub timeslices_csv: PathBuf,
+    pub timeslices_json: PathBuf,
+    pub console: PathBuf,
+    pub inputs: PathBuf,
+}
+
+impl ExportFiles {
+    pub fn new(dir: &Path, prefix: Option<&str>) -> ExportFiles {
+        let named = |with_prefix: &str, default: &str| match prefix {
+            Some(base) => dir.join(format!("{base}{with_prefix}")),
+            None => dir.join(default),
+        };
+        ExportFiles {
+            csv: named(".csv", CSV_FILE),
+            json: named(".json", JSON_FILE),
+            jsonl: named(".jsonl", JSONL_FILE),
+            raw_jsonl: named("_raw.jsonl", RAW_JSONL_FILE),
+            timeslices_csv: named("_timeslices.csv", TIMESLICES_CSV_FILE),
+            timeslices_json: named("_timeslices.json", TIMESLICES_JSON_FILE),
+            console: named("_console.txt", CONSOLE_FILE),
+            inputs: dir.join(INPUTS_FILE),
+        }
+    }
+
+    pub fn for_config(cfg: &ProfileConfig) -> ExportFiles {
+        ExportFiles::new(&cfg.artifact_dir, cfg.export_prefix.as_deref())
+    }
+}
 
 /// Which export a path is (the console prints "CSV Export: ..." etc.).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,31 +155,29 @@ pub fn write_all(
     // file's own error names its path.
     let _ = fs::create_dir_all(dir);
 
+    let files = ExportFiles::new(dir, cfg.export_prefix.as_deref());
     let csv_text = csv::render(summary);
-    write_file(&mut report, ExportKind::Csv, dir.join(CSV_FILE), |w| {
+    write_file(&mut report, ExportKind::Csv, files.csv, |w| {
         w.write_all(csv_text.as_bytes())
     });
-    write_file(&mut report, ExportKind::Json, dir.join(JSON_FILE), |w| {
+    write_file(&mut report, ExportKind::Json, files.json, |w| {
         json::write(w, cfg, run, summary)
     });
-    let jsonl_path = dir.join(JSONL_FILE);
     match jsonl {
-        Jsonl::Records(records) => write_file(&mut report, ExportKind::Jsonl, jsonl_path, |w| {
+        Jsonl::Records(_) | Jsonl::Streamed(_) if cfg.export_level == ExportLevel::Summary => {}
+        Jsonl::Records(records) => write_file(&mut report, ExportKind::Jsonl, files.jsonl, |w| {
             jsonl::write(w, run, records)
         }),
-        Jsonl::Streamed(Ok(())) => report.written.push((ExportKind::Jsonl, jsonl_path)),
+        Jsonl::Streamed(Ok(())) => report.written.push((ExportKind::Jsonl, files.jsonl)),
         Jsonl::Streamed(Err(error)) => report.errors.push(ExportError {
             kind: ExportKind::Jsonl,
-            path: jsonl_path,
+            path: files.jsonl,
             error,
         }),
     }
-    write_file(
-        &mut report,
-        ExportKind::Inputs,
-        dir.join(INPUTS_FILE),
-        |w| inputs::write(w, dataset),
-    );
+    write_file(&mut report, ExportKind::Inputs, files.inputs, |w| {
+        inputs::write(w, dataset)
+    });
     // The console text file mirrors the error summary and tables (no
     // footer), as AIPerf's does, plus the saturation warning when there is one.
     let mut tables = console::render_errors(summary) + &console::render_tables(summary);
@@ -148,12 +186,9 @@ pub fn write_all(
         tables.push_str(&w);
         tables.push('\n');
     }
-    write_file(
-        &mut report,
-        ExportKind::Console,
-        dir.join(CONSOLE_FILE),
-        |w| w.write_all(tables.as_bytes()),
-    );
+    write_file(&mut report, ExportKind::Console, files.console, |w| {
+        w.write_all(tables.as_bytes())
+    });
     report
 }
 
@@ -163,6 +198,10 @@ fn write_file(
     path: PathBuf,
     body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) {
+    // A prefix may name a subdirectory (`--profile-export-prefix runs/a`).
+    if let Some(parent) = path.parent() {
+        let _ = fs::create_dir_all(parent);
+    }
     let result = File::create(&path).and_then(|f| {
         let mut w = BufWriter::with_capacity(1 << 16, f);
         body(&mut w)?;
