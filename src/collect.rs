@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
+use crate::dataset::PreparedRequest;
 use crate::metrics::{Accumulator, ComputeOptions};
 use crate::record::{Finished, RecordQueue};
-use crate::report::jsonl;
+use crate::report::raw::RawRequest;
+use crate::report::{self, jsonl};
 use crate::sys::clock::ClockAnchor;
 use crate::tokens::{self, RequestTokens, TokenCounter};
 
@@ -43,6 +45,17 @@ pub struct CollectInputs<'a> {
     pub anchor: ClockAnchor,
     /// `--failed-request-threshold`, when given.
     pub failure_policy: Option<FailurePolicy<'a>>,
+    /// `--export-level raw`: where each request's payload and response go.
+    pub raw: Option<RawExport<'a>>,
+}
+
+/// The raw export's inputs.
+pub struct RawExport<'a> {
+    pub path: &'a Path,
+    /// The dataset entries, for each request's headers and payload.
+    pub requests: &'a [PreparedRequest],
+    /// `--export-raw-audio`: keep base64 audio in the payloads.
+    pub keep_audio: bool,
 }
 
 /// Stops the run once too many of its profiling requests failed.
@@ -99,6 +112,8 @@ pub struct Collected<'a> {
     pub jsonl: io::Result<()>,
     /// Set when `--failed-request-threshold` stopped the run.
     pub threshold_stop: Option<ThresholdStop>,
+    /// The raw export's outcome, when there is one.
+    pub raw: Option<io::Result<()>>,
 }
 
 /// Drains `queue` until it is closed and empty, writing the JSONL to
@@ -114,8 +129,18 @@ pub fn run<'a>(
         lines: 0,
         jsonl: Ok(()),
         threshold_stop: None,
+        raw: None,
     };
     let mut failures = FailureCount::default();
+    let mut raw_out = inputs
+        .raw
+        .as_ref()
+        .map(|r| File::create(r.path).map(|f| BufWriter::with_capacity(1 << 20, f)));
+    // Each entry's headers and payload, made the first time it is sent.
+    let raw_requests: Vec<OnceLock<RawRequest>> = match &inputs.raw {
+        Some(r) => r.requests.iter().map(|_| OnceLock::new()).collect(),
+        None => Vec::new(),
+    };
     let mut batch: Vec<Finished> = Vec::with_capacity(BATCH);
     let isl_memo: Vec<OnceLock<u64>> = inputs.prompts.iter().map(|_| OnceLock::new()).collect();
     loop {
@@ -145,6 +170,17 @@ pub fn run<'a>(
                     Err(e) => out = Some(Err(e)),
                 }
             }
+            if let (Some(Ok(w)), Some(raw)) = (&mut raw_out, &inputs.raw) {
+                let i = f.record.dataset_index as usize;
+                if let (Some(memo), Some(req)) = (raw_requests.get(i), raw.requests.get(i)) {
+                    let request = memo.get_or_init(|| RawRequest::new(req, raw.keep_audio));
+                    let written =
+                        report::raw::write_line(w, &f.record, inputs.anchor, request, &f.raw);
+                    if let Err(e) = written {
+                        raw_out = Some(Err(e));
+                    }
+                }
+            }
             if let (Some(policy), None, false) = (
                 &inputs.failure_policy,
                 collected.threshold_stop,
@@ -160,6 +196,7 @@ pub fn run<'a>(
         Some(w) => w.and_then(|mut w| w.flush()),
         None => Ok(()),
     };
+    collected.raw = raw_out.map(|w| w.and_then(|mut w| w.flush()));
     collected
 }
 
@@ -237,6 +274,7 @@ mod tests {
                 queue.push(Finished {
                     record: r.clone(),
                     text: Box::default(),
+                    raw: Default::default(),
                 });
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -267,6 +305,7 @@ mod tests {
                 opts: ComputeOptions::default(),
                 anchor: anchor(),
                 failure_policy: None,
+                raw: None,
             },
         )
     }
@@ -287,6 +326,7 @@ mod tests {
             queue.push(Finished {
                 record: r,
                 text: Box::default(),
+                raw: Default::default(),
             });
         }
         queue.close();
@@ -306,6 +346,7 @@ mod tests {
                     grace_records: 4,
                     stop,
                 }),
+                raw: None,
             },
         );
         assert_eq!(stop.load(Ordering::Relaxed), got.threshold_stop.is_some());
@@ -357,6 +398,7 @@ mod tests {
             queue.push(Finished {
                 record: r.clone(),
                 text: (&text[..]).into(),
+                raw: Default::default(),
             });
         }
         queue.close();
@@ -380,6 +422,7 @@ mod tests {
             queue.push(Finished {
                 record: crate::metrics::tests::rec(i, 0, 1, 2, 1, 1),
                 text: Box::default(),
+                raw: Default::default(),
             });
         }
         assert_eq!(queue.dropped(), 6);
@@ -395,6 +438,7 @@ mod tests {
         queue.push(Finished {
             record: crate::metrics::tests::rec(0, 0, 1, 2, 1, 1),
             text: Box::default(),
+            raw: Default::default(),
         });
         queue.close();
         let dir = tempfile::tempdir().unwrap();

@@ -162,7 +162,10 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         UiType::Simple | UiType::Dashboard => std::io::stderr().is_terminal(),
     };
     let total = cfg.request_count.saturating_add(cfg.warmup_request_count);
-    let queue = Arc::new(RecordQueue::new(RECORD_QUEUE_CAPACITY, tokenizer.is_some()));
+    let queue = Arc::new(
+        RecordQueue::new(RECORD_QUEUE_CAPACITY, tokenizer.is_some())
+            .with_raw(cfg.export_level == ExportLevel::Raw),
+    );
     let counter = tokenizer.as_ref().map(|t| t as &dyn tokens::TokenCounter);
     let prompts: Vec<&str> = match counter {
         Some(_) => ds.requests.iter().map(|r| r.text.as_str()).collect(),
@@ -196,6 +199,11 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
                     opts: metrics::ComputeOptions::from_config(&cfg, &audio_seconds),
                     anchor,
                     failure_policy,
+                    raw: (cfg.export_level == ExportLevel::Raw).then(|| collect::RawExport {
+                        path: &files.raw_jsonl,
+                        requests: &ds.requests,
+                        keep_audio: cfg.export_raw_audio,
+                    }),
                 },
             )
         });
@@ -314,6 +322,18 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         &summary,
         report::Jsonl::Streamed(collected.jsonl),
     );
+    let mut exports = exports;
+    match collected.raw {
+        Some(Ok(())) => exports
+            .written
+            .push((report::ExportKind::Raw, files.raw_jsonl.clone())),
+        Some(Err(error)) => exports.errors.push(report::ExportError {
+            kind: report::ExportKind::Raw,
+            path: files.raw_jsonl.clone(),
+            error,
+        }),
+        None => {}
+    }
     for e in &exports.errors {
         log.error_line(&e.to_string());
     }

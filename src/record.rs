@@ -18,6 +18,68 @@ pub struct Finished {
     /// `output_text` and `reasoning_text` index it. Empty unless the queue
     /// asked for text (`RecordQueue::wants_text`).
     pub text: Box<[u8]>,
+    /// The response as received; empty unless the queue asked for it
+    /// (`RecordQueue::wants_raw`, `--export-level raw`).
+    pub raw: RawResponse,
+}
+
+/// What a `RawResponse` piece is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawKind {
+    /// The data of one SSE event.
+    SseData,
+    /// A whole (non-streaming or error) body.
+    Body,
+}
+
+/// A request's response as it arrived, for `--export-level raw`: each SSE
+/// event's data, or the whole body, with the time it was read. One buffer
+/// per request (`[ns u64][kind u8][len u32][bytes]` per piece), filled only
+/// when the raw export is on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RawResponse {
+    buf: Vec<u8>,
+}
+
+impl RawResponse {
+    const PIECE_HEAD: usize = 8 + 1 + 4;
+
+    pub fn push(&mut self, at: Nanos, kind: RawKind, data: &[u8]) {
+        // A piece longer than u32::MAX is cut (bodies are capped far below).
+        let len = data.len().min(u32::MAX as usize);
+        self.buf.reserve(Self::PIECE_HEAD + len);
+        self.buf.extend_from_slice(&at.to_le_bytes());
+        self.buf.push(match kind {
+            RawKind::SseData => 0,
+            RawKind::Body => 1,
+        });
+        self.buf.extend_from_slice(&(len as u32).to_le_bytes());
+        self.buf.extend_from_slice(&data[..len]);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The pieces in arrival order.
+    pub fn pieces(&self) -> impl Iterator<Item = (Nanos, RawKind, &[u8])> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let head = self.buf.get(at..at + Self::PIECE_HEAD)?;
+            let ns = Nanos::from_le_bytes(head[..8].try_into().ok()?);
+            let kind = if head[8] == 0 {
+                RawKind::SseData
+            } else {
+                RawKind::Body
+            };
+            let len = u32::from_le_bytes(head[9..13].try_into().ok()?) as usize;
+            let data = self
+                .buf
+                .get(at + Self::PIECE_HEAD..at + Self::PIECE_HEAD + len)?;
+            at += Self::PIECE_HEAD + len;
+            Some((ns, kind, data))
+        })
+    }
 }
 
 /// The bounded queue between the workers and the collector: lock-free, and
@@ -28,6 +90,7 @@ pub struct Finished {
 pub struct RecordQueue {
     queue: crossbeam_queue::ArrayQueue<Finished>,
     wants_text: bool,
+    wants_raw: bool,
     dropped: AtomicU64,
     /// Set once every worker has ended: the collector drains and stops.
     closed: AtomicBool,
@@ -40,6 +103,7 @@ impl RecordQueue {
         RecordQueue {
             queue: crossbeam_queue::ArrayQueue::new(capacity.max(1)),
             wants_text,
+            wants_raw: false,
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         }
@@ -47,6 +111,16 @@ impl RecordQueue {
 
     pub fn wants_text(&self) -> bool {
         self.wants_text
+    }
+
+    /// Workers also attach each response as received (`--export-level raw`).
+    pub fn with_raw(mut self, on: bool) -> RecordQueue {
+        self.wants_raw = on;
+        self
+    }
+
+    pub fn wants_raw(&self) -> bool {
+        self.wants_raw
     }
 
     /// Hands a record over; never blocks. Drops (and counts) it when full.
@@ -294,5 +368,28 @@ impl RequestRecord {
     pub fn schedule_lag_ns(&self) -> Option<Nanos> {
         self.intended_start_ns
             .map(|i| self.start_ns.saturating_sub(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_pieces_come_back_in_order() {
+        let mut raw = RawResponse::default();
+        assert!(raw.is_empty() && raw.pieces().next().is_none());
+        raw.push(5, RawKind::SseData, b"{\"a\":1}");
+        raw.push(7, RawKind::SseData, b"");
+        raw.push(9, RawKind::Body, b"[DONE]");
+        let got: Vec<_> = raw.pieces().collect();
+        assert_eq!(
+            got,
+            [
+                (5, RawKind::SseData, &b"{\"a\":1}"[..]),
+                (7, RawKind::SseData, &b""[..]),
+                (9, RawKind::Body, &b"[DONE]"[..]),
+            ]
+        );
     }
 }

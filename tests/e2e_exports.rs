@@ -171,3 +171,87 @@ fn bad_export_flags_are_command_line_errors() {
         assert!(!dir.exists(), "{flag} {value}: nothing may be written");
     }
 }
+
+#[test]
+fn raw_level_writes_each_payload_and_response_in_aiperfs_layout() {
+    // 4 content tokens: role chunk + 4 tokens + finish/usage + [DONE].
+    let mock = MockServer::start(&["--ttft-ms", "1", "--itl-ms", "1", "--output-tokens", "4"]);
+    let tmp = tempdir();
+    let dir = tmp.path().join("run");
+    let out = run_into(&mock.url, &dir, "5", &["--export-level", "raw"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("Raw Records:"));
+    let lines = read_jsonl(&dir.join("profile_export_raw.jsonl"));
+    assert_eq!(lines.len(), 5);
+    assert_eq!(read_jsonl(&dir.join("profile_export.jsonl")).len(), 5);
+    for l in &lines {
+        let keys: Vec<&str> = l
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            [
+                "metadata",
+                "start_perf_ns",
+                "request_headers",
+                "status",
+                "responses",
+                "payload"
+            ]
+        );
+        assert_eq!(l["status"], 200);
+        let responses = l["responses"].as_array().cloned().unwrap_or_default();
+        let values: Vec<&str> = responses
+            .iter()
+            .filter_map(|r| r["packets"][0]["value"].as_str())
+            .collect();
+        assert_eq!(values.last(), Some(&"[DONE]"), "{values:?}");
+        let content: String = values
+            .iter()
+            .filter_map(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+            .filter_map(|v| {
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect();
+        assert_eq!(content.split_whitespace().count(), 4, "{content:?}");
+        // Arrival times are monotonic and after the send.
+        let start = l["start_perf_ns"].as_u64().unwrap_or(u64::MAX);
+        let times: Vec<u64> = responses
+            .iter()
+            .filter_map(|r| r["perf_ns"].as_u64())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]) && times[0] > start);
+        let audio = &l["payload"]["messages"][0]["content"][1]["input_audio"];
+        assert!(
+            audio["data"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("elided"),
+            "{audio}"
+        );
+        assert_eq!(audio["format"], "wav");
+    }
+
+    // --export-raw-audio keeps the base64 the request carried.
+    let kept = tmp.path().join("kept");
+    let out = run_into(
+        &mock.url,
+        &kept,
+        "1",
+        &["--export-level", "raw", "--export-raw-audio"],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let lines = read_jsonl(&kept.join("profile_export_raw.jsonl"));
+    let data = lines[0]["payload"]["messages"][0]["content"][1]["input_audio"]["data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        data.starts_with("UklGR"),
+        "a base64 WAV (RIFF): {}",
+        &data[..data.len().min(20)]
+    );
+}

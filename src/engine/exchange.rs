@@ -13,7 +13,7 @@ use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
 use crate::http::sse::{SseSplitter, MAX_EVENT_BYTES};
 use crate::openai::{classify, parse_completion, StreamChunk};
-use crate::record::{ErrorKind, RequestError, RequestRecord};
+use crate::record::{ErrorKind, RawKind, RawResponse, RequestError, RequestRecord};
 use crate::sys::clock::{now_ns, Nanos};
 use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRent;
@@ -35,6 +35,9 @@ pub struct ConnState {
     pub text: Vec<u8>,
     /// Leading bytes of `text` that are reasoning (sent before any content).
     pub reasoning_len: usize,
+    /// The current response as received, when the raw export is on (None:
+    /// nothing is copied).
+    pub raw: Option<RawResponse>,
 }
 
 impl Default for ConnState {
@@ -50,6 +53,7 @@ impl Default for ConnState {
             },
             text: Vec::new(),
             reasoning_len: 0,
+            raw: None,
         }
     }
 }
@@ -85,6 +89,8 @@ struct EventSink<'r, 't> {
     reasoning_len: usize,
     /// The text passed [`MAX_STREAMED_TEXT`]: the exchange fails.
     text_overflow: bool,
+    /// Each event's data, when the raw export is on.
+    raw: Option<&'t mut RawResponse>,
 }
 
 impl EventSink<'_, '_> {
@@ -92,6 +98,9 @@ impl EventSink<'_, '_> {
         // `[DONE]` ends the stream: anything after it is not part of the answer.
         if self.saw_done {
             return;
+        }
+        if let Some(raw) = self.raw.as_deref_mut() {
+            raw.push(self.now, RawKind::SseData, data);
         }
         self.events += 1;
         match classify(data) {
@@ -233,6 +242,7 @@ pub async fn read_response<S: AsyncReadRent>(
     st.body.start(&head, streaming);
 
     let mut text = std::mem::take(&mut st.text);
+    let mut raw = st.raw.take();
     let mut sink = EventSink {
         rec,
         text: &mut text,
@@ -241,6 +251,7 @@ pub async fn read_response<S: AsyncReadRent>(
         reasoning_len: 0,
         events: 0,
         text_overflow: false,
+        raw: raw.as_mut(),
     };
     let body = read_body(
         stream,
@@ -250,7 +261,12 @@ pub async fn read_response<S: AsyncReadRent>(
         &mut sink,
         bytes_read,
     );
-    if let Err(f) = body.await {
+    let read = body.await;
+    if let (Some(r), false) = (sink.raw.as_deref_mut(), streaming) {
+        r.push(sink.now, RawKind::Body, &st.body.buffered);
+    }
+    if let Err(f) = read {
+        st.raw = raw;
         return f.into();
     }
     let EventSink {
@@ -264,6 +280,7 @@ pub async fn read_response<S: AsyncReadRent>(
     rec.end_ns = end;
     *events += n;
     st.reasoning_len = reasoning_len;
+    st.raw = raw;
 
     if !ok_status {
         rec.error = Some(status_error(&st.body.buffered, head.status));

@@ -5,7 +5,7 @@
 use super::exchange::{read_response, send_request, Outcome};
 use super::state::{CancelReason, Conn, Local, Shared};
 use super::stream::{self, ConnectError, Stream};
-use crate::record::{ErrorKind, Finished, RequestError, RequestRecord};
+use crate::record::{ErrorKind, Finished, RawResponse, RequestError, RequestRecord};
 use crate::sys::clock::{now_ns, Nanos};
 use monoio::time::Instant;
 use std::rc::Rc;
@@ -74,6 +74,9 @@ pub(super) async fn one_request(
         Some(c) => c,
         None => open_for(local, &mut rec, t0).await?,
     };
+    if local.shared.records.wants_raw() {
+        conn.st.raw = Some(RawResponse::default());
+    }
     let deadline = Instant::now() + local.shared.request_timeout;
     let sent = send(local, &mut conn, request, &mut rec, deadline).await;
     if reconnected && rec.start_ns > t0 {
@@ -92,7 +95,8 @@ pub(super) async fn one_request(
     };
     let keep = end_record(&mut rec, ended, local.shared.request_timeout);
     let text = std::mem::take(&mut conn.st.text);
-    finish(local, rec, &text, conn.st.reasoning_len);
+    let raw = conn.st.raw.take().unwrap_or_default();
+    finish(local, rec, &text, conn.st.reasoning_len, raw);
     conn.st.text = text;
     keep.then_some(conn)
 }
@@ -112,7 +116,7 @@ async fn open_for(local: &Local, rec: &mut RequestRecord, t0: Nanos) -> Option<C
             rec.start_ns = t0;
             rec.end_ns = now_ns();
             rec.error = Some(error);
-            finish(local, std::mem::take(rec), &[], 0);
+            finish(local, std::mem::take(rec), &[], 0, RawResponse::default());
             let fails = conns.connect_failures.get() + 1;
             conns.connect_failures.set(fails);
             // A server that never accepted a connection is not going to:
@@ -260,7 +264,13 @@ fn picked_for_cancel(seed: u64, id: u64, rate: f64) -> bool {
 
 /// Hands the record over to the collector, with its generated text when a
 /// tokenizer will count it (one copy per request, not per event).
-fn finish(local: &Local, mut rec: RequestRecord, text: &[u8], reasoning_len: usize) {
+fn finish(
+    local: &Local,
+    mut rec: RequestRecord,
+    text: &[u8],
+    reasoning_len: usize,
+    raw: RawResponse,
+) {
     let queue = &local.shared.records;
     let text: Box<[u8]> = if queue.wants_text() {
         rec.output_text = 0..text.len();
@@ -275,7 +285,11 @@ fn finish(local: &Local, mut rec: RequestRecord, text: &[u8], reasoning_len: usi
     }
     p.completed.fetch_add(1, Ordering::Relaxed);
     local.out.requests.set(local.out.requests.get() + 1);
-    queue.push(Finished { record: rec, text });
+    queue.push(Finished {
+        record: rec,
+        text,
+        raw,
+    });
 }
 
 /// Opens a connection (TCP, then TLS for https), bounded by the request

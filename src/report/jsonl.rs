@@ -27,7 +27,13 @@ struct Line<'a> {
 impl Serialize for Line<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("metadata", &Metadata(self))?;
+        map.serialize_entry(
+            "metadata",
+            &Metadata {
+                r: self.r,
+                anchor: self.anchor,
+            },
+        )?;
         map.serialize_entry("metrics", &Metrics(self.values))?;
         if let Some(e) = error_details(self.r) {
             map.serialize_entry("error", &ErrorObject(e))?;
@@ -36,11 +42,15 @@ impl Serialize for Line<'_> {
     }
 }
 
-struct Metadata<'a>(&'a Line<'a>);
+/// A record's `metadata` object (also the raw export's).
+pub(crate) struct Metadata<'a> {
+    pub r: &'a RequestRecord,
+    pub anchor: Option<ClockAnchor>,
+}
 
 impl Serialize for Metadata<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Line { r, anchor, .. } = self.0;
+        let Metadata { r, anchor } = self;
         let wall = |ns: u64| anchor.map_or(ns, |a| a.wall_of(ns));
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("session_num", &r.request_id)?;

@@ -18,6 +18,7 @@ pub mod json;
 pub mod jsonl;
 pub mod log;
 mod ordered;
+pub mod raw;
 pub mod selfcheck;
 
 use std::fs::{self, File};
@@ -84,6 +85,8 @@ pub enum ExportKind {
     Csv,
     Json,
     Jsonl,
+    /// `profile_export_raw.jsonl` (`--export-level raw`).
+    Raw,
     Inputs,
     Console,
 }
@@ -94,6 +97,7 @@ impl ExportKind {
         match self {
             ExportKind::Csv => Some("CSV Export"),
             ExportKind::Json => Some("JSON Export"),
+            ExportKind::Raw => Some("Raw Records"),
             _ => None,
         }
     }
