@@ -122,6 +122,10 @@ pub struct ProfileArgs {
         value_name = "DIR"
     )]
     pub output_artifact_dir: Option<PathBuf>,
+    /// Print the HTTP trace timing table (blocked, DNS, connecting, sending,
+    /// waiting, receiving, ...) at the end; the exports always hold it.
+    #[arg(long = "show-trace-timing")]
+    pub show_trace_timing: bool,
 
     // ---- Tokenizer ----
     /// Tokenizer (Hugging Face id or local folder); defaults to the model name.

@@ -13,7 +13,7 @@ use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
 use crate::http::sse::{SseSplitter, MAX_EVENT_BYTES};
 use crate::openai::{classify, parse_completion, StreamChunk};
-use crate::record::{ErrorKind, RequestError, RequestRecord};
+use crate::record::{ErrorKind, RequestError, RequestRecord, MAX_TOKEN_TIMES};
 use crate::sys::clock::{now_ns, Nanos};
 use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRent;
@@ -35,6 +35,9 @@ pub struct ConnState {
     pub text: Vec<u8>,
     /// Leading bytes of `text` that are reasoning (sent before any content).
     pub reasoning_len: usize,
+    /// Arrival times of the current request's token events; the worker
+    /// copies them into the record once the request ends.
+    pub token_ns: Vec<Nanos>,
 }
 
 impl Default for ConnState {
@@ -50,6 +53,7 @@ impl Default for ConnState {
             },
             text: Vec::new(),
             reasoning_len: 0,
+            token_ns: Vec::new(),
         }
     }
 }
@@ -61,6 +65,7 @@ impl ConnState {
         self.read_buf.clear();
         self.text.clear();
         self.reasoning_len = 0;
+        self.token_ns.clear();
     }
 }
 
@@ -78,6 +83,8 @@ struct EventSink<'r, 't> {
     rec: &'r mut RequestRecord,
     /// The request's generated text so far.
     text: &'t mut Vec<u8>,
+    /// Arrival times of the token events so far.
+    token_ns: &'t mut Vec<Nanos>,
     now: Nanos,
     saw_done: bool,
     events: u64,
@@ -108,6 +115,9 @@ impl EventSink<'_, '_> {
                     let r = &mut *self.rec;
                     let before_content = r.first_output_ns.is_none();
                     r.token_events += 1;
+                    if self.token_ns.len() < MAX_TOKEN_TIMES {
+                        self.token_ns.push(self.now);
+                    }
                     match r.token_events {
                         1 => r.first_token_ns = Some(self.now),
                         2 => r.second_token_ns = Some(self.now),
@@ -208,9 +218,14 @@ pub async fn send_request(
     rec: &mut RequestRecord,
 ) -> Result<(), Outcome> {
     st.begin();
-    rec.start_ns = now_ns();
+    rec.send_ns = now_ns();
+    rec.start_ns = rec.send_ns;
     match stream.write_request(request).await {
-        Ok(_) => Ok(()),
+        Ok(writes) => {
+            rec.sent_ns = now_ns();
+            rec.send_writes += writes;
+            Ok(())
+        }
         Err(e) => Err(fail(rec, io_kind(&e), format!("write failed: {e}")).into()),
     }
 }
@@ -233,9 +248,11 @@ pub async fn read_response<S: AsyncReadRent>(
     st.body.start(&head, streaming);
 
     let mut text = std::mem::take(&mut st.text);
+    let mut token_ns = std::mem::take(&mut st.token_ns);
     let mut sink = EventSink {
         rec,
         text: &mut text,
+        token_ns: &mut token_ns,
         now: head_read_ns,
         saw_done: false,
         reasoning_len: 0,
@@ -250,9 +267,7 @@ pub async fn read_response<S: AsyncReadRent>(
         &mut sink,
         bytes_read,
     );
-    if let Err(f) = body.await {
-        return f.into();
-    }
+    let body = body.await;
     let EventSink {
         rec,
         now: end,
@@ -261,6 +276,10 @@ pub async fn read_response<S: AsyncReadRent>(
         reasoning_len,
         ..
     } = sink;
+    st.token_ns = token_ns;
+    if let Err(f) = body {
+        return f.into();
+    }
     rec.end_ns = end;
     *events += n;
     st.reasoning_len = reasoning_len;
@@ -320,6 +339,7 @@ async fn read_head<S: AsyncReadRent>(
             ));
         }
         *bytes_read += n as u64;
+        rec.recv_reads += 1;
         if rec.ack_ns.is_none() {
             rec.ack_ns = Some(now);
         }
@@ -372,6 +392,7 @@ async fn read_body<S: AsyncReadRent>(
             }
             Ok((n, t)) => {
                 *bytes_read += n as u64;
+                sink.rec.recv_reads += 1;
                 sink.now = t;
             }
             Err(e) => {
@@ -416,6 +437,7 @@ impl BodyReader {
         let buffered = &mut self.buffered;
         let mut overflow = false;
         let mut deliver = |data: &[u8]| {
+            sink.rec.body_bytes_received += data.len() as u64;
             if streaming {
                 sse.feed(data, |ev| sink.on_event(ev));
             } else if buffered.len() + data.len() <= MAX_BUFFERED_BODY {
