@@ -162,3 +162,145 @@ impl UsageDiffs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Usage;
+
+    const MS: Nanos = 1_000_000;
+
+    /// A request as the engine stamps it: slot at 1 s, queued 3 ms before
+    /// (open loop), a new connection that took 2 ms, 1 ms to send, the head
+    /// 50 ms later, the last byte 190 ms after the first.
+    fn stamped() -> RequestRecord {
+        let t = 1_000 * MS;
+        RequestRecord {
+            intended_start_ns: Some(t - 4 * MS),
+            queued_ns: Some(t - 3 * MS),
+            slot_ns: t,
+            conn_setup_ns: Some(2 * MS),
+            start_ns: t + 2 * MS,
+            send_ns: t + 2 * MS,
+            sent_ns: t + 3 * MS,
+            ack_ns: Some(t + 53 * MS),
+            end_ns: t + 243 * MS,
+            send_writes: 2,
+            recv_reads: 22,
+            body_bytes_received: 5311,
+            token_ns: vec![t + 53 * MS, t + 63 * MS, t + 63 * MS, t + 80 * MS].into(),
+            ..Default::default()
+        }
+    }
+
+    fn value(out: &[(MetricId, f64)], id: MetricId) -> Option<f64> {
+        out.iter().find(|(i, _)| *i == id).map(|&(_, v)| v)
+    }
+
+    #[test]
+    fn phases_follow_the_stamps_and_add_up() {
+        let p = HttpPhases::of(&stamped()).unwrap();
+        assert_eq!(
+            p,
+            HttpPhases {
+                blocked: 3 * MS,
+                dns_lookup: 0,
+                connecting: 2 * MS,
+                sending: MS,
+                waiting: 50 * MS,
+                receiving: 190 * MS,
+                reused: false,
+            }
+        );
+        assert_eq!(p.connection_overhead(), 5 * MS);
+        assert_eq!(p.duration(), 241 * MS);
+        assert_eq!(p.total(), 246 * MS);
+
+        // A reused connection, taken at once (closed loop).
+        let mut r = stamped();
+        (r.queued_ns, r.conn_setup_ns) = (None, None);
+        let p = HttpPhases::of(&r).unwrap();
+        assert_eq!((p.blocked, p.connecting, p.reused), (0, 0, true));
+        assert_eq!(p.total(), p.duration());
+    }
+
+    #[test]
+    fn records_without_stamps_in_order_have_no_phases() {
+        assert_eq!(HttpPhases::of(&RequestRecord::default()), None);
+        let mut r = stamped();
+        r.ack_ns = None;
+        assert_eq!(HttpPhases::of(&r), None);
+        let mut r = stamped();
+        r.sent_ns = r.send_ns - 1;
+        assert_eq!(HttpPhases::of(&r), None);
+    }
+
+    #[test]
+    fn http_values_in_native_units() {
+        let mut out = Vec::new();
+        push_http(&stamped(), Some(216_020), &mut out);
+        use MetricId::*;
+        let v = |id| value(&out, id);
+        assert_eq!(v(HttpReqWaiting), Some((50 * MS) as f64));
+        assert_eq!(v(HttpReqReceiving), Some((190 * MS) as f64));
+        assert_eq!(v(HttpReqConnectionReused), Some(0.0));
+        assert_eq!(v(HttpReqDataSent), Some(216_020.0));
+        assert_eq!(v(HttpReqDataReceived), Some(5311.0));
+        assert_eq!(v(HttpReqChunksSent), Some(2.0));
+        assert_eq!(v(HttpReqChunksReceived), Some(22.0));
+        assert_eq!(v(HttpReqTotal), Some((246 * MS) as f64));
+        assert_eq!(out.len(), 14);
+        // No body size known: no data sent, the rest as before.
+        let mut out = Vec::new();
+        push_http(&stamped(), None, &mut out);
+        assert_eq!((out.len(), value(&out, HttpReqDataSent)), (13, None));
+    }
+
+    #[test]
+    fn gaps_and_credit_to_start() {
+        let r = stamped();
+        let gaps: Vec<Nanos> = inter_chunk_gaps(&r).collect();
+        assert_eq!(gaps, [10 * MS, 0, 17 * MS]);
+        // Open loop: from the intended time.
+        assert_eq!(credit_to_start(&r), Some(6 * MS));
+        // Closed loop: from the slot's claim.
+        let mut r = stamped();
+        r.intended_start_ns = None;
+        assert_eq!(credit_to_start(&r), Some(2 * MS));
+        assert_eq!(credit_to_start(&RequestRecord::default()), None);
+    }
+
+    #[test]
+    fn usage_diffs_like_aiperf() {
+        let mut r = RequestRecord {
+            usage: Some(Usage {
+                prompt_tokens: Some(105),
+                completion_tokens: Some(48),
+                reasoning_tokens: Some(13),
+            }),
+            ..Default::default()
+        };
+        let t = RequestTokens {
+            isl: Some(100),
+            osl: Some(50),
+            reasoning: Some(10),
+        };
+        let d = UsageDiffs::of(&r, &t, 10.0);
+        assert_eq!(d.prompt, Some(5.0));
+        assert_eq!(d.completion, Some(4.0));
+        assert_eq!(d.reasoning, Some(30.0));
+        // The reasoning difference alone makes it a discrepancy.
+        assert_eq!(d.discrepancy, Some(true));
+        assert_eq!(UsageDiffs::of(&r, &t, 30.0).discrepancy, Some(false));
+        let mut out = Vec::new();
+        d.push(&mut out);
+        assert_eq!(out.len(), 3);
+        // Zero client tokens: no difference, and without both prompt and
+        // completion differences the request is not judged.
+        let zero = RequestTokens { osl: Some(0), ..t };
+        let d = UsageDiffs::of(&r, &zero, 10.0);
+        assert_eq!((d.completion, d.discrepancy), (None, None));
+        r.usage = None;
+        assert_eq!(UsageDiffs::of(&r, &t, 10.0), UsageDiffs::default());
+    }
+}
