@@ -190,9 +190,7 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     let body_bytes: Vec<u64> = ds.requests.iter().map(|r| r.body_len() as u64).collect();
     // AIPerf compares server usage with the client's counts only when a
     // tokenizer makes them.
-    let usage_diff_threshold_pct = tokenizer
-        .is_some()
-        .then(|| usage_diff_threshold(&mut log));
+    let usage_diff_threshold_pct = tokenizer.is_some().then(|| usage_diff_threshold(&mut log));
     let progress = Arc::new(Progress::default());
     let first_request_after = started.elapsed();
     log.info(&format!(

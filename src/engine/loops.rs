@@ -103,7 +103,10 @@ pub(super) async fn open_loop(
             while conns.waiting.borrow().len() >= MAX_WAITING && !local.shared.stopping() {
                 monoio::time::sleep(Duration::from_millis(1)).await;
             }
-            conns.waiting.borrow_mut().push_back((id, intended, now_ns()));
+            conns
+                .waiting
+                .borrow_mut()
+                .push_back((id, intended, now_ns()));
         }
     }
     // The phase ends when its last request has (checked every millisecond:

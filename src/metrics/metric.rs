@@ -172,4 +172,3 @@ impl MetricDef {
         ..MetricDef::BASE
     };
 }
-

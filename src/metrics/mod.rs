@@ -14,9 +14,9 @@
 pub mod defs;
 pub mod metric;
 pub mod stats;
-mod trace;
 #[cfg(test)]
 pub(crate) mod tests;
+mod trace;
 
 use std::collections::BTreeMap;
 
@@ -237,14 +237,19 @@ impl<'a> ComputeOptions<'a> {
 
 /// Native values of one record in the JSONL's units, then its inter-chunk
 /// latencies as one list (when it has two token events or more).
-fn to_record_values(values: Vec<(MetricId, f64)>, r: &RequestRecord) -> Vec<(MetricId, RecordValue)> {
+fn to_record_values(
+    values: Vec<(MetricId, f64)>,
+    r: &RequestRecord,
+) -> Vec<(MetricId, RecordValue)> {
     let mut out: Vec<(MetricId, RecordValue)> = values
         .into_iter()
         .map(|(id, v)| (id, to_record_value(id, v)))
         .collect();
     if r.token_ns.len() >= 2 {
         let scale = MetricId::InterChunkLatency.def().display_scale;
-        let gaps = trace::inter_chunk_gaps(r).map(|g| g as f64 / scale).collect();
+        let gaps = trace::inter_chunk_gaps(r)
+            .map(|g| g as f64 / scale)
+            .collect();
         out.push((MetricId::InterChunkLatency, RecordValue::List(gaps)));
     }
     out

@@ -37,7 +37,8 @@ impl HttpPhases {
     /// `None` for records made without them.
     pub fn of(r: &RequestRecord) -> Option<HttpPhases> {
         let ack = r.ack_ns?;
-        let ordered = r.send_ns > 0 && r.send_ns <= r.sent_ns && r.sent_ns <= ack && ack <= r.end_ns;
+        let ordered =
+            r.send_ns > 0 && r.send_ns <= r.sent_ns && r.sent_ns <= ack && ack <= r.end_ns;
         if !ordered {
             return None;
         }
@@ -136,7 +137,9 @@ impl UsageDiffs {
         let reasoning = diff_pct(u.reasoning_tokens, t.reasoning);
         let discrepancy = match (prompt, completion) {
             (Some(p), Some(c)) => Some(
-                p > threshold_pct || c > threshold_pct || reasoning.is_some_and(|x| x > threshold_pct),
+                p > threshold_pct
+                    || c > threshold_pct
+                    || reasoning.is_some_and(|x| x > threshold_pct),
             ),
             _ => None,
         };
