@@ -372,6 +372,34 @@ mod tests {
     }
 
     #[test]
+    fn trace_table_only_when_asked_and_first() {
+        let mut run = sample_run();
+        for r in &mut run.records {
+            r.send_ns = r.start_ns;
+            r.sent_ns = r.start_ns;
+        }
+        let s = compute(
+            &run,
+            &crate::tokens::from_server_usage(&run),
+            &ComputeOptions::default(),
+        );
+        assert!(!render_tables(&s, false).contains(TRACE_TITLE));
+        let text = render_tables(&s, true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[2].trim(), TRACE_TITLE);
+        let pos = |s: &str| lines.iter().position(|l| l.contains(s)).unwrap();
+        // AIPerf's display order, and its labels.
+        assert!(pos("HTTP Blocked (ms)") < pos("HTTP DNS Lookup (ms)"));
+        assert!(pos("HTTP Waiting (TTFB) (ms)") < pos("HTTP Receiving (ms)"));
+        assert!(pos("HTTP Connection Overhead (ms)") < pos("HTTP Total Time (ms)"));
+        assert!(pos("HTTP Total Time (ms)") < pos("audioperf | LLM Metrics: Usage"));
+        // ack 1 ms after the start in `sample_run`.
+        let waiting = lines[pos("HTTP Waiting (TTFB) (ms)")];
+        assert!(waiting.contains("│   1.00 │"), "{waiting}");
+        assert!(!text.contains("Inter Chunk Latency"));
+    }
+
+    #[test]
     fn error_table() {
         let run = sample_run();
         let s = compute(
