@@ -231,8 +231,8 @@ fn chunk(data: &str) -> Vec<u8> {
     c
 }
 
-/// The scripted answer: head + first event, then four more events, each
-/// write 15 ms after the last (five reads for the client), and the events'
+/// The scripted answer: head + first event, then four more events (the
+/// server writes each 25 ms after the last), and the events'
 /// body bytes.
 fn answer() -> (Vec<Vec<u8>>, usize) {
     let events: Vec<String> = ["a", "b", "c", "d"]
@@ -259,10 +259,11 @@ fn answer() -> (Vec<Vec<u8>>, usize) {
 }
 
 /// Data sent is the request body the server read; data received the body it
-/// wrote, de-chunked; chunks received one per write; one connection, fresh
-/// for the first request only; waiting is the server's own delay.
-#[test]
-fn http_trace_sizes_and_chunks_match_a_scripted_server() {
+/// wrote, de-chunked; one connection, fresh for the first request only; at
+/// most one read per write, and (when the client is not starved of CPU) one
+/// read per write 25 ms apart; waiting is the server's own delay. One run:
+/// sizes and counts asserted, timing misses returned.
+fn scripted_run() -> Result<(), String> {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let seen: Arc<Mutex<Vec<usize>>> = Arc::default();
@@ -278,7 +279,7 @@ fn http_trace_sizes_and_chunks_match_a_scripted_server() {
                     std::thread::sleep(Duration::from_millis(30));
                     for (i, w) in answer().0.iter().enumerate() {
                         if i > 0 {
-                            std::thread::sleep(Duration::from_millis(15));
+                            std::thread::sleep(Duration::from_millis(25));
                         }
                         if conn.write_all(w).is_err() {
                             return;
@@ -325,25 +326,28 @@ fn http_trace_sizes_and_chunks_match_a_scripted_server() {
     for (i, (l, len)) in lines.iter().zip(&seen).enumerate() {
         assert_eq!(metric(l, "http_req_data_sent") * 1024.0, *len as f64, "{i}");
         assert_eq!(metric(l, "http_req_data_received") * 1024.0, body_received);
-        assert_eq!(
-            metric(l, "http_req_chunks_received"),
-            5.0,
-            "{}",
-            l["metrics"]
-        );
         assert_eq!(metric(l, "http_req_chunks_sent"), 1.0);
         let reused = l["metrics"]["http_req_connection_reused"]["value"].as_u64();
         assert_eq!(reused, Some(u64::from(i > 0)));
-        // The server waits 30 ms before its head, then 4 x 15 ms.
-        let (waiting, receiving) = (
-            metric(l, "http_req_waiting"),
-            metric(l, "http_req_receiving"),
-        );
-        assert!((30.0..60.0).contains(&waiting), "waiting {waiting}");
-        assert!((60.0..90.0).contains(&receiving), "receiving {receiving}");
         let icl = l["metrics"]["inter_chunk_latency"]["value"]
             .as_array()
             .map(Vec::len);
         assert_eq!(icl, Some(3));
+        let chunks = metric(l, "http_req_chunks_received");
+        assert!((1.0..=5.0).contains(&chunks), "{chunks}");
+        ensure!(chunks == 5.0, "request {i}: {chunks} reads for 5 writes");
+        // The server waits 30 ms before its head, then 4 x 25 ms.
+        let (waiting, receiving) = (
+            metric(l, "http_req_waiting"),
+            metric(l, "http_req_receiving"),
+        );
+        ensure!((30.0..40.0).contains(&waiting), "waiting {waiting}");
+        ensure!((100.0..110.0).contains(&receiving), "receiving {receiving}");
     }
+    Ok(())
+}
+
+#[test]
+fn http_trace_sizes_and_chunks_match_a_scripted_server() {
+    timing_attempts(3, scripted_run);
 }
