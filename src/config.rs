@@ -234,6 +234,8 @@ pub struct ProfileConfig {
     /// Open loop: measure latency and TTFT from the intended send time
     /// (`--latency-from-schedule`), so queueing in the client is visible.
     pub latency_from_schedule: bool,
+    /// `--show-trace-timing`: the console prints the HTTP trace table.
+    pub show_trace_timing: bool,
     pub audio: AudioConfig,
     pub prompt: PromptConfig,
     pub random_seed: Option<u64>,

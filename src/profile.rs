@@ -74,6 +74,26 @@ fn load_tokenizer(cfg: &ProfileConfig, log: &mut RunLog) -> Option<HfTokenizer> 
     }
 }
 
+/// AIPerf's `AIPERF_METRICS_USAGE_PCT_DIFF_THRESHOLD` (percent, 0 to 100),
+/// or its default of 10 (with a warning when the variable is not a percentage).
+fn usage_diff_threshold(log: &mut RunLog) -> f64 {
+    const VAR: &str = "AIPERF_METRICS_USAGE_PCT_DIFF_THRESHOLD";
+    let default = metrics::USAGE_DIFF_THRESHOLD_PCT;
+    let Ok(text) = std::env::var(VAR) else {
+        return default;
+    };
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => v,
+        _ => {
+            warn(
+                log,
+                &format!("{VAR}={text:?} is not a percentage from 0 to 100; using {default}"),
+            );
+            default
+        }
+    }
+}
+
 /// A warning the user sees on the console and finds again in the log.
 fn warn(log: &mut RunLog, msg: &str) {
     eprintln!("warning: {msg}");
@@ -172,6 +192,10 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
     };
     let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
+    let body_bytes: Vec<u64> = ds.requests.iter().map(|r| r.body_len() as u64).collect();
+    // AIPerf compares server usage with the client's counts only when a
+    // tokenizer makes them.
+    let usage_diff_threshold_pct = tokenizer.is_some().then(|| usage_diff_threshold(&mut log));
     let progress = Arc::new(Progress::default());
     let first_request_after = started.elapsed();
     log.info(&format!(
@@ -196,7 +220,11 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
                 collect::CollectInputs {
                     counter,
                     prompts: &prompts,
-                    opts: metrics::ComputeOptions::from_config(&cfg, &audio_seconds),
+                    opts: metrics::ComputeOptions {
+                        body_bytes: &body_bytes,
+                        usage_diff_threshold_pct,
+                        ..metrics::ComputeOptions::from_config(&cfg, &audio_seconds)
+                    },
                     anchor,
                     failure_policy,
                     raw: (cfg.export_level == ExportLevel::Raw).then(|| collect::RawExport {

@@ -300,6 +300,10 @@ pub struct RequestError {
     pub message: String,
 }
 
+/// Token event times kept per request (8 bytes each): a stream without end
+/// must not take the host's memory.
+pub const MAX_TOKEN_TIMES: usize = 1 << 20;
+
 /// One request, as measured. All `*_ns` are monotonic (`clock::now_ns`).
 #[derive(Clone, Debug, Default)]
 pub struct RequestRecord {
@@ -313,11 +317,29 @@ pub struct RequestRecord {
     pub intended_start_ns: Option<Nanos>,
     /// Open loop: the arrival found no free connection and had to wait for one.
     pub waited_for_connection: bool,
-    /// Taken just before the request bytes are written.
+    /// When the request took its connection slot: in closed loop when its
+    /// slot claimed it, in open loop when a slot took the arrival.
+    pub slot_ns: Nanos,
+    /// Open loop: when the arrival was queued because no connection was free
+    /// (`http_req_blocked` runs from here to `slot_ns`).
+    pub queued_ns: Option<Nanos>,
+    /// Latency origin: `send_ns`, or the start of the connect when a
+    /// connection lost mid-run was re-opened for this request (that connect
+    /// is then part of its latency).
     pub start_ns: Nanos,
-    /// Time spent re-opening the connection mid-run, included in this
-    /// request's latency (`start_ns` is then the start of the connect).
-    pub connect_ns: Option<Nanos>,
+    /// Taken just before the first request byte is handed to the kernel.
+    pub send_ns: Nanos,
+    /// The write of the last request byte completed.
+    pub sent_ns: Nanos,
+    /// Set-up time (TCP connect, then TLS) of the connection when this is
+    /// the first request it carries; `None` on a reused connection.
+    pub conn_setup_ns: Option<Nanos>,
+    /// Write calls that carried the request's bytes.
+    pub send_writes: u32,
+    /// Reads that returned bytes of the response (head included).
+    pub recv_reads: u32,
+    /// Response body bytes after de-chunking (no head, no chunk framing).
+    pub body_bytes_received: u64,
     /// The first byte of the response head arrived (the read completing it).
     pub ack_ns: Option<Nanos>,
     /// First event carrying content or reasoning content.
@@ -332,6 +354,9 @@ pub struct RequestRecord {
     pub end_ns: Nanos,
     /// Number of SSE events that carried content or reasoning.
     pub token_events: u32,
+    /// Arrival time (the read that brought it) of each such event, in order,
+    /// the first `MAX_TOKEN_TIMES` of them.
+    pub token_ns: Box<[Nanos]>,
     /// HTTP status of the response, when a head was parsed.
     pub status: Option<u16>,
     pub usage: Option<Usage>,

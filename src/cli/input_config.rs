@@ -32,14 +32,17 @@ pub(super) fn input_config(
     root.insert("endpoint".into(), endpoint(a, urls));
     root.insert("datasets".into(), json!([dataset(a, dataset_type)]));
     root.insert("phases".into(), phases(a));
-    root.insert(
-        "artifacts".into(),
-        json!({
-            "dir": absolute(artifact_dir).to_string_lossy(),
-            "auto_plot": false,
-            "plot_required": false,
-        }),
+    let mut artifacts = Map::new();
+    artifacts.insert(
+        "dir".into(),
+        json!(absolute(artifact_dir).to_string_lossy()),
     );
+    if a.show_trace_timing {
+        artifacts.insert("show_trace_timing".into(), json!(true));
+    }
+    artifacts.insert("auto_plot".into(), json!(false));
+    artifacts.insert("plot_required".into(), json!(false));
+    root.insert("artifacts".into(), Value::Object(artifacts));
     root.insert("tokenizer".into(), tokenizer(a));
     root.insert(
         "gpu_telemetry".into(),

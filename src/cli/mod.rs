@@ -142,6 +142,10 @@ pub struct ProfileArgs {
     /// otherwise hold every clip of every request).
     #[arg(long = "export-raw-audio")]
     pub export_raw_audio: bool,
+    /// Print the HTTP trace timing table (blocked, DNS, connecting, sending,
+    /// waiting, receiving, ...) at the end; the exports always hold it.
+    #[arg(long = "show-trace-timing")]
+    pub show_trace_timing: bool,
 
     // ---- Tokenizer ----
     /// Tokenizer (Hugging Face id or local folder); defaults to the model name.

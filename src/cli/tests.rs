@@ -896,3 +896,27 @@ fn export_prefix_and_level_resolve_as_in_aiperf() {
     assert_eq!(c.failed_request_threshold, Some(0.25));
     assert_eq!(ok("-m m --export-level raw").export_level, ExportLevel::Raw);
 }
+
+#[test]
+fn show_trace_timing_is_a_flag_and_in_input_config_as_aiperf_writes_it() {
+    let c = ok("--model m --url localhost:1 --show-trace-timing");
+    assert!(c.show_trace_timing);
+    let keys: Vec<&String> = c.input_config_json["artifacts"]
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    // AIPerf 0.13.0's order: dir, show_trace_timing, auto_plot, plot_required.
+    assert_eq!(
+        keys,
+        ["dir", "show_trace_timing", "auto_plot", "plot_required"]
+    );
+    assert_eq!(
+        c.input_config_json["artifacts"]["show_trace_timing"],
+        json!(true)
+    );
+    let c = ok("--model m --url localhost:1");
+    assert!(!c.show_trace_timing);
+    assert!(c.input_config_json["artifacts"]
+        .get("show_trace_timing")
+        .is_none());
+}

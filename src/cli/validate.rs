@@ -120,6 +120,7 @@ impl ProfileArgs {
             request_cancellation_rate: a.request_cancellation_rate.unwrap_or(0.0),
             request_cancellation_delay,
             latency_from_schedule: a.latency_from_schedule,
+            show_trace_timing: a.show_trace_timing,
             audio,
             prompt,
             random_seed: a.random_seed,

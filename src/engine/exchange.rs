@@ -13,7 +13,9 @@ use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
 use crate::http::sse::{SseSplitter, MAX_EVENT_BYTES};
 use crate::openai::{classify, parse_completion, StreamChunk};
-use crate::record::{ErrorKind, RawKind, RawResponse, RequestError, RequestRecord};
+use crate::record::{
+    ErrorKind, RawKind, RawResponse, RequestError, RequestRecord, MAX_TOKEN_TIMES,
+};
 use crate::sys::clock::{now_ns, Nanos};
 use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRent;
@@ -38,6 +40,9 @@ pub struct ConnState {
     /// The current response as received, when the raw export is on (None:
     /// nothing is copied).
     pub raw: Option<RawResponse>,
+    /// Arrival times of the current request's token events; the worker
+    /// copies them into the record once the request ends.
+    pub token_ns: Vec<Nanos>,
 }
 
 impl Default for ConnState {
@@ -54,6 +59,7 @@ impl Default for ConnState {
             text: Vec::new(),
             reasoning_len: 0,
             raw: None,
+            token_ns: Vec::new(),
         }
     }
 }
@@ -65,6 +71,7 @@ impl ConnState {
         self.read_buf.clear();
         self.text.clear();
         self.reasoning_len = 0;
+        self.token_ns.clear();
     }
 }
 
@@ -82,6 +89,8 @@ struct EventSink<'r, 't> {
     rec: &'r mut RequestRecord,
     /// The request's generated text so far.
     text: &'t mut Vec<u8>,
+    /// Arrival times of the token events so far.
+    token_ns: &'t mut Vec<Nanos>,
     now: Nanos,
     saw_done: bool,
     events: u64,
@@ -117,6 +126,9 @@ impl EventSink<'_, '_> {
                     let r = &mut *self.rec;
                     let before_content = r.first_output_ns.is_none();
                     r.token_events += 1;
+                    if self.token_ns.len() < MAX_TOKEN_TIMES {
+                        self.token_ns.push(self.now);
+                    }
                     match r.token_events {
                         1 => r.first_token_ns = Some(self.now),
                         2 => r.second_token_ns = Some(self.now),
@@ -217,9 +229,14 @@ pub async fn send_request(
     rec: &mut RequestRecord,
 ) -> Result<(), Outcome> {
     st.begin();
-    rec.start_ns = now_ns();
+    rec.send_ns = now_ns();
+    rec.start_ns = rec.send_ns;
     match stream.write_request(request).await {
-        Ok(_) => Ok(()),
+        Ok(writes) => {
+            rec.sent_ns = now_ns();
+            rec.send_writes += writes;
+            Ok(())
+        }
         Err(e) => Err(fail(rec, io_kind(&e), format!("write failed: {e}")).into()),
     }
 }
@@ -243,9 +260,11 @@ pub async fn read_response<S: AsyncReadRent>(
 
     let mut text = std::mem::take(&mut st.text);
     let mut raw = st.raw.take();
+    let mut token_ns = std::mem::take(&mut st.token_ns);
     let mut sink = EventSink {
         rec,
         text: &mut text,
+        token_ns: &mut token_ns,
         now: head_read_ns,
         saw_done: false,
         reasoning_len: 0,
@@ -261,13 +280,9 @@ pub async fn read_response<S: AsyncReadRent>(
         &mut sink,
         bytes_read,
     );
-    let read = body.await;
+    let body = body.await;
     if let (Some(r), false) = (sink.raw.as_deref_mut(), streaming) {
         r.push(sink.now, RawKind::Body, &st.body.buffered);
-    }
-    if let Err(f) = read {
-        st.raw = raw;
-        return f.into();
     }
     let EventSink {
         rec,
@@ -277,10 +292,14 @@ pub async fn read_response<S: AsyncReadRent>(
         reasoning_len,
         ..
     } = sink;
+    st.token_ns = token_ns;
+    st.raw = raw;
+    if let Err(f) = body {
+        return f.into();
+    }
     rec.end_ns = end;
     *events += n;
     st.reasoning_len = reasoning_len;
-    st.raw = raw;
 
     if !ok_status {
         rec.error = Some(status_error(&st.body.buffered, head.status));
@@ -337,6 +356,7 @@ async fn read_head<S: AsyncReadRent>(
             ));
         }
         *bytes_read += n as u64;
+        rec.recv_reads += 1;
         if rec.ack_ns.is_none() {
             rec.ack_ns = Some(now);
         }
@@ -389,6 +409,7 @@ async fn read_body<S: AsyncReadRent>(
             }
             Ok((n, t)) => {
                 *bytes_read += n as u64;
+                sink.rec.recv_reads += 1;
                 sink.now = t;
             }
             Err(e) => {
@@ -433,6 +454,7 @@ impl BodyReader {
         let buffered = &mut self.buffered;
         let mut overflow = false;
         let mut deliver = |data: &[u8]| {
+            sink.rec.body_bytes_received += data.len() as u64;
             if streaming {
                 sse.feed(data, |ev| sink.on_event(ev));
             } else if buffered.len() + data.len() <= MAX_BUFFERED_BODY {

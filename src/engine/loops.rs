@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 /// Open loop: the most arrivals one worker queues for a free connection
-/// (16 bytes each).
+/// (24 bytes each).
 const MAX_WAITING: usize = 1 << 20;
 
 /// Claims the next closed-loop request, or None when the phase is over.
@@ -37,6 +37,7 @@ pub(super) async fn closed_loop_connection(local: Rc<Local>, mut conn: Option<Co
             id,
             intended: None,
             waited_for_connection: false,
+            queued: None,
             new_conn,
         };
         conn = one_request(&local, conn, spec).await;
@@ -102,7 +103,10 @@ pub(super) async fn open_loop(
             while conns.waiting.borrow().len() >= MAX_WAITING && !local.shared.stopping() {
                 monoio::time::sleep(Duration::from_millis(1)).await;
             }
-            conns.waiting.borrow_mut().push_back((id, intended));
+            conns
+                .waiting
+                .borrow_mut()
+                .push_back((id, intended, now_ns()));
         }
     }
     // The phase ends when its last request has (checked every millisecond:
@@ -123,17 +127,19 @@ async fn open_loop_task(local: Rc<Local>, conn: Option<Conn>, id: u64, intended:
         id,
         intended: Some(intended),
         waited_for_connection: false,
+        queued: None,
         new_conn: NewConn::First,
     };
     let mut conn = one_request(&local, conn, first).await;
     while !local.shared.stopping() {
         let next = local.conns.waiting.borrow_mut().pop_front();
         match next {
-            Some((id, intended)) => {
+            Some((id, intended, queued)) => {
                 let spec = RequestSpec {
                     id,
                     intended: Some(intended),
                     waited_for_connection: true,
+                    queued: Some(queued),
                     new_conn: if conn.is_none() {
                         NewConn::First
                     } else {

@@ -35,6 +35,8 @@ pub(super) struct RequestSpec {
     pub intended: Option<Nanos>,
     /// Open loop: the arrival waited in the queue for a free connection.
     pub waited_for_connection: bool,
+    /// Open loop: when it was queued for a free connection.
+    pub queued: Option<Nanos>,
     /// Used when `conn` is `None` or closed by the peer.
     pub new_conn: NewConn,
 }
@@ -65,9 +67,11 @@ pub(super) async fn one_request(
         warmup,
         intended_start_ns: spec.intended,
         waited_for_connection: spec.waited_for_connection,
+        queued_ns: spec.queued,
         ..Default::default()
     };
     let t0 = now_ns();
+    rec.slot_ns = t0;
     let conn = conn.filter(|c| !c.stream.peer_closed());
     let reconnected = conn.is_none() && spec.new_conn == NewConn::Reconnect;
     let mut conn = match conn {
@@ -77,12 +81,14 @@ pub(super) async fn one_request(
     if local.shared.records.wants_raw() {
         conn.st.raw = Some(RawResponse::default());
     }
+    // The set-up time of a connection belongs to the first request it carries.
+    rec.conn_setup_ns = (conn.carried == 0).then_some(conn.setup_ns);
+    conn.carried = conn.carried.saturating_add(1);
     let deadline = Instant::now() + local.shared.request_timeout;
     let sent = send(local, &mut conn, request, &mut rec, deadline).await;
     if reconnected && rec.start_ns > t0 {
         // A connection re-opened mid-run is part of this request's latency;
         // the first connection of each slot is opened before its clock starts.
-        rec.connect_ns = Some(rec.start_ns - t0);
         rec.start_ns = t0;
     }
     let ended = match sent {
@@ -96,7 +102,14 @@ pub(super) async fn one_request(
     let keep = end_record(&mut rec, ended, local.shared.request_timeout);
     let text = std::mem::take(&mut conn.st.text);
     let raw = conn.st.raw.take().unwrap_or_default();
-    finish(local, rec, &text, conn.st.reasoning_len, raw);
+    finish(
+        local,
+        rec,
+        &text,
+        conn.st.reasoning_len,
+        &conn.st.token_ns,
+        raw,
+    );
     conn.st.text = text;
     keep.then_some(conn)
 }
@@ -106,17 +119,25 @@ pub(super) async fn one_request(
 /// connection stops the run.
 async fn open_for(local: &Local, rec: &mut RequestRecord, t0: Nanos) -> Option<Conn> {
     let conns = &local.conns;
+    let begin = now_ns();
     match connect(&local.shared).await {
         Ok(stream) => {
             conns.connect_failures.set(0);
             conns.connected_once.set(true);
-            Some(Conn::new(stream))
+            Some(Conn::new(stream, now_ns().saturating_sub(begin)))
         }
         Err(error) => {
             rec.start_ns = t0;
             rec.end_ns = now_ns();
             rec.error = Some(error);
-            finish(local, std::mem::take(rec), &[], 0, RawResponse::default());
+            finish(
+                local,
+                std::mem::take(rec),
+                &[],
+                0,
+                &[],
+                RawResponse::default(),
+            );
             let fails = conns.connect_failures.get() + 1;
             conns.connect_failures.set(fails);
             // A server that never accepted a connection is not going to:
@@ -161,7 +182,11 @@ async fn send_segments(
 ) -> Result<(), Outcome> {
     send_request(stream, st, &[], rec).await?;
     match stream.write_segments(request).await {
-        Ok(()) => Ok(()),
+        Ok(writes) => {
+            rec.sent_ns = now_ns();
+            rec.send_writes += writes;
+            Ok(())
+        }
         Err(e) => {
             rec.end_ns = now_ns();
             if rec.error.is_none() {
@@ -263,14 +288,17 @@ fn picked_for_cancel(seed: u64, id: u64, rate: f64) -> bool {
 }
 
 /// Hands the record over to the collector, with its generated text when a
-/// tokenizer will count it (one copy per request, not per event).
+/// tokenizer will count it and its token event times (one copy per request,
+/// not per event).
 fn finish(
     local: &Local,
     mut rec: RequestRecord,
     text: &[u8],
     reasoning_len: usize,
+    token_ns: &[Nanos],
     raw: RawResponse,
 ) {
+    rec.token_ns = token_ns.into();
     let queue = &local.shared.records;
     let text: Box<[u8]> = if queue.wants_text() {
         rec.output_text = 0..text.len();

@@ -70,13 +70,19 @@ impl Shared {
 pub(super) struct Conn {
     pub stream: Stream,
     pub st: ConnState,
+    /// How long opening it took (TCP connect, then TLS).
+    pub setup_ns: Nanos,
+    /// Requests it has carried.
+    pub carried: u32,
 }
 
 impl Conn {
-    pub fn new(stream: Stream) -> Conn {
+    pub fn new(stream: Stream, setup_ns: Nanos) -> Conn {
         Conn {
             stream,
             st: ConnState::default(),
+            setup_ns,
+            carried: 0,
         }
     }
 }
@@ -115,8 +121,9 @@ pub(super) struct Conns {
     /// Connections not carrying a request (open loop, and closed loop
     /// between phases).
     pub idle: RefCell<Vec<Conn>>,
-    /// Open loop: arrivals waiting for a free connection (id, intended time).
-    pub waiting: RefCell<VecDeque<(u64, Nanos)>>,
+    /// Open loop: arrivals waiting for a free connection (id, intended
+    /// time, when queued).
+    pub waiting: RefCell<VecDeque<(u64, Nanos, Nanos)>>,
     /// Consecutive connect failures.
     pub connect_failures: Cell<u32>,
     /// Some connection to the target was ever made.

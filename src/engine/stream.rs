@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::BufResult;
 use rustls::pki_types::ServerName;
@@ -21,9 +21,11 @@ use rustls::pki_types::ServerName;
 use crate::config::{ProfileConfig, Scheme, Target, TlsOptions};
 use crate::tls::{self, TlsSetupError};
 
-/// Sends as much of `bytes` as the socket takes without blocking; the count.
-fn send_now(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+/// Sends as much of `bytes` as the socket takes without blocking; the bytes
+/// sent and the `send(2)` calls that sent some.
+fn send_now(fd: RawFd, bytes: &[u8]) -> io::Result<(usize, u32)> {
     let mut sent = 0;
+    let mut calls = 0;
     while sent < bytes.len() {
         let rest = &bytes[sent..];
         // SAFETY: `rest` is a live slice; fd is our open socket. MSG_NOSIGNAL:
@@ -38,6 +40,7 @@ fn send_now(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
         };
         if n > 0 {
             sent += n as usize;
+            calls += 1;
             continue;
         }
         let err = io::Error::last_os_error();
@@ -48,7 +51,7 @@ fn send_now(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
             _ => return Err(err),
         }
     }
-    Ok(sent)
+    Ok((sent, calls))
 }
 
 /// Iovecs handed to one `sendmsg(2)`; a request with more segments is sent
@@ -58,9 +61,11 @@ const IOV_BATCH: usize = 16;
 /// Sends as much of `segs` (in order, as one byte stream) as the socket takes
 /// without blocking, with one `sendmsg(2)` per up to [`IOV_BATCH`] segments:
 /// the shared pieces are gathered by the kernel, never copied together here.
-/// Returns where it stopped: (segment index, offset in that segment).
-fn send_now_v(fd: RawFd, segs: &[&[u8]]) -> io::Result<(usize, usize)> {
+/// Returns where it stopped, (segment index, offset in that segment), and
+/// the `sendmsg(2)` calls that sent some.
+fn send_now_v(fd: RawFd, segs: &[&[u8]]) -> io::Result<(usize, usize, u32)> {
     let (mut at, mut off) = (0usize, 0usize);
+    let mut calls = 0;
     while at < segs.len() {
         let mut iov = [libc::iovec {
             iov_base: std::ptr::null_mut(),
@@ -84,6 +89,7 @@ fn send_now_v(fd: RawFd, segs: &[&[u8]]) -> io::Result<(usize, usize)> {
         // closed gives EPIPE, not SIGPIPE.
         let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
         if n > 0 {
+            calls += 1;
             let mut n = n as usize;
             while n > 0 && at < segs.len() {
                 let left = segs[at].len() - off;
@@ -114,7 +120,7 @@ fn send_now_v(fd: RawFd, segs: &[&[u8]]) -> io::Result<(usize, usize)> {
             _ => return Err(err),
         }
     }
-    Ok((at, off))
+    Ok((at, off, calls))
 }
 
 /// A connection to the target.
@@ -132,16 +138,29 @@ impl Stream {
     /// burst of hundreds of requests the start stamp taken before the write
     /// would run milliseconds ahead of the bytes. Only what the socket cannot
     /// take goes through the runtime.
-    pub async fn write_request(&mut self, request: &'static [u8]) -> io::Result<()> {
-        let sent = match self {
+    /// Returns the write calls that carried bytes.
+    pub async fn write_request(&mut self, request: &'static [u8]) -> io::Result<u32> {
+        let (sent, calls) = match self {
             Stream::Plain(s) => send_now(s.as_raw_fd(), request)?,
-            Stream::Tls(_) => 0,
+            Stream::Tls(_) => (0, 0),
         };
-        if sent < request.len() {
-            let (res, _) = self.write_all(&request[sent..]).await;
-            res?;
+        Ok(calls + self.write_counted(&request[sent..]).await?)
+    }
+
+    /// Writes all of `bytes` through the runtime; the write calls it took.
+    async fn write_counted(&mut self, mut bytes: &'static [u8]) -> io::Result<u32> {
+        let mut calls = 0;
+        while !bytes.is_empty() {
+            let (res, _) = self.write(bytes).await;
+            match res? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => {
+                    calls += 1;
+                    bytes = &bytes[n.min(bytes.len())..];
+                }
+            }
         }
-        Ok(())
+        Ok(calls)
     }
 
     /// Writes a prepared request held as segments (head, own JSON, shared
@@ -153,10 +172,11 @@ impl Stream {
     /// woken in the same round, and the start stamp taken before the write
     /// would run ahead of the bytes. Only what the socket cannot take goes
     /// through the runtime, segment by segment.
-    pub async fn write_segments(&mut self, segs: &'static [&'static [u8]]) -> io::Result<()> {
-        let (at, off) = match self {
+    /// Returns the write calls that carried bytes.
+    pub async fn write_segments(&mut self, segs: &'static [&'static [u8]]) -> io::Result<u32> {
+        let (at, off, mut calls) = match self {
             Stream::Plain(s) => send_now_v(s.as_raw_fd(), segs)?,
-            Stream::Tls(_) => (0, 0),
+            Stream::Tls(_) => (0, 0, 0),
         };
         for (j, seg) in segs.iter().enumerate().skip(at) {
             let rest: &'static [u8] = if j == at {
@@ -164,13 +184,9 @@ impl Stream {
             } else {
                 seg
             };
-            if rest.is_empty() {
-                continue;
-            }
-            let (res, _) = self.write_all(rest).await;
-            res?;
+            calls += self.write_counted(rest).await?;
         }
-        Ok(())
+        Ok(calls)
     }
 
     /// Whether an idle keep-alive connection was closed by the server (FIN

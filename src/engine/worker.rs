@@ -151,7 +151,11 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
             let handles: Vec<_> = (pool.len()..conns)
                 .map(|_| {
                     let shared = local.shared.clone();
-                    monoio::spawn(async move { connect(&shared).await.ok() })
+                    monoio::spawn(async move {
+                        let begin = now_ns();
+                        let stream = connect(&shared).await.ok()?;
+                        Some(Conn::new(stream, now_ns().saturating_sub(begin)))
+                    })
                 })
                 .collect();
             for h in handles {
@@ -159,7 +163,7 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
                 if conn.is_some() {
                     local.conns.connected_once.set(true);
                 }
-                pool.push(conn.map(Conn::new));
+                pool.push(conn);
             }
         }
         let start = phase_sync(&local.shared);

@@ -1,125 +1,12 @@
 //! The metric table: one definition per metric (tag, header, units, console
 //! order and group, formula), read by every writer. Names, units and order
-//! follow AIPerf 0.13.0.
+//! follow AIPerf 0.13.0. The types of an entry are in `metric.rs`.
 
-use crate::sys::clock::NANOS_PER_SEC;
-
-/// Whether a metric has one value per request (stats) or one per run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricKind {
-    /// One value per successful request; summarised with avg/min/max/pXX/std.
-    Record,
-    /// One value for the whole run (shown as `avg` only).
-    Aggregate,
-}
-
-/// Which console table a metric appears in (AIPerf's `MetricConsoleGroup`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConsoleGroup {
-    /// The main "LLM Metrics" table.
-    Default,
-    /// The "LLM Metrics: Usage" table (server-reported token usage).
-    Usage,
-    /// Exported to files only.
-    Hidden,
-}
-
-/// Every metric audioperf reports. The discriminant indexes `METRICS`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MetricId {
-    TimeToFirstToken,
-    TimeToSecondToken,
-    TimeToFirstOutputToken,
-    RequestLatency,
-    DecodeDuration,
-    InterTokenLatency,
-    OutputTokenThroughputPerUser,
-    E2eOutputTokenThroughput,
-    OutputSequenceLength,
-    InputSequenceLength,
-    OutputTokenCount,
-    ReasoningTokenCount,
-    UsagePromptTokens,
-    UsageCompletionTokens,
-    UsageReasoningTokens,
-    UsageTotalTokens,
-    OutputTokenThroughput,
-    InputTokenThroughput,
-    TotalTokenThroughput,
-    RequestThroughput,
-    CompletedRequestCount,
-    RequestErrorRate,
-    RequestCount,
-    ErrorRequestCount,
-    BenchmarkDuration,
-    TotalOutputTokens,
-    TotalReasoningTokens,
-    TotalIsl,
-    TotalOsl,
-    TotalUsagePromptTokens,
-    TotalUsageCompletionTokens,
-    TotalUsageReasoningTokens,
-    TotalUsageTotalTokens,
-    AudioDuration,
-    Rtfx,
-    ScheduleLag,
-    WaitedForConnectionCount,
-    CancelledRequestCount,
-    WarmupRequestCount,
-}
-
-/// The single definition of a metric, read by every writer.
-#[derive(Debug, PartialEq)]
-pub struct MetricDef {
-    pub id: MetricId,
-    /// AIPerf's tag: JSON key, JSONL key, sort key of the CSV.
-    pub tag: &'static str,
-    /// Human name, e.g. "Time to First Token".
-    pub header: &'static str,
-    /// Unit the formula produces ("ns", "tokens", ...).
-    pub unit: &'static str,
-    /// Unit shown everywhere (values are divided by `display_scale`).
-    pub display_unit: &'static str,
-    /// native / display_scale = display value (1e6 for ns → ms).
-    pub display_scale: f64,
-    /// Per-record values are integers (tokens), written without a fraction in JSONL.
-    pub integer: bool,
-    pub kind: MetricKind,
-    pub group: ConsoleGroup,
-    /// AIPerf's `display_order` (console row order); `u32::MAX` = unordered.
-    pub display_order: u32,
-    /// Only reported when there are errors; never in the console table (AIPerf's ERROR_ONLY).
-    pub error_only: bool,
-    /// One line saying how the value is computed (docs, `--help`-style listings).
-    pub formula: &'static str,
-}
-
-const NS_TO_MS: f64 = 1_000_000.0;
-const NS_TO_SEC: f64 = NANOS_PER_SEC;
-const LAST: u32 = u32::MAX;
-
-impl MetricDef {
-    /// The values most metrics share: no unit scaling, not integer-valued,
-    /// no console order, not error-only. The other fields are placeholders:
-    /// every entry of `METRICS` sets them.
-    pub const BASE: MetricDef = MetricDef {
-        id: MetricId::TimeToFirstToken,
-        tag: "",
-        header: "",
-        unit: "",
-        display_unit: "",
-        display_scale: 1.0,
-        integer: false,
-        kind: MetricKind::Record,
-        group: ConsoleGroup::Hidden,
-        display_order: LAST,
-        error_only: false,
-        formula: "",
-    };
-}
+pub use super::metric::{ConsoleGroup, MetricDef, MetricId, MetricKind};
+use super::metric::{NS_TO_MS, NS_TO_SEC};
 
 /// All metric definitions, in `MetricId` order.
-pub static METRICS: [MetricDef; 39] = [
+pub static METRICS: [MetricDef; 59] = [
     MetricDef {
         id: MetricId::TimeToFirstToken,
         tag: "time_to_first_token",
@@ -607,6 +494,168 @@ pub static METRICS: [MetricDef; 39] = [
         kind: MetricKind::Aggregate,
         group: ConsoleGroup::Hidden,
         formula: "warmup requests sent; never part of any other metric (audioperf)",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::HttpReqBlocked,
+        tag: "http_req_blocked",
+        header: "HTTP Blocked",
+        display_order: 2000,
+        formula: "waiting for a free connection: a connection took the arrival - it was queued (open loop; 0 when one was free)",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::HttpReqDnsLookup,
+        tag: "http_req_dns_lookup",
+        header: "HTTP DNS Lookup",
+        display_order: 2010,
+        formula: "DNS resolution per request: 0, the host is resolved once before the run",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::HttpReqConnecting,
+        tag: "http_req_connecting",
+        header: "HTTP Connecting",
+        display_order: 2020,
+        formula: "TCP connect + TLS handshake of the connection, on the first request it carries (0 when reused)",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::HttpReqSending,
+        tag: "http_req_sending",
+        header: "HTTP Sending",
+        display_order: 2030,
+        formula: "last request byte handed to the kernel - first (AIPerf's also holds connection set-up)",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::HttpReqWaiting,
+        tag: "http_req_waiting",
+        header: "HTTP Waiting (TTFB)",
+        display_order: 2040,
+        formula: "first response byte read - last request byte sent (time to first byte)",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::HttpReqReceiving,
+        tag: "http_req_receiving",
+        header: "HTTP Receiving",
+        display_order: 2050,
+        formula: "last response byte read - first response byte read",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::HttpReqConnectionReused,
+        tag: "http_req_connection_reused",
+        header: "HTTP Connection Reused",
+        unit: "ratio",
+        display_unit: "ratio",
+        display_order: 2060,
+        formula: "1 when the connection carried a request before, else 0",
+        ..MetricDef::HTTP_COUNT
+    },
+    MetricDef {
+        id: MetricId::HttpReqDataSent,
+        tag: "http_req_data_sent",
+        header: "HTTP Data Sent",
+        display_order: 2070,
+        formula: "request body bytes (the head is not counted, as in AIPerf) / 1024",
+        ..MetricDef::HTTP_KB
+    },
+    MetricDef {
+        id: MetricId::HttpReqChunksSent,
+        tag: "http_req_chunks_sent",
+        header: "HTTP Chunks Sent",
+        display_order: 2080,
+        formula: "write calls that carried the request's bytes",
+        ..MetricDef::HTTP_COUNT
+    },
+    MetricDef {
+        id: MetricId::HttpReqDataReceived,
+        tag: "http_req_data_received",
+        header: "HTTP Data Received",
+        display_order: 2090,
+        formula: "response body bytes after de-chunking (no head, no chunk framing, as in AIPerf) / 1024",
+        ..MetricDef::HTTP_KB
+    },
+    MetricDef {
+        id: MetricId::HttpReqChunksReceived,
+        tag: "http_req_chunks_received",
+        header: "HTTP Chunks Received",
+        display_order: 2100,
+        formula: "reads that returned bytes of the response (head included)",
+        ..MetricDef::HTTP_COUNT
+    },
+    MetricDef {
+        id: MetricId::HttpReqConnectionOverhead,
+        tag: "http_req_connection_overhead",
+        header: "HTTP Connection Overhead",
+        display_order: 2110,
+        formula: "blocked + dns_lookup + connecting",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::HttpReqDuration,
+        tag: "http_req_duration",
+        header: "HTTP Duration (excl. conn)",
+        display_order: 2120,
+        formula: "sending + waiting + receiving: last response byte - first request byte",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::HttpReqTotal,
+        tag: "http_req_total",
+        header: "HTTP Total Time",
+        display_order: 2130,
+        formula: "connection overhead + duration",
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::InterChunkLatency,
+        tag: "inter_chunk_latency",
+        header: "Inter Chunk Latency",
+        formula: "gaps between consecutive events carrying content or reasoning, every gap of every request (streaming)",
+        group: ConsoleGroup::Hidden,
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::CreditToStartLatency,
+        tag: "credit_to_start_latency",
+        header: "Credit-to-Start Latency",
+        formula: "request start - its release (open loop: intended time; closed loop: its slot claiming it); every profiling request sent",
+        group: ConsoleGroup::Hidden,
+        ..MetricDef::HTTP_MS
+    },
+    MetricDef {
+        id: MetricId::UsagePromptTokensDiffPct,
+        tag: "usage_prompt_tokens_diff_pct",
+        header: "Usage Prompt Diff %",
+        formula: "100 * |usage.prompt_tokens - ISL| / ISL (client tokenizer only; ISL > 0)",
+        ..MetricDef::DIFF_PCT
+    },
+    MetricDef {
+        id: MetricId::UsageCompletionTokensDiffPct,
+        tag: "usage_completion_tokens_diff_pct",
+        header: "Usage Completion Diff %",
+        formula: "100 * |usage.completion_tokens - OSL| / OSL (client tokenizer only; OSL > 0)",
+        ..MetricDef::DIFF_PCT
+    },
+    MetricDef {
+        id: MetricId::UsageReasoningTokensDiffPct,
+        tag: "usage_reasoning_tokens_diff_pct",
+        header: "Usage Reasoning Diff %",
+        formula: "100 * |usage reasoning tokens - reasoning tokens| / reasoning tokens (client tokenizer only)",
+        ..MetricDef::DIFF_PCT
+    },
+    MetricDef {
+        id: MetricId::UsageDiscrepancyCount,
+        tag: "usage_discrepancy_count",
+        header: "Usage Discrepancy Count",
+        unit: "requests",
+        display_unit: "requests",
+        integer: true,
+        kind: MetricKind::Aggregate,
+        formula: "requests with both prompt and completion diffs whose prompt, completion or reasoning diff is over the threshold (10 %)",
         ..MetricDef::BASE
     },
 ];

@@ -12,14 +12,17 @@
 //! with `SIGNIFICANT_DIGITS` significant digits).
 
 pub mod defs;
+pub mod metric;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod tests;
+mod trace;
 
 use std::collections::BTreeMap;
 
 pub use defs::{def_by_tag, ConsoleGroup, MetricDef, MetricId, MetricKind, METRICS};
 pub use stats::{Series, Stat, Stats, EXACT_VALUES, SIGNIFICANT_DIGITS};
+pub use trace::{HttpPhases, UsageDiffs, USAGE_DIFF_THRESHOLD_PCT};
 
 use crate::record::{ErrorKind, RequestRecord, RunOutput};
 use crate::sys::clock::{Nanos, NANOS_PER_SEC};
@@ -59,17 +62,21 @@ impl MetricResult {
 }
 
 /// One per-request metric value in its display unit (for the JSONL).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum RecordValue {
     Int(u64),
     Float(f64),
+    /// A list metric (`inter_chunk_latency`): every value of the request.
+    List(Box<[f64]>),
 }
 
 impl RecordValue {
-    pub fn as_f64(self) -> f64 {
+    /// The value as a number; a list's is its first element (NaN when empty).
+    pub fn as_f64(&self) -> f64 {
         match self {
-            RecordValue::Int(v) => v as f64,
-            RecordValue::Float(v) => v,
+            RecordValue::Int(v) => *v as f64,
+            RecordValue::Float(v) => *v,
+            RecordValue::List(l) => l.first().copied().unwrap_or(f64::NAN),
         }
     }
 }
@@ -139,6 +146,8 @@ pub struct MetricsSummary {
     pub first_connect_error: Option<String>,
     /// Every stat is exact (no metric had more than `stats::EXACT_VALUES` values).
     pub percentiles_exact: bool,
+    /// The usage discrepancy threshold, when usage differences were computed.
+    pub usage_diff_threshold_pct: Option<f64>,
 }
 
 impl MetricsSummary {
@@ -205,6 +214,12 @@ pub struct ComputeOptions<'a> {
     /// from the intended start (open loop), so time an arrival spent waiting
     /// in the client is part of them (coordinated omission made visible).
     pub latency_from_schedule: bool,
+    /// Request body bytes of each dataset entry, indexed like
+    /// `audio_seconds`; feeds `http_req_data_sent`. Empty: not reported.
+    pub body_bytes: &'a [u64],
+    /// A client tokenizer counts ISL/OSL: the usage differences are reported,
+    /// with this discrepancy threshold (percent). `None` with server counts.
+    pub usage_diff_threshold_pct: Option<f64>,
 }
 
 impl<'a> ComputeOptions<'a> {
@@ -215,28 +230,46 @@ impl<'a> ComputeOptions<'a> {
         ComputeOptions {
             audio_seconds,
             latency_from_schedule: cfg.latency_from_schedule,
+            ..Default::default()
         }
     }
 }
 
-/// Native values of one record in the JSONL's units.
-fn to_record_values(values: Vec<(MetricId, f64)>) -> Vec<(MetricId, RecordValue)> {
-    values
+/// Native values of one record in the JSONL's units, then its inter-chunk
+/// latencies as one list (when it has two token events or more).
+fn to_record_values(
+    values: Vec<(MetricId, f64)>,
+    r: &RequestRecord,
+) -> Vec<(MetricId, RecordValue)> {
+    let mut out: Vec<(MetricId, RecordValue)> = values
         .into_iter()
         .map(|(id, v)| (id, to_record_value(id, v)))
-        .collect()
+        .collect();
+    if r.token_ns.len() >= 2 {
+        let scale = MetricId::InterChunkLatency.def().display_scale;
+        let gaps = trace::inter_chunk_gaps(r)
+            .map(|g| g as f64 / scale)
+            .collect();
+        out.push((MetricId::InterChunkLatency, RecordValue::List(gaps)));
+    }
+    out
+}
+
+/// What `record_values` needs of a record besides the record itself.
+struct RecordInputs<'t> {
+    tokens: &'t RequestTokens,
+    audio_s: Option<f64>,
+    body_bytes: Option<u64>,
+    usage_diff_threshold_pct: Option<f64>,
+    /// Where request latency and the TTFT family start from.
+    origin: Nanos,
 }
 
 /// Per-request metric values in native units, for one successful record.
-/// `origin` is where request latency and the TTFT family start from.
-fn record_values(
-    r: &RequestRecord,
-    t: &RequestTokens,
-    audio_s: Option<f64>,
-    origin: Nanos,
-) -> Vec<(MetricId, f64)> {
+fn record_values(r: &RequestRecord, inputs: &RecordInputs<'_>) -> Vec<(MetricId, f64)> {
     use MetricId::*;
-    let mut out = Vec::with_capacity(16);
+    let (t, audio_s, origin) = (inputs.tokens, inputs.audio_s, inputs.origin);
+    let mut out = Vec::with_capacity(40);
     let since_start = |ts: Option<Nanos>| ts.map(|v| v.saturating_sub(origin) as f64);
     let ttft = since_start(r.first_token_ns);
     if let Some(v) = ttft {
@@ -307,6 +340,10 @@ fn record_values(
             out.push((UsageTotalTokens, total as f64));
         }
     }
+    if let Some(threshold) = inputs.usage_diff_threshold_pct {
+        UsageDiffs::of(r, t, threshold).push(&mut out);
+    }
+    trace::push_http(r, inputs.body_bytes, &mut out);
     out
 }
 
@@ -360,6 +397,9 @@ pub struct Accumulator<'a> {
     untimed_successes: u64,
     connect_failures: u64,
     first_connect_error: Option<String>,
+    /// Successful requests with both usage differences, and those over the threshold.
+    usage_diffed: u64,
+    usage_discrepancies: u64,
 }
 
 fn widen(slot: &mut Option<Nanos>, v: Nanos, pick: fn(Nanos, Nanos) -> Nanos) {
@@ -383,6 +423,8 @@ impl<'a> Accumulator<'a> {
             untimed_successes: 0,
             connect_failures: 0,
             first_connect_error: None,
+            usage_diffed: 0,
+            usage_discrepancies: 0,
         }
     }
 
@@ -399,18 +441,26 @@ impl<'a> Accumulator<'a> {
             (true, Some(intended)) => intended,
             _ => r.start_ns,
         };
-        let audio = self
-            .opts
-            .audio_seconds
-            .get(r.dataset_index as usize)
-            .copied();
+        let entry = r.dataset_index as usize;
+        let inputs = RecordInputs {
+            tokens: t,
+            audio_s: self.opts.audio_seconds.get(entry).copied(),
+            body_bytes: self.opts.body_bytes.get(entry).copied(),
+            usage_diff_threshold_pct: self.opts.usage_diff_threshold_pct,
+            origin,
+        };
         if r.warmup {
             self.warmup += 1;
             return if r.is_success() {
-                to_record_values(record_values(r, t, audio, origin))
+                to_record_values(record_values(r, &inputs), r)
             } else {
                 Vec::new()
             };
+        }
+        // The client's own queueing, whatever the outcome (AIPerf's is not
+        // in the JSONL records either).
+        if let Some(c) = trace::credit_to_start(r) {
+            self.push(CreditToStartLatency, c as f64);
         }
         self.acc.sent += 1;
         self.open_loop |= r.intended_start_ns.is_some();
@@ -446,15 +496,24 @@ impl<'a> Accumulator<'a> {
         if r.first_token_ns.is_none() {
             self.untimed_successes += 1;
         }
-        let values = record_values(r, t, audio, origin);
+        let values = record_values(r, &inputs);
         for &(id, v) in &values {
             self.push(id, v);
+        }
+        for gap in trace::inter_chunk_gaps(r) {
+            self.push(InterChunkLatency, gap as f64);
+        }
+        if let Some(threshold) = self.opts.usage_diff_threshold_pct {
+            if let Some(over) = UsageDiffs::of(r, t, threshold).discrepancy {
+                self.usage_diffed += 1;
+                self.usage_discrepancies += u64::from(over);
+            }
         }
         // AIPerf: max(start + latency) - min(start) over successful
         // requests, always on actual times (never the intended ones).
         widen(&mut self.last_response, response_end(r), Nanos::max);
         widen(&mut self.first_start, r.start_ns, Nanos::min);
-        to_record_values(values)
+        to_record_values(values, r)
     }
 
     fn count_error(&mut self, e: ErrorDetails<'_>) {
@@ -537,6 +596,9 @@ impl<'a> Accumulator<'a> {
         if self.warmup > 0 {
             single(WarmupRequestCount, self.warmup as f64);
         }
+        if self.usage_diffed > 0 {
+            single(UsageDiscrepancyCount, self.usage_discrepancies as f64);
+        }
         for (src, dst) in [
             (OutputTokenCount, TotalOutputTokens),
             (ReasoningTokenCount, TotalReasoningTokens),
@@ -581,6 +643,7 @@ impl<'a> Accumulator<'a> {
             connect_failures: self.connect_failures,
             first_connect_error: self.first_connect_error,
             percentiles_exact: self.series.iter().all(Series::is_exact),
+            usage_diff_threshold_pct: self.opts.usage_diff_threshold_pct,
         }
     }
 }

@@ -398,3 +398,111 @@ fn connect_failures_and_untimed_successes_are_counted() {
     assert_eq!(s.untimed_successes, 1);
     assert!(s.percentiles_exact);
 }
+
+/// `rec` as the engine stamps it: a slot, a send of 1 ms, the head 10 ms
+/// later, `gaps` between its token events.
+fn traced(id: u64, start_ms: u64, fresh: bool, gaps: &[u64]) -> RequestRecord {
+    let mut r = rec(id, start_ms, 10, 50, gaps.len() as u64 + 1, 10);
+    r.slot_ns = r.start_ns;
+    r.send_ns = r.start_ns;
+    r.sent_ns = r.start_ns + MS;
+    r.ack_ns = Some(r.sent_ns + 10 * MS);
+    r.conn_setup_ns = fresh.then_some(3 * MS);
+    (r.send_writes, r.recv_reads, r.body_bytes_received) = (1, 4, 2048);
+    let mut t = r.ack_ns.unwrap_or_default();
+    let mut times = vec![t];
+    for g in gaps {
+        t += g * MS;
+        times.push(t);
+    }
+    r.token_ns = times.into();
+    r
+}
+
+#[test]
+fn http_trace_metrics_feed_the_summary_and_the_records() {
+    let run = RunOutput {
+        records: vec![traced(0, 0, true, &[10, 20]), traced(1, 5, false, &[30])],
+        ..Default::default()
+    };
+    let tokens = crate::tokens::from_server_usage(&run);
+    let opts = ComputeOptions {
+        body_bytes: &[10 * 1024],
+        ..Default::default()
+    };
+    let (s, per) = compute_with_records(&run, &tokens, &opts);
+    let st = |id| s.stats(id).cloned().unwrap_or_else(|| panic!("{id:?}"));
+    use MetricId::*;
+    assert_eq!(st(HttpReqWaiting).avg, 10.0);
+    assert_eq!(st(HttpReqSending).avg, 1.0);
+    assert_eq!(st(HttpReqConnecting).max, 3.0);
+    assert_eq!(st(HttpReqConnectionReused).avg, 0.5);
+    assert_eq!(st(HttpReqDataSent).avg, 10.0);
+    assert_eq!(st(HttpReqDataReceived).avg, 2.0);
+    assert_eq!(st(HttpReqChunksReceived).avg, 4.0);
+    // Every gap of every request, in ms.
+    let icl = st(InterChunkLatency);
+    assert_eq!(
+        (icl.count, icl.min, icl.max, icl.sum),
+        (3, 10.0, 30.0, 60.0)
+    );
+    // Closed loop, sent at once: no queueing in the client.
+    assert_eq!(st(CreditToStartLatency).max, 0.0);
+    // Server usage as the token source: no usage differences.
+    assert!(s.get(UsagePromptTokensDiffPct).is_none());
+    assert!(s.get(UsageDiscrepancyCount).is_none());
+    // The JSONL gets the list, in ms, and AIPerf's integer counts.
+    let first = &per[0].values;
+    let list = first.iter().find(|(id, _)| *id == InterChunkLatency);
+    assert_eq!(
+        list.map(|(_, v)| v.clone()),
+        Some(RecordValue::List(vec![10.0, 20.0].into()))
+    );
+    assert!(first.contains(&(HttpReqConnectionReused, RecordValue::Int(0))));
+    assert!(first.contains(&(HttpReqChunksSent, RecordValue::Int(1))));
+    assert!(!first.iter().any(|(id, _)| *id == CreditToStartLatency));
+}
+
+#[test]
+fn usage_discrepancies_are_counted_with_a_client_tokenizer() {
+    let run = RunOutput {
+        records: vec![traced(0, 0, true, &[10]), traced(1, 5, false, &[10])],
+        ..Default::default()
+    };
+    // The client counted 12 prompt tokens for the first (usage says 10:
+    // 16.7 %), 10 for the second; 2 output tokens for both.
+    let client = |isl| crate::tokens::RequestTokens {
+        isl: Some(isl),
+        osl: Some(2),
+        reasoning: None,
+    };
+    let tokens = [client(12), client(10)];
+    let opts = ComputeOptions {
+        usage_diff_threshold_pct: Some(10.0),
+        ..Default::default()
+    };
+    let s = compute(&run, &tokens, &opts);
+    let prompt = s
+        .stats(MetricId::UsagePromptTokensDiffPct)
+        .cloned()
+        .unwrap();
+    assert!((prompt.max - 100.0 * 2.0 / 12.0).abs() < 1e-9, "{prompt:?}");
+    assert_eq!(prompt.min, 0.0);
+    assert_eq!(
+        s.get(MetricId::UsageDiscrepancyCount).map(|r| r.avg()),
+        Some(1.0)
+    );
+    let warning = crate::report::console::usage_discrepancy_warning(&s).unwrap();
+    assert!(warning.contains("1 of 2 requests (50.0%)"), "{warning}");
+    // A higher threshold: none over it, the count is 0 and nothing is said.
+    let opts = ComputeOptions {
+        usage_diff_threshold_pct: Some(20.0),
+        ..Default::default()
+    };
+    let s = compute(&run, &tokens, &opts);
+    assert_eq!(
+        s.get(MetricId::UsageDiscrepancyCount).map(|r| r.avg()),
+        Some(0.0)
+    );
+    assert_eq!(crate::report::console::usage_discrepancy_warning(&s), None);
+}

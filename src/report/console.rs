@@ -9,12 +9,14 @@
 use std::path::Path;
 
 use crate::config::ProfileConfig;
-use crate::metrics::{ConsoleGroup, MetricResult, MetricsSummary, Stat, METRICS};
+use crate::metrics::{ConsoleGroup, MetricId, MetricResult, MetricsSummary, Stat, METRICS};
 
 use super::ExportReport;
 
 /// Title prefix of every table (AIPerf: "NVIDIA AIPerf | LLM Metrics").
 pub const TITLE: &str = "audioperf | LLM Metrics";
+/// Title of the `--show-trace-timing` table (AIPerf: "NVIDIA AIPerf | HTTP Trace Timing").
+pub const TRACE_TITLE: &str = "audioperf | HTTP Trace Timing";
 
 /// Python's `f"{v:,.2f}"`: two decimals, thousands separated by commas.
 pub fn format_number(v: f64) -> String {
@@ -161,9 +163,10 @@ fn metrics_table(title: String, mut rows: Vec<&MetricResult>) -> Table {
     }
 }
 
-/// The metric tables (Usage group, then the main table), preceded by the two
-/// blank lines AIPerf prints. Empty when there is nothing to show.
-pub fn render_tables(summary: &MetricsSummary) -> String {
+/// The metric tables (with `show_trace`, AIPerf's `--show-trace-timing`, the
+/// HTTP trace table first; then the Usage group and the main table), preceded
+/// by the two blank lines AIPerf prints. Empty when there is nothing to show.
+pub fn render_tables(summary: &MetricsSummary, show_trace: bool) -> String {
     let shown = |g: ConsoleGroup| -> Vec<&MetricResult> {
         summary
             .results
@@ -172,10 +175,11 @@ pub fn render_tables(summary: &MetricsSummary) -> String {
             .collect()
     };
     let mut out = String::new();
-    let groups = [
+    let trace = show_trace.then(|| (ConsoleGroup::HttpTrace, TRACE_TITLE.to_string()));
+    let groups = trace.into_iter().chain([
         (ConsoleGroup::Usage, format!("{TITLE}: Usage")),
         (ConsoleGroup::Default, TITLE.to_string()),
-    ];
+    ]);
     for (group, title) in groups {
         let rows = shown(group);
         if !rows.is_empty() {
@@ -242,9 +246,13 @@ pub fn render(
 ) -> String {
     // AIPerf prints the error summary before the metric tables.
     let mut out = render_errors(summary);
-    out.push_str(&render_tables(summary));
+    out.push_str(&render_tables(summary, cfg.show_trace_timing));
     if !out.is_empty() {
         out.push('\n');
+    }
+    if let Some(w) = usage_discrepancy_warning(summary) {
+        out.push_str(&w);
+        out.push_str("\n\n");
     }
     if let Some(w) = warning {
         out.push_str(w);
@@ -268,6 +276,22 @@ pub fn render(
     }
     out.push_str(&format!("Log File: {}\n", shown_path(log_file)));
     out
+}
+
+/// AIPerf's "Token Count Discrepancy Warning", in one paragraph: how many
+/// requests' server usage differs from the client tokenizer's counts by more
+/// than the threshold. None when none does (or there was nothing to compare).
+pub fn usage_discrepancy_warning(summary: &MetricsSummary) -> Option<String> {
+    let count = summary.get(MetricId::UsageDiscrepancyCount)?.avg();
+    let total = summary.get(MetricId::RequestCount)?.avg();
+    let threshold = summary.usage_diff_threshold_pct?;
+    if count <= 0.0 || total <= 0.0 {
+        return None;
+    }
+    Some(format!(
+        "Token Count Discrepancy Warning: {count:.0} of {total:.0} requests ({:.1}%) show a difference exceeding {threshold}% between the server's usage tokens and the client tokenizer's counts. See usage_*_diff_pct in profile_export.jsonl; check that the tokenizer is the model's, or use --use-server-token-count (no diff metrics); AIPERF_METRICS_USAGE_PCT_DIFF_THRESHOLD sets the threshold.",
+        100.0 * count / total
+    ))
 }
 
 /// The metrics shown in the main table, in display order (for callers
@@ -307,7 +331,7 @@ mod tests {
             &crate::tokens::from_server_usage(&run),
             &ComputeOptions::default(),
         );
-        let text = render_tables(&s);
+        let text = render_tables(&s, false);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "");
         assert_eq!(lines[1], "");
@@ -348,6 +372,34 @@ mod tests {
     }
 
     #[test]
+    fn trace_table_only_when_asked_and_first() {
+        let mut run = sample_run();
+        for r in &mut run.records {
+            r.send_ns = r.start_ns;
+            r.sent_ns = r.start_ns;
+        }
+        let s = compute(
+            &run,
+            &crate::tokens::from_server_usage(&run),
+            &ComputeOptions::default(),
+        );
+        assert!(!render_tables(&s, false).contains(TRACE_TITLE));
+        let text = render_tables(&s, true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[2].trim(), TRACE_TITLE);
+        let pos = |s: &str| lines.iter().position(|l| l.contains(s)).unwrap();
+        // AIPerf's display order, and its labels.
+        assert!(pos("HTTP Blocked (ms)") < pos("HTTP DNS Lookup (ms)"));
+        assert!(pos("HTTP Waiting (TTFB) (ms)") < pos("HTTP Receiving (ms)"));
+        assert!(pos("HTTP Connection Overhead (ms)") < pos("HTTP Total Time (ms)"));
+        assert!(pos("HTTP Total Time (ms)") < pos("audioperf | LLM Metrics: Usage"));
+        // ack 1 ms after the start in `sample_run`.
+        let waiting = lines[pos("HTTP Waiting (TTFB) (ms)")];
+        assert!(waiting.contains("│   1.00 │"), "{waiting}");
+        assert!(!text.contains("Inter Chunk Latency"));
+    }
+
+    #[test]
     fn error_table() {
         let run = sample_run();
         let s = compute(
@@ -371,7 +423,7 @@ mod tests {
             &crate::tokens::from_server_usage(&run),
             &ComputeOptions::default(),
         );
-        let text = render_tables(&s);
+        let text = render_tables(&s, false);
         let lag = text
             .lines()
             .find(|l| l.contains("Schedule Lag (ms)"))

@@ -3,7 +3,7 @@
 //! `"profiling"`), in AIPerf's record layout: `metadata` (ids, wall-clock ns
 //! timestamps via `RunOutput::anchor`, worker, phase, cancelled,
 //! `cancellation_time_ns`, and `credit_issued_ns` = intended start in open
-//! loop), `metrics` (`tag: {value, unit}`) and, for failed or cancelled
+//! loop, slot claim in closed loop), `metrics` (`tag: {value, unit}`) and, for failed or cancelled
 //! requests, `error` (AIPerf leaves the key out when there is none). Written
 //! line by line as requests finish (by `collect`), never held whole.
 
@@ -69,10 +69,12 @@ impl Serialize for Metadata<'_> {
         if r.cancelled {
             map.serialize_entry("cancellation_time_ns", &wall(r.end_ns))?;
         }
-        // AIPerf's credit_issued_ns is when the schedule released the request:
-        // our intended start (open loop only).
-        if let Some(intended) = r.intended_start_ns {
-            map.serialize_entry("credit_issued_ns", &wall(intended))?;
+        // AIPerf's credit_issued_ns is when the schedule released the
+        // request: the intended start in open loop, the claim by its slot in
+        // closed loop (absent from records made without either).
+        let released = r.intended_start_ns.or((r.slot_ns > 0).then_some(r.slot_ns));
+        if let Some(t) = released {
+            map.serialize_entry("credit_issued_ns", &wall(t))?;
         }
         map.end()
     }
@@ -84,7 +86,7 @@ struct Metrics<'a>(&'a [(MetricId, RecordValue)]);
 impl Serialize for Metrics<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
-        for &(id, v) in self.0 {
+        for (id, v) in self.0 {
             let def = id.def();
             map.serialize_entry(def.tag, &ValueUnit(v, def.display_unit))?;
         }
@@ -92,14 +94,15 @@ impl Serialize for Metrics<'_> {
     }
 }
 
-struct ValueUnit(RecordValue, &'static str);
+struct ValueUnit<'a>(&'a RecordValue, &'static str);
 
-impl Serialize for ValueUnit {
+impl Serialize for ValueUnit<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(2))?;
         match self.0 {
-            RecordValue::Int(i) => map.serialize_entry("value", &i)?,
-            RecordValue::Float(f) => map.serialize_entry("value", &f)?,
+            RecordValue::Int(i) => map.serialize_entry("value", i)?,
+            RecordValue::Float(f) => map.serialize_entry("value", f)?,
+            RecordValue::List(l) => map.serialize_entry("value", l)?,
         }
         map.serialize_entry("unit", self.1)?;
         map.end()

@@ -184,7 +184,13 @@ pub fn write_all(
     });
     // The console text file mirrors the error summary and tables (no
     // footer), as AIPerf's does, plus the saturation warning when there is one.
-    let mut tables = console::render_errors(summary) + &console::render_tables(summary);
+    let mut tables =
+        console::render_errors(summary) + &console::render_tables(summary, cfg.show_trace_timing);
+    if let Some(w) = console::usage_discrepancy_warning(summary) {
+        tables.push('\n');
+        tables.push_str(&w);
+        tables.push('\n');
+    }
     if let Some(w) = selfcheck::ClientReport::new(run, summary).warning() {
         tables.push('\n');
         tables.push_str(&w);

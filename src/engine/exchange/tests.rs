@@ -48,6 +48,8 @@ struct Got {
     rec: RequestRecord,
     text: Vec<u8>,
     reasoning_len: usize,
+    /// The connection's token event times after the exchange.
+    token_ns: Vec<Nanos>,
     bytes: u64,
     events: u64,
     returned: Vec<Nanos>,
@@ -86,6 +88,7 @@ fn exchange(st: &mut ConnState, pieces: Vec<Vec<u8>>) -> Got {
             rec,
             text: st.text.clone(),
             reasoning_len: st.reasoning_len,
+            token_ns: st.token_ns.clone(),
             bytes,
             events,
             after: now_ns(),
@@ -100,6 +103,8 @@ struct Wire {
     bytes: Vec<u8>,
     /// Offset of the last byte of each SSE event (its blank line).
     event_ends: Vec<usize>,
+    /// Body bytes once de-chunked.
+    body_len: u64,
 }
 
 const HEAD_SSE_CHUNKED: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -121,15 +126,21 @@ const STREAM_TEXT: &[u8] = b"Let me thinkHello \"world\"";
 fn sse_chunked() -> Wire {
     let mut bytes = HEAD_SSE_CHUNKED.as_bytes().to_vec();
     let mut event_ends = Vec::new();
+    let mut body_len = 0;
     for e in EVENTS {
         let event = format!("data: {e}\n\n");
+        body_len += event.len() as u64;
         bytes.extend_from_slice(format!("{:x}\r\n", event.len()).as_bytes());
         bytes.extend_from_slice(event.as_bytes());
         event_ends.push(bytes.len() - 1);
         bytes.extend_from_slice(b"\r\n");
     }
     bytes.extend_from_slice(b"0\r\n\r\n");
-    Wire { bytes, event_ends }
+    Wire {
+        bytes,
+        event_ends,
+        body_len,
+    }
 }
 
 /// The stream as one Content-Length body.
@@ -149,6 +160,7 @@ fn sse_content_length() -> Wire {
     Wire {
         bytes,
         event_ends: ends.iter().map(|e| e + head.len()).collect(),
+        body_len: body.len() as u64,
     }
 }
 
@@ -164,6 +176,7 @@ fn json_content_length() -> Wire {
     Wire {
         bytes,
         event_ends: Vec::new(),
+        body_len: COMPLETION.len() as u64,
     }
 }
 
@@ -180,6 +193,7 @@ fn json_chunked() -> Wire {
     Wire {
         bytes,
         event_ends: Vec::new(),
+        body_len: COMPLETION.len() as u64,
     }
 }
 
@@ -232,6 +246,12 @@ fn check_stream(wire: &Wire, cuts_of: impl Iterator<Item = Vec<usize>>) {
         got.assert_after_read("first output", rec.first_output_ns, at(2));
         got.assert_after_read("last token", rec.last_token_ns, at(3));
         got.assert_after_read("end", Some(rec.end_ns), cuts.len());
+        // What the HTTP trace metrics read: one count per read, the body
+        // bytes once de-chunked, each token event's read time in order.
+        assert_eq!(rec.recv_reads as usize, cuts.len() + 1, "{ctx}");
+        assert_eq!(rec.body_bytes_received, wire.body_len, "{ctx}");
+        let tokens = [rec.first_token_ns, rec.second_token_ns, rec.last_token_ns];
+        assert_eq!(got.token_ns, tokens.map(Option::unwrap_or_default), "{ctx}");
         cases += 1;
     }
     assert!(cases > 0);
@@ -310,6 +330,9 @@ fn check_completion(wire: &Wire, cuts_of: impl Iterator<Item = Vec<usize>>) {
         );
         got.assert_after_read("ack", rec.ack_ns, 0);
         got.assert_after_read("end", Some(rec.end_ns), cuts.len());
+        assert_eq!(rec.recv_reads as usize, cuts.len() + 1, "{ctx}");
+        assert_eq!(rec.body_bytes_received, wire.body_len, "{ctx}");
+        assert!(got.token_ns.is_empty(), "{ctx}");
     }
 }
 
