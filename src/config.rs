@@ -178,6 +178,14 @@ pub enum UiType {
     Dashboard,
 }
 
+/// One `--goodput` SLO: a per-request metric's tag (checked against the
+/// metric table when parsed) and its threshold in the metric's display unit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GoodputSlo {
+    pub tag: &'static str,
+    pub threshold: f64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArrivalPattern {
     Constant,
@@ -213,6 +221,10 @@ pub struct ProfileConfig {
     /// Open loop: measure latency and TTFT from the intended send time
     /// (`--latency-from-schedule`), so queueing in the client is visible.
     pub latency_from_schedule: bool,
+    /// `--goodput` SLOs; empty: no goodput metrics.
+    pub goodput: Vec<GoodputSlo>,
+    /// `--slice-duration`: write the time-sliced exports.
+    pub slice_duration: Option<Duration>,
     pub audio: AudioConfig,
     pub prompt: PromptConfig,
     pub random_seed: Option<u64>,

@@ -11,6 +11,9 @@ pub enum MetricKind {
     Record,
     /// One value for the whole run (shown as `avg` only).
     Aggregate,
+    /// A step function over the run, summarised time-weighted with avg, min,
+    /// max, p50, p90, p95, p99 and std only (AIPerf's sweep-line metrics).
+    TimeWeighted,
 }
 
 /// Which console table a metric appears in (AIPerf's `MetricConsoleGroup`).
@@ -22,6 +25,10 @@ pub enum ConsoleGroup {
     Usage,
     /// Exported to files only.
     Hidden,
+    /// "LLM Metrics: Effective": time-weighted over the run, and effective latency.
+    Effective,
+    /// "LLM Metrics: Active": time-weighted over the time a phase is in flight.
+    Active,
 }
 
 /// Every metric audioperf reports. The discriminant indexes `METRICS`.
@@ -66,6 +73,25 @@ pub enum MetricId {
     WaitedForConnectionCount,
     CancelledRequestCount,
     WarmupRequestCount,
+    EffectiveConcurrency,
+    EffectiveDecodeThroughput,
+    EffectivePrefillThroughput,
+    EffectiveDecodeConcurrency,
+    EffectivePrefillConcurrency,
+    EffectiveTotalThroughput,
+    EffectiveDecodeThroughputPerUser,
+    EffectivePrefillThroughputPerUser,
+    TokensInFlight,
+    ActiveDecodeThroughput,
+    ActivePrefillThroughput,
+    ActiveDecodeThroughputPerUser,
+    ActivePrefillThroughputPerUser,
+    ActiveTotalThroughput,
+    EffectiveLatency,
+    PrefillThroughputPerUser,
+    GoodRequestCount,
+    GoodRequestFraction,
+    Goodput,
 }
 
 /// The single definition of a metric, read by every writer.
@@ -119,7 +145,7 @@ impl MetricDef {
 }
 
 /// All metric definitions, in `MetricId` order.
-pub static METRICS: [MetricDef; 39] = [
+pub static METRICS: [MetricDef; 58] = [
     MetricDef {
         id: MetricId::TimeToFirstToken,
         tag: "time_to_first_token",
@@ -607,6 +633,233 @@ pub static METRICS: [MetricDef; 39] = [
         kind: MetricKind::Aggregate,
         group: ConsoleGroup::Hidden,
         formula: "warmup requests sent; never part of any other metric (audioperf)",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectiveConcurrency,
+        tag: "effective_concurrency",
+        header: "Effective Concurrency",
+        unit: "requests",
+        display_unit: "requests",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3000,
+        formula: "requests in flight (start to end of response), time-weighted over the run",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectiveDecodeThroughput,
+        tag: "effective_decode_throughput",
+        header: "Effective Decode Throughput",
+        unit: "tokens/sec",
+        display_unit: "tokens/sec",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3010,
+        formula: "sum over requests in decode of (OSL - 1) / (last token - first token), time-weighted",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectivePrefillThroughput,
+        tag: "effective_prefill_throughput",
+        header: "Effective Prefill Throughput",
+        unit: "tokens/sec",
+        display_unit: "tokens/sec",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3020,
+        formula: "sum over requests in prefill of ISL / TTFT, time-weighted",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectiveDecodeConcurrency,
+        tag: "effective_decode_concurrency",
+        header: "Effective Decode Concurrency",
+        unit: "requests",
+        display_unit: "requests",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3030,
+        formula: "requests between first token and end of response, time-weighted",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectivePrefillConcurrency,
+        tag: "effective_prefill_concurrency",
+        header: "Effective Prefill Concurrency",
+        unit: "requests",
+        display_unit: "requests",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3040,
+        formula: "requests between start and first token, time-weighted",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectiveTotalThroughput,
+        tag: "effective_total_throughput",
+        header: "Effective Total Throughput",
+        unit: "tokens/sec",
+        display_unit: "tokens/sec",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3050,
+        formula: "effective prefill + decode throughput, time-weighted",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectiveDecodeThroughputPerUser,
+        tag: "effective_decode_throughput_per_user",
+        header: "Effective Decode Throughput Per User",
+        unit: "tokens/sec/user",
+        display_unit: "tokens/sec/user",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3060,
+        formula: "effective decode throughput / decode concurrency (0 when none), time-weighted",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectivePrefillThroughputPerUser,
+        tag: "effective_prefill_throughput_per_user",
+        header: "Effective Prefill Throughput Per User",
+        unit: "tokens/sec/user",
+        display_unit: "tokens/sec/user",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3070,
+        formula: "effective prefill throughput / prefill concurrency (0 when none), time-weighted",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::TokensInFlight,
+        tag: "tokens_in_flight",
+        header: "Tokens In Flight",
+        unit: "tokens",
+        display_unit: "tokens",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Effective,
+        display_order: 3080,
+        formula: "ISL from start to end plus output tokens from first token to end, per request in flight, time-weighted",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::ActiveDecodeThroughput,
+        tag: "active_decode_throughput",
+        header: "Active Decode Throughput",
+        unit: "tokens/sec",
+        display_unit: "tokens/sec",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Active,
+        display_order: 3100,
+        formula: "effective decode throughput, weighted over the time a request is in decode",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::ActivePrefillThroughput,
+        tag: "active_prefill_throughput",
+        header: "Active Prefill Throughput",
+        unit: "tokens/sec",
+        display_unit: "tokens/sec",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Active,
+        display_order: 3110,
+        formula: "effective prefill throughput, weighted over the time a request is in prefill",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::ActiveDecodeThroughputPerUser,
+        tag: "active_decode_throughput_per_user",
+        header: "Active Decode Throughput Per User",
+        unit: "tokens/sec/user",
+        display_unit: "tokens/sec/user",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Active,
+        display_order: 3120,
+        formula: "decode throughput per user, weighted over the time a request is in decode",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::ActivePrefillThroughputPerUser,
+        tag: "active_prefill_throughput_per_user",
+        header: "Active Prefill Throughput Per User",
+        unit: "tokens/sec/user",
+        display_unit: "tokens/sec/user",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Active,
+        display_order: 3130,
+        formula: "prefill throughput per user, weighted over the time a request is in prefill",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::ActiveTotalThroughput,
+        tag: "active_total_throughput",
+        header: "Active Total Throughput",
+        unit: "tokens/sec",
+        display_unit: "tokens/sec",
+        kind: MetricKind::TimeWeighted,
+        group: ConsoleGroup::Active,
+        display_order: 3140,
+        formula: "effective total throughput, weighted over the time a request is in flight",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::EffectiveLatency,
+        tag: "effective_latency",
+        header: "Effective Latency (CO-aware)",
+        unit: "ns",
+        display_unit: "ms",
+        display_scale: NS_TO_MS,
+        kind: MetricKind::Record,
+        group: ConsoleGroup::Effective,
+        display_order: 3090,
+        formula: "end of response - moment the request was due (intended start in open loop, else start), every profiling request",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::PrefillThroughputPerUser,
+        tag: "prefill_throughput_per_user",
+        header: "Prefill Throughput Per User",
+        unit: "tokens/sec/user",
+        display_unit: "tokens/sec/user",
+        kind: MetricKind::Record,
+        group: ConsoleGroup::Hidden,
+        formula: "ISL / time to first token (seconds)",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::GoodRequestCount,
+        tag: "good_request_count",
+        header: "Good Request Count",
+        unit: "requests",
+        display_unit: "requests",
+        integer: true,
+        kind: MetricKind::Aggregate,
+        group: ConsoleGroup::Hidden,
+        formula: "successful requests meeting every --goodput SLO",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::GoodRequestFraction,
+        tag: "good_request_fraction",
+        header: "GoodRequestFraction",
+        unit: "ratio",
+        display_unit: "ratio",
+        kind: MetricKind::Aggregate,
+        group: ConsoleGroup::Hidden,
+        formula: "good requests / (successful + failed requests)",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::Goodput,
+        tag: "goodput",
+        header: "Goodput",
+        unit: "requests/sec",
+        display_unit: "requests/sec",
+        kind: MetricKind::Aggregate,
+        group: ConsoleGroup::Default,
+        display_order: 1000,
+        formula: "good requests / benchmark duration (seconds)",
         ..MetricDef::BASE
     },
 ];

@@ -12,9 +12,12 @@
 //! with `SIGNIFICANT_DIGITS` significant digits).
 
 pub mod defs;
+pub mod effective;
+pub mod goodput;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod timeslices;
 
 use std::collections::BTreeMap;
 
@@ -49,14 +52,33 @@ impl MetricResult {
         }
     }
 
-    /// One stat; run-level metrics have only `avg`.
+    /// One stat; run-level metrics have only `avg`, time-weighted ones
+    /// only avg, min, max, p50, p90, p95, p99 and std.
     pub fn stat(&self, stat: Stat) -> Option<f64> {
         match &self.value {
+            MetricValue::Stats(_)
+                if self.def.kind == MetricKind::TimeWeighted
+                    && !TIME_WEIGHTED_STATS.contains(&stat) =>
+            {
+                None
+            }
             MetricValue::Stats(s) => Some(s.get(stat)),
             MetricValue::Single(v) => (stat == Stat::Avg).then_some(*v),
         }
     }
 }
+
+/// The stats AIPerf reports for a time-weighted metric.
+pub const TIME_WEIGHTED_STATS: [Stat; 8] = [
+    Stat::Avg,
+    Stat::Min,
+    Stat::Max,
+    Stat::P50,
+    Stat::P90,
+    Stat::P95,
+    Stat::P99,
+    Stat::Std,
+];
 
 /// One per-request metric value in its display unit (for the JSONL).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -139,6 +161,8 @@ pub struct MetricsSummary {
     pub first_connect_error: Option<String>,
     /// Every stat is exact (no metric had more than `stats::EXACT_VALUES` values).
     pub percentiles_exact: bool,
+    /// `--slice-duration`: the non-empty slices, in time order.
+    pub timeslices: Vec<timeslices::Timeslice>,
 }
 
 impl MetricsSummary {
@@ -205,16 +229,24 @@ pub struct ComputeOptions<'a> {
     /// from the intended start (open loop), so time an arrival spent waiting
     /// in the client is part of them (coordinated omission made visible).
     pub latency_from_schedule: bool,
+    /// `--goodput` SLOs (display units); empty: no goodput metrics.
+    pub goodput: &'a [crate::config::GoodputSlo],
+    /// `--slice-duration`, ns.
+    pub slice_ns: Option<Nanos>,
 }
 
 impl<'a> ComputeOptions<'a> {
     pub fn from_config(
-        cfg: &crate::config::ProfileConfig,
+        cfg: &'a crate::config::ProfileConfig,
         audio_seconds: &'a [f64],
     ) -> ComputeOptions<'a> {
         ComputeOptions {
             audio_seconds,
             latency_from_schedule: cfg.latency_from_schedule,
+            goodput: &cfg.goodput,
+            slice_ns: cfg
+                .slice_duration
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
         }
     }
 }
@@ -285,6 +317,12 @@ fn record_values(
     }
     if let Some(isl) = t.isl {
         out.push((InputSequenceLength, isl as f64));
+        if let Some(ttft) = ttft.filter(|&v| v > 0.0) {
+            out.push((
+                PrefillThroughputPerUser,
+                isl as f64 / (ttft / NANOS_PER_SEC),
+            ));
+        }
     }
     if let Some(o) = t.output() {
         out.push((OutputTokenCount, o as f64));
@@ -360,6 +398,13 @@ pub struct Accumulator<'a> {
     untimed_successes: u64,
     connect_failures: u64,
     first_connect_error: Option<String>,
+    /// Time-weighted curves of the run.
+    sweep: effective::Sweep,
+    slos: goodput::Slos,
+    good: u64,
+    slicer: Option<timeslices::Slicer>,
+    /// Native values the current `add` pushed (handed to the slicer).
+    pushed: Vec<(MetricId, f64)>,
 }
 
 fn widen(slot: &mut Option<Nanos>, v: Nanos, pick: fn(Nanos, Nanos) -> Nanos) {
@@ -383,17 +428,56 @@ impl<'a> Accumulator<'a> {
             untimed_successes: 0,
             connect_failures: 0,
             first_connect_error: None,
+            sweep: effective::Sweep::new(),
+            slos: goodput::Slos::new(opts.goodput),
+            good: 0,
+            slicer: opts.slice_ns.map(timeslices::Slicer::new),
+            pushed: Vec::new(),
         }
     }
 
     fn push(&mut self, id: MetricId, v: f64) {
         self.series[id as usize].push(v);
+        self.pushed.push((id, v));
     }
 
     /// Adds one finished request and returns its metric values in the
     /// JSONL's units (warmup requests get their own values and feed nothing
     /// else; a failed request has only its schedule lag).
     pub fn add(&mut self, r: &RequestRecord, t: &RequestTokens) -> Vec<(MetricId, RecordValue)> {
+        self.pushed.clear();
+        let good_before = self.good;
+        let out = self.add_one(r, t);
+        if r.warmup {
+            return out;
+        }
+        self.sweep.add(&effective::Spans::of(
+            r,
+            t.isl,
+            t.osl.filter(|_| r.is_success()),
+        ));
+        // AIPerf: end - when the request was due, every request.
+        let due = r.intended_start_ns.unwrap_or(r.start_ns);
+        self.push(
+            MetricId::EffectiveLatency,
+            r.end_ns.saturating_sub(due) as f64,
+        );
+        if let Some(slicer) = &mut self.slicer {
+            let outcome = if r.is_success() {
+                timeslices::Outcome::Success {
+                    good: self.good > good_before,
+                }
+            } else if r.cancelled {
+                timeslices::Outcome::Cancelled
+            } else {
+                timeslices::Outcome::Error
+            };
+            slicer.add(r.start_ns, r.end_ns, outcome, &self.pushed);
+        }
+        out
+    }
+
+    fn add_one(&mut self, r: &RequestRecord, t: &RequestTokens) -> Vec<(MetricId, RecordValue)> {
         use MetricId::*;
         let origin = match (self.opts.latency_from_schedule, r.intended_start_ns) {
             (true, Some(intended)) => intended,
@@ -450,6 +534,9 @@ impl<'a> Accumulator<'a> {
         for &(id, v) in &values {
             self.push(id, v);
         }
+        if !self.slos.is_empty() && self.slos.is_good(&values) {
+            self.good += 1;
+        }
         // AIPerf: max(start + latency) - min(start) over successful
         // requests, always on actual times (never the intended ones).
         widen(&mut self.last_response, response_end(r), Nanos::max);
@@ -470,9 +557,22 @@ impl<'a> Accumulator<'a> {
     }
 
     /// The summary of everything added.
-    pub fn finish(self, was_cancelled: bool) -> MetricsSummary {
+    pub fn finish(mut self, was_cancelled: bool) -> MetricsSummary {
         use MetricId::*;
         let mut results = Vec::new();
+        // AIPerf's window: the phase's start to its last response.
+        if let (Some(from), Some(to)) = (self.span_start, self.span_end) {
+            for (id, tw) in self.sweep.metrics(from, to) {
+                results.push(MetricResult {
+                    def: id.def(),
+                    value: MetricValue::Stats(tw.to_stats()),
+                });
+            }
+        }
+        let timeslices = match self.slicer.take() {
+            Some(s) => s.finish(&mut self.sweep, !self.slos.is_empty()),
+            None => Vec::new(),
+        };
         for (d, series) in METRICS.iter().zip(&self.series) {
             if let Some(s) = series.stats() {
                 results.push(MetricResult {
@@ -512,6 +612,19 @@ impl<'a> Accumulator<'a> {
             }
             single(RequestThroughput, ok as f64 / secs);
             single(BenchmarkDuration, d as f64);
+            if !self.slos.is_empty() {
+                single(Goodput, self.good as f64 / secs);
+            }
+        }
+        if !self.slos.is_empty() {
+            single(GoodRequestCount, self.good as f64);
+            let attempted = ok + failed;
+            let frac = if attempted > 0 {
+                self.good as f64 / attempted as f64
+            } else {
+                0.0
+            };
+            single(GoodRequestFraction, frac);
         }
         if ok + failed > 0 {
             single(CompletedRequestCount, (ok + failed) as f64);
@@ -581,6 +694,7 @@ impl<'a> Accumulator<'a> {
             connect_failures: self.connect_failures,
             first_connect_error: self.first_connect_error,
             percentiles_exact: self.series.iter().all(Series::is_exact),
+            timeslices,
         }
     }
 }

@@ -173,6 +173,8 @@ pub fn render_tables(summary: &MetricsSummary) -> String {
     };
     let mut out = String::new();
     let groups = [
+        (ConsoleGroup::Effective, format!("{TITLE}: Effective")),
+        (ConsoleGroup::Active, format!("{TITLE}: Active")),
         (ConsoleGroup::Usage, format!("{TITLE}: Usage")),
         (ConsoleGroup::Default, TITLE.to_string()),
     ];

@@ -19,6 +19,7 @@ pub mod jsonl;
 pub mod log;
 mod ordered;
 pub mod selfcheck;
+pub mod timeslices;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -46,6 +47,8 @@ pub enum ExportKind {
     Jsonl,
     Inputs,
     Console,
+    TimeslicesJson,
+    TimeslicesCsv,
 }
 
 impl ExportKind {
@@ -122,6 +125,21 @@ pub fn write_all(
     write_file(&mut report, ExportKind::Json, dir.join(JSON_FILE), |w| {
         json::write(w, cfg, run, summary)
     });
+    if !summary.timeslices.is_empty() {
+        write_file(
+            &mut report,
+            ExportKind::TimeslicesJson,
+            dir.join(timeslices::JSON_FILE),
+            |w| timeslices::write_json(w, cfg, &summary.timeslices),
+        );
+        let text = timeslices::render_csv(&summary.timeslices);
+        write_file(
+            &mut report,
+            ExportKind::TimeslicesCsv,
+            dir.join(timeslices::CSV_FILE),
+            |w| w.write_all(text.as_bytes()),
+        );
+    }
     let jsonl_path = dir.join(JSONL_FILE);
     match jsonl {
         Jsonl::Records(records) => write_file(&mut report, ExportKind::Jsonl, jsonl_path, |w| {
