@@ -81,6 +81,10 @@ pub struct Sweep {
     lanes: Vec<Lane>,
     /// The grid holds nothing yet (origin unset).
     empty: bool,
+    /// Earliest and latest instants any curve covers: edge buckets hold
+    /// their integral within these, not over the whole bucket.
+    first: Nanos,
+    last: Nanos,
 }
 
 impl Default for Sweep {
@@ -114,25 +118,25 @@ impl TwStats {
         std: 0.0,
     };
 
-    /// As `Stats`: the percentiles AIPerf leaves out are NaN (never written:
+    /// As `Stats`: the percentiles AIPerf leaves out are 0 (never written:
     /// `MetricKind::TimeWeighted` shows only these eight).
     pub fn to_stats(self) -> Stats {
         Stats {
             avg: self.avg,
             min: self.min,
             max: self.max,
-            p1: f64::NAN,
-            p5: f64::NAN,
-            p10: f64::NAN,
-            p25: f64::NAN,
+            p1: 0.0,
+            p5: 0.0,
+            p10: 0.0,
+            p25: 0.0,
             p50: self.p50,
-            p75: f64::NAN,
+            p75: 0.0,
             p90: self.p90,
             p95: self.p95,
             p99: self.p99,
             std: self.std,
             count: 0,
-            sum: f64::NAN,
+            sum: 0.0,
         }
     }
 
@@ -142,6 +146,13 @@ impl TwStats {
         segs.retain(|&(_, d)| d > 0.0);
         if segs.is_empty() || total <= 0.0 {
             return TwStats::ZERO;
+        }
+        // As AIPerf: round-off of large +/- pairs snaps to 0 (every curve is >= 0).
+        let peak = segs.iter().map(|s| s.0.abs()).fold(0.0, f64::max);
+        for s in &mut segs {
+            if s.0.abs() < 1e-9 * peak || s.0 < 0.0 {
+                s.0 = 0.0;
+            }
         }
         let avg = segs.iter().map(|(v, d)| v * d).sum::<f64>() / total;
         let var = segs
@@ -189,6 +200,8 @@ impl Sweep {
                 CURVES
             ],
             empty: true,
+            first: Nanos::MAX,
+            last: 0,
         }
     }
 
@@ -236,6 +249,8 @@ impl Sweep {
             return;
         }
         self.cover(a, b);
+        self.first = self.first.min(a);
+        self.last = self.last.max(b);
         let w = self.width;
         let ia = ((a - self.origin) / w) as usize;
         let ib = ((b - self.origin) / w) as usize;
@@ -343,7 +358,16 @@ impl Sweep {
             if overlap <= 0.0 {
                 continue;
             }
-            out.push((lane.done[k as usize] * overlap / w as f64, overlap));
+            // The part of the bucket that holds data, and its share inside
+            // the window (the integral is assumed even over that part).
+            let (e0, e1) = (b0.max(self.first), b1.min(self.last));
+            let inside = e1.min(to).saturating_sub(e0.max(from)) as f64;
+            let share = if e1 > e0 {
+                inside / (e1 - e0) as f64
+            } else {
+                0.0
+            };
+            out.push((lane.done[k as usize] * share, overlap));
         }
         if to > grid_end {
             out.push((0.0, (to - grid_end.max(from)) as f64));
@@ -435,5 +459,133 @@ impl Sweep {
             ),
             (ActiveTotalThroughput, active(&trate, &conc, per_s, false)),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(start: Nanos, first: Nanos, end: Nanos, isl: u64, osl: u64) -> Spans {
+        Spans {
+            start,
+            end,
+            first_token: Some(first),
+            last_token: None,
+            isl: Some(isl),
+            osl: Some(osl),
+        }
+    }
+
+    fn get(m: &[(MetricId, TwStats)], id: MetricId) -> TwStats {
+        m.iter().find(|(i, _)| *i == id).map(|p| p.1).unwrap()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    /// Two requests by hand (times in µs on 1-µs buckets):
+    /// A: start 0, first token 10, end 30, ISL 100, OSL 21;
+    /// B: start 20, first token 40, end 60, ISL 200, OSL 11.
+    /// Window [0, 60): concurrency 1 on [0,20), 2 on [20,30), 1 on [30,60).
+    #[test]
+    fn hand_computed_curves() {
+        let us = 1_000;
+        let mut s = Sweep::new();
+        s.add(&spans(0, 10 * us, 30 * us, 100, 21));
+        s.add(&spans(20 * us, 40 * us, 60 * us, 200, 11));
+        let m = s.metrics(0, 60 * us);
+        let c = get(&m, MetricId::EffectiveConcurrency);
+        // (20*1 + 10*2 + 30*1) / 60
+        assert!(close(c.avg, 70.0 / 60.0), "{c:?}");
+        assert_eq!((c.min, c.max, c.p50, c.p90), (1.0, 2.0, 1.0, 2.0));
+        let var = (50.0 * (1.0 - 70.0 / 60.0_f64).powi(2) + 10.0 * (2.0 - 70.0 / 60.0_f64).powi(2))
+            / 60.0;
+        assert!(close(c.std, var.sqrt()));
+        // Prefill: A [0,10), B [20,40) -> 30 of 60 µs with one request.
+        assert!(close(
+            get(&m, MetricId::EffectivePrefillConcurrency).avg,
+            0.5
+        ));
+        // Decode: A [10,30), B [40,60) -> 40 of 60 µs.
+        assert!(close(
+            get(&m, MetricId::EffectiveDecodeConcurrency).avg,
+            40.0 / 60.0
+        ));
+        // Decode rate: A 20 tokens / 20 µs = 1e6 tok/s; B 10 / 20 µs = 5e5.
+        let d = get(&m, MetricId::EffectiveDecodeThroughput);
+        assert!(close(d.avg, 30.0 / 60e-6), "{d:?}"); // 30 tokens over 60 µs
+        assert!(close(d.max, 1e6));
+        // Prefill rate: A 100 / 10 µs = 1e7; B 200 / 20 µs = 1e7.
+        let p = get(&m, MetricId::EffectivePrefillThroughput);
+        assert!(close(p.avg, 300.0 / 60e-6));
+        assert!(close(
+            get(&m, MetricId::EffectiveTotalThroughput).avg,
+            330.0 / 60e-6
+        ));
+        // Active: decode rate only over the 40 µs in decode.
+        assert!(close(
+            get(&m, MetricId::ActiveDecodeThroughput).avg,
+            30.0 / 40e-6
+        ));
+        assert!(close(get(&m, MetricId::ActivePrefillThroughput).avg, 1e7));
+        assert!(close(
+            get(&m, MetricId::ActiveTotalThroughput).avg,
+            330.0 / 60e-6
+        ));
+        // One user at a time in each phase: per user = the rate itself.
+        assert!(close(
+            get(&m, MetricId::ActiveDecodeThroughputPerUser).avg,
+            30.0 / 40e-6
+        ));
+        assert!(close(
+            get(&m, MetricId::EffectiveDecodeThroughputPerUser).avg,
+            30.0 / 60e-6
+        ));
+        // Tokens in flight: A 100 on [0,30) + 21 on [10,30); B 200 on [20,60) + 11 on [40,60).
+        let tif = (100.0 * 30.0 + 21.0 * 20.0 + 200.0 * 40.0 + 11.0 * 20.0) / 60.0;
+        let t = get(&m, MetricId::TokensInFlight);
+        assert!(close(t.avg, tif), "{t:?}");
+        assert_eq!(t.max, 321.0);
+    }
+
+    #[test]
+    fn a_long_run_merges_buckets_and_keeps_averages_exact() {
+        let mut s = Sweep::new();
+        // 4 requests always in flight for 100 s (1 s each), collected out of order.
+        let sec = 1_000_000_000;
+        for k in (0..100u64).rev() {
+            for c in 0..4 {
+                s.add(&spans(
+                    5 * sec + k * sec,
+                    5 * sec + k * sec + sec / 4,
+                    5 * sec + (k + 1) * sec,
+                    10,
+                    5 + c,
+                ));
+            }
+        }
+        assert!(s.width > FIRST_WIDTH_NS);
+        let m = s.metrics(5 * sec, 105 * sec);
+        let c = get(&m, MetricId::EffectiveConcurrency);
+        assert!(close(c.avg, 4.0) && c.p50 == 4.0, "{c:?}");
+        assert!(close(
+            get(&m, MetricId::EffectivePrefillConcurrency).avg,
+            1.0
+        ));
+        assert!(close(
+            get(&m, MetricId::EffectiveDecodeConcurrency).avg,
+            3.0
+        ));
+        // Slice-like sub-window.
+        let sub = s.metrics(10 * sec, 20 * sec);
+        assert!(close(get(&sub, MetricId::EffectiveConcurrency).avg, 4.0));
+    }
+
+    #[test]
+    fn an_empty_sweep_has_no_metrics() {
+        let mut s = Sweep::new();
+        assert!(s.metrics(0, 10).is_empty());
     }
 }

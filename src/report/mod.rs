@@ -130,9 +130,9 @@ pub fn write_all(
             &mut report,
             ExportKind::TimeslicesJson,
             dir.join(timeslices::JSON_FILE),
-            |w| timeslices::write_json(w, cfg, &summary.timeslices),
+            |w| timeslices::write_json(w, cfg, run.anchor, &summary.timeslices),
         );
-        let text = timeslices::render_csv(&summary.timeslices);
+        let text = timeslices::render_csv(run.anchor, &summary.timeslices);
         write_file(
             &mut report,
             ExportKind::TimeslicesCsv,

@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::config::ProfileConfig;
 use crate::metrics::timeslices::Timeslice;
 use crate::metrics::{MetricKind, MetricResult, MetricValue, Stat};
+use crate::sys::clock::{ClockAnchor, Nanos};
 
 use super::json::metric_object;
 use super::ordered::{obj, Ordered};
@@ -21,13 +22,23 @@ pub const JSON_FILE: &str = "profile_export_aiperf_timeslices.json";
 pub const CSV_FILE: &str = "profile_export_aiperf_timeslices.csv";
 
 /// The JSON document (2-space indent, no trailing newline).
-pub fn write_json(w: &mut impl Write, cfg: &ProfileConfig, slices: &[Timeslice]) -> io::Result<()> {
+/// Slice bounds as AIPerf writes them: wall-clock ns since the epoch.
+fn wall(anchor: Option<ClockAnchor>, ts: Nanos) -> Nanos {
+    anchor.map_or(ts, |a| a.wall_of(ts))
+}
+
+pub fn write_json(
+    w: &mut impl Write,
+    cfg: &ProfileConfig,
+    anchor: Option<ClockAnchor>,
+    slices: &[Timeslice],
+) -> io::Result<()> {
     let list = slices
         .iter()
         .map(|s| {
             let mut f = vec![
-                ("start_ns", Ordered::Val(json!(s.start_ns))),
-                ("end_ns", Ordered::Val(json!(s.end_ns))),
+                ("start_ns", Ordered::Val(json!(wall(anchor, s.start_ns)))),
+                ("end_ns", Ordered::Val(json!(wall(anchor, s.end_ns)))),
             ];
             if s.partial {
                 f.push(("is_complete", Ordered::Val(json!(false))));
@@ -52,7 +63,7 @@ fn sorted(results: &[MetricResult]) -> Vec<&MetricResult> {
 }
 
 /// The CSV text (CRLF line ends, as Python's csv module writes).
-pub fn render_csv(slices: &[Timeslice]) -> String {
+pub fn render_csv(anchor: Option<ClockAnchor>, slices: &[Timeslice]) -> String {
     let mut out = String::from("Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value\r\n");
     for (i, s) in slices.iter().enumerate() {
         for r in sorted(&s.results) {
@@ -74,8 +85,8 @@ pub fn render_csv(slices: &[Timeslice]) -> String {
                 };
                 out.push_str(&format!(
                     "{i},{},{},{name},{},{},{value}\r\n",
-                    s.start_ns,
-                    s.end_ns,
+                    wall(anchor, s.start_ns),
+                    wall(anchor, s.end_ns),
                     r.def.display_unit,
                     stat.key()
                 ));
