@@ -326,7 +326,7 @@ impl Sweep {
         self.materialize();
         let new_width = self.width * 2;
         // An origin not on the new width's boundary starts one bucket early.
-        let off = usize::from(self.origin % new_width != 0);
+        let off = usize::from(!self.origin.is_multiple_of(new_width));
         for lane in &mut self.lanes {
             let mut merged = vec![0.0; BUCKETS];
             for (k, &v) in lane.done.iter().enumerate() {
