@@ -95,7 +95,7 @@ pub enum MetricId {
 }
 
 /// The single definition of a metric, read by every writer.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MetricDef {
     pub id: MetricId,
     /// AIPerf's tag: JSON key, JSONL key, sort key of the CSV.
@@ -143,6 +143,49 @@ impl MetricDef {
         formula: "",
     };
 }
+
+/// A time-weighted metric: same native and display unit, no scaling.
+const fn tw(
+    id: MetricId,
+    tag: &'static str,
+    header: &'static str,
+    unit: &'static str,
+    group: ConsoleGroup,
+    display_order: u32,
+    formula: &'static str,
+) -> MetricDef {
+    MetricDef {
+        id,
+        tag,
+        header,
+        unit,
+        display_unit: unit,
+        kind: MetricKind::TimeWeighted,
+        group,
+        display_order,
+        formula,
+        ..MetricDef::BASE
+    }
+}
+
+/// AIPerf's sweep-line metrics and their active variants, in its order.
+#[rustfmt::skip]
+const TIME_WEIGHTED: [MetricDef; 14] = [
+    tw(MetricId::EffectiveConcurrency, "effective_concurrency", "Effective Concurrency", "requests", ConsoleGroup::Effective, 3000, "requests in flight (start to end of response), time-weighted over the run"),
+    tw(MetricId::EffectiveDecodeThroughput, "effective_decode_throughput", "Effective Decode Throughput", "tokens/sec", ConsoleGroup::Effective, 3010, "sum over requests in decode of (OSL - 1) / (last token - first token), time-weighted"),
+    tw(MetricId::EffectivePrefillThroughput, "effective_prefill_throughput", "Effective Prefill Throughput", "tokens/sec", ConsoleGroup::Effective, 3020, "sum over requests in prefill of ISL / TTFT, time-weighted"),
+    tw(MetricId::EffectiveDecodeConcurrency, "effective_decode_concurrency", "Effective Decode Concurrency", "requests", ConsoleGroup::Effective, 3030, "requests between first token and end of response, time-weighted"),
+    tw(MetricId::EffectivePrefillConcurrency, "effective_prefill_concurrency", "Effective Prefill Concurrency", "requests", ConsoleGroup::Effective, 3040, "requests between start and first token, time-weighted"),
+    tw(MetricId::EffectiveTotalThroughput, "effective_total_throughput", "Effective Total Throughput", "tokens/sec", ConsoleGroup::Effective, 3050, "effective prefill + decode throughput, time-weighted"),
+    tw(MetricId::EffectiveDecodeThroughputPerUser, "effective_decode_throughput_per_user", "Effective Decode Throughput Per User", "tokens/sec/user", ConsoleGroup::Effective, 3060, "effective decode throughput / decode concurrency (0 when none), time-weighted"),
+    tw(MetricId::EffectivePrefillThroughputPerUser, "effective_prefill_throughput_per_user", "Effective Prefill Throughput Per User", "tokens/sec/user", ConsoleGroup::Effective, 3070, "effective prefill throughput / prefill concurrency (0 when none), time-weighted"),
+    tw(MetricId::TokensInFlight, "tokens_in_flight", "Tokens In Flight", "tokens", ConsoleGroup::Effective, 3080, "ISL from start to end plus output tokens from first token to end, per request in flight, time-weighted"),
+    tw(MetricId::ActiveDecodeThroughput, "active_decode_throughput", "Active Decode Throughput", "tokens/sec", ConsoleGroup::Active, 3100, "effective decode throughput, weighted over the time a request is in decode"),
+    tw(MetricId::ActivePrefillThroughput, "active_prefill_throughput", "Active Prefill Throughput", "tokens/sec", ConsoleGroup::Active, 3110, "effective prefill throughput, weighted over the time a request is in prefill"),
+    tw(MetricId::ActiveDecodeThroughputPerUser, "active_decode_throughput_per_user", "Active Decode Throughput Per User", "tokens/sec/user", ConsoleGroup::Active, 3120, "decode throughput per user, weighted over the time a request is in decode"),
+    tw(MetricId::ActivePrefillThroughputPerUser, "active_prefill_throughput_per_user", "Active Prefill Throughput Per User", "tokens/sec/user", ConsoleGroup::Active, 3130, "prefill throughput per user, weighted over the time a request is in prefill"),
+    tw(MetricId::ActiveTotalThroughput, "active_total_throughput", "Active Total Throughput", "tokens/sec", ConsoleGroup::Active, 3140, "effective total throughput, weighted over the time a request is in flight"),
+];
 
 /// All metric definitions, in `MetricId` order.
 pub static METRICS: [MetricDef; 58] = [
@@ -635,174 +678,20 @@ pub static METRICS: [MetricDef; 58] = [
         formula: "warmup requests sent; never part of any other metric (audioperf)",
         ..MetricDef::BASE
     },
-    MetricDef {
-        id: MetricId::EffectiveConcurrency,
-        tag: "effective_concurrency",
-        header: "Effective Concurrency",
-        unit: "requests",
-        display_unit: "requests",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3000,
-        formula: "requests in flight (start to end of response), time-weighted over the run",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::EffectiveDecodeThroughput,
-        tag: "effective_decode_throughput",
-        header: "Effective Decode Throughput",
-        unit: "tokens/sec",
-        display_unit: "tokens/sec",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3010,
-        formula: "sum over requests in decode of (OSL - 1) / (last token - first token), time-weighted",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::EffectivePrefillThroughput,
-        tag: "effective_prefill_throughput",
-        header: "Effective Prefill Throughput",
-        unit: "tokens/sec",
-        display_unit: "tokens/sec",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3020,
-        formula: "sum over requests in prefill of ISL / TTFT, time-weighted",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::EffectiveDecodeConcurrency,
-        tag: "effective_decode_concurrency",
-        header: "Effective Decode Concurrency",
-        unit: "requests",
-        display_unit: "requests",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3030,
-        formula: "requests between first token and end of response, time-weighted",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::EffectivePrefillConcurrency,
-        tag: "effective_prefill_concurrency",
-        header: "Effective Prefill Concurrency",
-        unit: "requests",
-        display_unit: "requests",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3040,
-        formula: "requests between start and first token, time-weighted",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::EffectiveTotalThroughput,
-        tag: "effective_total_throughput",
-        header: "Effective Total Throughput",
-        unit: "tokens/sec",
-        display_unit: "tokens/sec",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3050,
-        formula: "effective prefill + decode throughput, time-weighted",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::EffectiveDecodeThroughputPerUser,
-        tag: "effective_decode_throughput_per_user",
-        header: "Effective Decode Throughput Per User",
-        unit: "tokens/sec/user",
-        display_unit: "tokens/sec/user",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3060,
-        formula: "effective decode throughput / decode concurrency (0 when none), time-weighted",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::EffectivePrefillThroughputPerUser,
-        tag: "effective_prefill_throughput_per_user",
-        header: "Effective Prefill Throughput Per User",
-        unit: "tokens/sec/user",
-        display_unit: "tokens/sec/user",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3070,
-        formula: "effective prefill throughput / prefill concurrency (0 when none), time-weighted",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::TokensInFlight,
-        tag: "tokens_in_flight",
-        header: "Tokens In Flight",
-        unit: "tokens",
-        display_unit: "tokens",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Effective,
-        display_order: 3080,
-        formula: "ISL from start to end plus output tokens from first token to end, per request in flight, time-weighted",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::ActiveDecodeThroughput,
-        tag: "active_decode_throughput",
-        header: "Active Decode Throughput",
-        unit: "tokens/sec",
-        display_unit: "tokens/sec",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Active,
-        display_order: 3100,
-        formula: "effective decode throughput, weighted over the time a request is in decode",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::ActivePrefillThroughput,
-        tag: "active_prefill_throughput",
-        header: "Active Prefill Throughput",
-        unit: "tokens/sec",
-        display_unit: "tokens/sec",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Active,
-        display_order: 3110,
-        formula: "effective prefill throughput, weighted over the time a request is in prefill",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::ActiveDecodeThroughputPerUser,
-        tag: "active_decode_throughput_per_user",
-        header: "Active Decode Throughput Per User",
-        unit: "tokens/sec/user",
-        display_unit: "tokens/sec/user",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Active,
-        display_order: 3120,
-        formula: "decode throughput per user, weighted over the time a request is in decode",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::ActivePrefillThroughputPerUser,
-        tag: "active_prefill_throughput_per_user",
-        header: "Active Prefill Throughput Per User",
-        unit: "tokens/sec/user",
-        display_unit: "tokens/sec/user",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Active,
-        display_order: 3130,
-        formula: "prefill throughput per user, weighted over the time a request is in prefill",
-        ..MetricDef::BASE
-    },
-    MetricDef {
-        id: MetricId::ActiveTotalThroughput,
-        tag: "active_total_throughput",
-        header: "Active Total Throughput",
-        unit: "tokens/sec",
-        display_unit: "tokens/sec",
-        kind: MetricKind::TimeWeighted,
-        group: ConsoleGroup::Active,
-        display_order: 3140,
-        formula: "effective total throughput, weighted over the time a request is in flight",
-        ..MetricDef::BASE
-    },
+    TIME_WEIGHTED[0],
+    TIME_WEIGHTED[1],
+    TIME_WEIGHTED[2],
+    TIME_WEIGHTED[3],
+    TIME_WEIGHTED[4],
+    TIME_WEIGHTED[5],
+    TIME_WEIGHTED[6],
+    TIME_WEIGHTED[7],
+    TIME_WEIGHTED[8],
+    TIME_WEIGHTED[9],
+    TIME_WEIGHTED[10],
+    TIME_WEIGHTED[11],
+    TIME_WEIGHTED[12],
+    TIME_WEIGHTED[13],
     MetricDef {
         id: MetricId::EffectiveLatency,
         tag: "effective_latency",

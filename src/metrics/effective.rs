@@ -281,7 +281,7 @@ impl Sweep {
                 let used = self.used();
                 let need = (self.origin - a).div_ceil(self.width) as usize;
                 // Some slack, so that a few earlier starts do not each shift.
-                let slack = BUCKETS / 64;
+                let slack = BUCKETS / 8;
                 if used + need + slack <= BUCKETS {
                     let room = (self.origin / self.width) as usize;
                     let shift = (need + slack / 2).min(BUCKETS - used).min(room);
