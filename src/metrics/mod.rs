@@ -472,7 +472,11 @@ impl<'a> Accumulator<'a> {
             } else {
                 timeslices::Outcome::Error
             };
-            slicer.add(r.start_ns, r.end_ns, outcome, &self.pushed);
+            slicer.add(
+                (r.start_ns, r.end_ns, response_end(r)),
+                outcome,
+                &self.pushed,
+            );
         }
         out
     }

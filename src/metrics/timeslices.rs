@@ -134,6 +134,8 @@ struct Slice {
     ok: u64,
     errors: u64,
     good: u64,
+    /// First start and last response of its successful requests.
+    span: Option<(Nanos, Nanos)>,
 }
 
 /// How a profiling request ended, for the slice counts.
@@ -146,6 +148,7 @@ pub enum Outcome {
 
 struct Held {
     start: Nanos,
+    response_end: Nanos,
     outcome: Outcome,
     values: Vec<(MetricId, f64)>,
 }
@@ -180,14 +183,26 @@ impl Slicer {
         }
     }
 
-    /// One profiling request: its start, end, outcome and the native values
-    /// it gave the run's metrics.
-    pub fn add(&mut self, start: Nanos, end: Nanos, outcome: Outcome, values: &[(MetricId, f64)]) {
+    /// One profiling request: its start, end, the end of its response (last
+    /// content event), outcome and the native values it gave the run's
+    /// metrics (effective latency is run-level only, as in AIPerf).
+    pub fn add(
+        &mut self,
+        (start, end, response_end): (Nanos, Nanos, Nanos),
+        outcome: Outcome,
+        values: &[(MetricId, f64)],
+    ) {
         self.last_ns = self.last_ns.max(start).max(end);
+        let values = values
+            .iter()
+            .filter(|(id, _)| *id != MetricId::EffectiveLatency)
+            .copied()
+            .collect();
         let held = Held {
             start,
+            response_end,
             outcome,
-            values: values.to_vec(),
+            values,
         };
         match self.origin {
             Some(_) => self.place(held),
@@ -218,6 +233,8 @@ impl Slicer {
             Outcome::Success { good } => {
                 slice.ok += 1;
                 slice.good += u64::from(good);
+                let (a, b) = slice.span.unwrap_or((h.start, h.response_end));
+                slice.span = Some((a.min(h.start), b.max(h.response_end)));
             }
             Outcome::Error => slice.errors += 1,
             Outcome::Cancelled => {}
@@ -267,6 +284,13 @@ impl Slicer {
             }
             if s.ok + s.errors > 0 {
                 single(CompletedRequestCount, (s.ok + s.errors) as f64);
+                single(
+                    RequestErrorRate,
+                    100.0 * s.errors as f64 / (s.ok + s.errors) as f64,
+                );
+            }
+            if let Some((a, b)) = s.span.filter(|(a, b)| b > a) {
+                single(BenchmarkDuration, (b - a) as f64);
             }
             if secs > 0.0 {
                 single(RequestThroughput, s.ok as f64 / secs);
@@ -344,10 +368,22 @@ mod tests {
         let mut sl = Slicer::new(100);
         let ok = Outcome::Success { good: true };
         // Collected out of start order; the origin is the earliest start.
-        sl.add(1_050, 1_090, ok, &[(MetricId::RequestLatency, 40.0)]);
-        sl.add(1_000, 1_020, ok, &[(MetricId::RequestLatency, 20.0)]);
-        sl.add(1_099, 1_150, Outcome::Error, &[]);
-        sl.add(1_320, 1_340, ok, &[(MetricId::RequestLatency, 20.0)]);
+        sl.add(
+            (1_050, 1_090, 1_090),
+            ok,
+            &[(MetricId::RequestLatency, 40.0)],
+        );
+        sl.add(
+            (1_000, 1_020, 1_020),
+            ok,
+            &[(MetricId::RequestLatency, 20.0)],
+        );
+        sl.add((1_099, 1_150, 1_150), Outcome::Error, &[]);
+        sl.add(
+            (1_320, 1_340, 1_340),
+            ok,
+            &[(MetricId::RequestLatency, 20.0)],
+        );
         let mut sweep = Sweep::new();
         let slices = sl.finish(&mut sweep, true);
         let bounds: Vec<_> = slices
