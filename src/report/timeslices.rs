@@ -4,7 +4,7 @@
 //! partial one, then each metric as in the main JSON; then `input_config`)
 //! and `profile_export_aiperf_timeslices.csv` (tidy rows
 //! `Timeslice,Start_NS,End_NS,Metric,Unit,Stat,Value`, metrics sorted by tag,
-//! stats in AIPerf's order, no count rows).
+//! stats in AIPerf's order, no count rows, every value with two decimals).
 
 use std::io::{self, Write};
 
@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::config::ProfileConfig;
 use crate::metrics::timeslices::Timeslice;
-use crate::metrics::{MetricKind, MetricResult, MetricValue, Stat};
+use crate::metrics::{MetricResult, Stat};
 use crate::sys::clock::{ClockAnchor, Nanos};
 
 use super::json::metric_object;
@@ -69,15 +69,8 @@ pub fn render_csv(anchor: Option<ClockAnchor>, slices: &[Timeslice]) -> String {
         for r in sorted(&s.results) {
             for stat in Stat::CSV_COLUMNS {
                 let Some(v) = r.stat(stat) else { continue };
-                // Python prints integers (run-level counts) without decimals.
-                let integer = r.def.integer
-                    && r.def.kind == MetricKind::Aggregate
-                    && matches!(r.value, MetricValue::Single(_));
-                let value = if integer {
-                    format!("{}", v as u64)
-                } else {
-                    format!("{v:.2}")
-                };
+                // AIPerf's values are floats here, counts too ("16.00").
+                let value = format!("{v:.2}");
                 let name = if r.def.header.contains([',', '"']) {
                     format!("\"{}\"", r.def.header.replace('"', "\"\""))
                 } else {
