@@ -199,6 +199,14 @@ impl ExportLevel {
     }
 }
 
+/// One `--goodput` SLO: a per-request metric's tag (checked against the
+/// metric table when parsed) and its threshold in the metric's display unit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GoodputSlo {
+    pub tag: &'static str,
+    pub threshold: f64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArrivalPattern {
     Constant,
@@ -236,6 +244,10 @@ pub struct ProfileConfig {
     pub latency_from_schedule: bool,
     /// `--show-trace-timing`: the console prints the HTTP trace table.
     pub show_trace_timing: bool,
+    /// `--goodput` SLOs; empty: no goodput metrics.
+    pub goodput: Vec<GoodputSlo>,
+    /// `--slice-duration`: write the time-sliced exports.
+    pub slice_duration: Option<Duration>,
     pub audio: AudioConfig,
     pub prompt: PromptConfig,
     pub random_seed: Option<u64>,

@@ -318,9 +318,14 @@ fn bad_values_are_clear_errors() {
             vec!["--model", "m", "--audio-length-mean", "0.001"],
             "--audio-length-mean",
         ),
+        (vec!["--model", "m", "--goodput", "ttft:100"], "--goodput"),
         (
-            vec!["--model", "m", "--goodput", "time_to_first_token:100"],
+            vec!["--model", "m", "--goodput", "request_latency:soon"],
             "--goodput",
+        ),
+        (
+            vec!["--model", "m", "--fixed-schedule", "x"],
+            "--fixed-schedule",
         ),
     ] {
         let tmp = tempdir();

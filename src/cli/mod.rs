@@ -195,6 +195,16 @@ pub struct ProfileArgs {
     #[arg(long = "latency-from-schedule")]
     pub latency_from_schedule: bool,
 
+    // ---- Goodput and time slices ----
+    /// SLOs for goodput, space-separated 'KEY:VALUE' pairs in the metric's
+    /// display unit, e.g. 'time_to_first_token:200 inter_token_latency:20' (ms).
+    #[arg(long = "goodput", value_name = "SLOS", allow_hyphen_values = true)]
+    pub goodput: Option<String>,
+    /// Also export metrics per time slice of this many seconds
+    /// (profile_export_aiperf_timeslices.json/.csv).
+    #[arg(long = "slice-duration", value_name = "SECONDS", value_parser = parse_positive_f64, allow_negative_numbers = true)]
+    pub slice_duration: Option<f64>,
+
     // ---- Request cancellation ----
     /// Percentage (0-100] of requests to cancel.
     #[arg(long = "request-cancellation-rate", value_name = "PERCENT", value_parser = parse_percentage, allow_negative_numbers = true)]

@@ -115,9 +115,7 @@ pub(super) fn parse_positive_usize(s: &str) -> Result<usize, String> {
 /// a command line using one gets a clear refusal instead of clap's bare
 /// "unexpected argument".
 pub const UNSUPPORTED_AIPERF_FLAGS: &[&str] = &[
-    "--slice-duration",
     "--export-outputs-json",
-    "--goodput",
     "--warmup-duration",
     "--warmup-concurrency",
     "--warmup-request-rate",

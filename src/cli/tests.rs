@@ -707,10 +707,10 @@ fn validation_errors_name_their_flag() {
 #[test]
 fn unsupported_aiperf_flags_are_named() {
     let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
-    let msg = unsupported_aiperf_flag(&args("-m m --goodput time_to_first_token:100"));
-    assert!(msg.is_some_and(|m| m.starts_with("--goodput is an AIPerf option")));
     let msg = unsupported_aiperf_flag(&args("-m m --fixed-schedule=true"));
     assert!(msg.is_some_and(|m| m.starts_with("--fixed-schedule is")));
+    assert!(unsupported_aiperf_flag(&args("-m m --goodput time_to_first_token:100")).is_none());
+    assert!(unsupported_aiperf_flag(&args("-m m --export-level=records")).is_none());
     assert!(unsupported_aiperf_flag(&args("-m m --concurrency 4 --no-server-metrics")).is_none());
     // Every name here is unknown to the parser (else it would be supported).
     for flag in UNSUPPORTED_AIPERF_FLAGS {
@@ -919,4 +919,17 @@ fn show_trace_timing_is_a_flag_and_in_input_config_as_aiperf_writes_it() {
     assert!(c.input_config_json["artifacts"]
         .get("show_trace_timing")
         .is_none());
+}
+
+#[test]
+fn goodput_and_slice_duration() {
+    let c = ok("-m m --goodput time_to_first_token:51 --slice-duration 0.5");
+    assert_eq!(c.slice_duration, Some(Duration::from_millis(500)));
+    assert_eq!(c.goodput.len(), 1);
+    assert_eq!(c.goodput[0].tag, "time_to_first_token");
+    assert_eq!(c.goodput[0].threshold, 51.0);
+    assert!(ok("-m m").goodput.is_empty());
+    assert!(clap_err("-m m --slice-duration 0").contains("--slice-duration"));
+    assert_eq!(err("-m m --goodput ttft:5").flag, "--goodput");
+    assert_eq!(err("-m m --goodput request_latency:x").flag, "--goodput");
 }

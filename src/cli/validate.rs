@@ -92,6 +92,16 @@ impl ProfileArgs {
             "--request-cancellation-delay",
             a.request_cancellation_delay.unwrap_or(0.0),
         )?;
+        let goodput = match &a.goodput {
+            Some(text) => {
+                crate::metrics::goodput::parse(text).map_err(|m| FlagError::new("--goodput", m))?
+            }
+            None => Vec::new(),
+        };
+        let slice_duration = a
+            .slice_duration
+            .map(|s| secs("--slice-duration", s))
+            .transpose()?;
         let input_config_json = input_config(
             &a,
             &model_names,
@@ -121,6 +131,8 @@ impl ProfileArgs {
             request_cancellation_delay,
             latency_from_schedule: a.latency_from_schedule,
             show_trace_timing: a.show_trace_timing,
+            goodput,
+            slice_duration,
             audio,
             prompt,
             random_seed: a.random_seed,

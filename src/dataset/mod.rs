@@ -559,6 +559,8 @@ pub(crate) fn test_config() -> ProfileConfig {
         request_cancellation_delay: std::time::Duration::ZERO,
         latency_from_schedule: false,
         show_trace_timing: false,
+        goodput: Vec::new(),
+        slice_duration: None,
         audio: AudioConfig {
             length_mean_s: 1.0,
             length_stddev_s: 0.0,

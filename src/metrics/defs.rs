@@ -5,8 +5,51 @@
 pub use super::metric::{ConsoleGroup, MetricDef, MetricId, MetricKind};
 use super::metric::{NS_TO_MS, NS_TO_SEC};
 
+/// A time-weighted metric: same native and display unit, no scaling.
+const fn tw(
+    id: MetricId,
+    tag: &'static str,
+    header: &'static str,
+    unit: &'static str,
+    group: ConsoleGroup,
+    display_order: u32,
+    formula: &'static str,
+) -> MetricDef {
+    MetricDef {
+        id,
+        tag,
+        header,
+        unit,
+        display_unit: unit,
+        kind: MetricKind::TimeWeighted,
+        group,
+        display_order,
+        formula,
+        ..MetricDef::BASE
+    }
+}
+
+/// AIPerf's sweep-line metrics and their active variants, in its order.
+#[rustfmt::skip]
+const TIME_WEIGHTED: [MetricDef; 14] = [
+    tw(MetricId::EffectiveConcurrency, "effective_concurrency", "Effective Concurrency", "requests", ConsoleGroup::Effective, 3000, "requests in flight (start to end of response), time-weighted over the run"),
+    tw(MetricId::EffectiveDecodeThroughput, "effective_decode_throughput", "Effective Decode Throughput", "tokens/sec", ConsoleGroup::Effective, 3010, "sum over requests in decode of (OSL - 1) / (last token - first token), time-weighted"),
+    tw(MetricId::EffectivePrefillThroughput, "effective_prefill_throughput", "Effective Prefill Throughput", "tokens/sec", ConsoleGroup::Effective, 3020, "sum over requests in prefill of ISL / TTFT, time-weighted"),
+    tw(MetricId::EffectiveDecodeConcurrency, "effective_decode_concurrency", "Effective Decode Concurrency", "requests", ConsoleGroup::Effective, 3030, "requests between first token and end of response, time-weighted"),
+    tw(MetricId::EffectivePrefillConcurrency, "effective_prefill_concurrency", "Effective Prefill Concurrency", "requests", ConsoleGroup::Effective, 3040, "requests between start and first token, time-weighted"),
+    tw(MetricId::EffectiveTotalThroughput, "effective_total_throughput", "Effective Total Throughput", "tokens/sec", ConsoleGroup::Effective, 3050, "effective prefill + decode throughput, time-weighted"),
+    tw(MetricId::EffectiveDecodeThroughputPerUser, "effective_decode_throughput_per_user", "Effective Decode Throughput Per User", "tokens/sec/user", ConsoleGroup::Effective, 3060, "effective decode throughput / decode concurrency (0 when none), time-weighted"),
+    tw(MetricId::EffectivePrefillThroughputPerUser, "effective_prefill_throughput_per_user", "Effective Prefill Throughput Per User", "tokens/sec/user", ConsoleGroup::Effective, 3070, "effective prefill throughput / prefill concurrency (0 when none), time-weighted"),
+    tw(MetricId::TokensInFlight, "tokens_in_flight", "Tokens In Flight", "tokens", ConsoleGroup::Effective, 3080, "ISL from start to end plus output tokens from first token to end, per request in flight, time-weighted"),
+    tw(MetricId::ActiveDecodeThroughput, "active_decode_throughput", "Active Decode Throughput", "tokens/sec", ConsoleGroup::Active, 3100, "effective decode throughput, weighted over the time a request is in decode"),
+    tw(MetricId::ActivePrefillThroughput, "active_prefill_throughput", "Active Prefill Throughput", "tokens/sec", ConsoleGroup::Active, 3110, "effective prefill throughput, weighted over the time a request is in prefill"),
+    tw(MetricId::ActiveDecodeThroughputPerUser, "active_decode_throughput_per_user", "Active Decode Throughput Per User", "tokens/sec/user", ConsoleGroup::Active, 3120, "decode throughput per user, weighted over the time a request is in decode"),
+    tw(MetricId::ActivePrefillThroughputPerUser, "active_prefill_throughput_per_user", "Active Prefill Throughput Per User", "tokens/sec/user", ConsoleGroup::Active, 3130, "prefill throughput per user, weighted over the time a request is in prefill"),
+    tw(MetricId::ActiveTotalThroughput, "active_total_throughput", "Active Total Throughput", "tokens/sec", ConsoleGroup::Active, 3140, "effective total throughput, weighted over the time a request is in flight"),
+];
+
 /// All metric definitions, in `MetricId` order.
-pub static METRICS: [MetricDef; 59] = [
+pub static METRICS: [MetricDef; 78] = [
     MetricDef {
         id: MetricId::TimeToFirstToken,
         tag: "time_to_first_token",
@@ -656,6 +699,79 @@ pub static METRICS: [MetricDef; 59] = [
         integer: true,
         kind: MetricKind::Aggregate,
         formula: "requests with both prompt and completion diffs whose prompt, completion or reasoning diff is over the threshold (10 %)",
+        ..MetricDef::BASE
+    },
+    TIME_WEIGHTED[0],
+    TIME_WEIGHTED[1],
+    TIME_WEIGHTED[2],
+    TIME_WEIGHTED[3],
+    TIME_WEIGHTED[4],
+    TIME_WEIGHTED[5],
+    TIME_WEIGHTED[6],
+    TIME_WEIGHTED[7],
+    TIME_WEIGHTED[8],
+    TIME_WEIGHTED[9],
+    TIME_WEIGHTED[10],
+    TIME_WEIGHTED[11],
+    TIME_WEIGHTED[12],
+    TIME_WEIGHTED[13],
+    MetricDef {
+        id: MetricId::EffectiveLatency,
+        tag: "effective_latency",
+        header: "Effective Latency (CO-aware)",
+        unit: "ns",
+        display_unit: "ms",
+        display_scale: NS_TO_MS,
+        kind: MetricKind::Record,
+        group: ConsoleGroup::Effective,
+        display_order: 3090,
+        formula: "end of response - moment the request was due (intended start in open loop, else start), every profiling request",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::PrefillThroughputPerUser,
+        tag: "prefill_throughput_per_user",
+        header: "Prefill Throughput Per User",
+        unit: "tokens/sec/user",
+        display_unit: "tokens/sec/user",
+        kind: MetricKind::Record,
+        group: ConsoleGroup::Hidden,
+        formula: "ISL / time to first token (seconds)",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::GoodRequestCount,
+        tag: "good_request_count",
+        header: "Good Request Count",
+        unit: "requests",
+        display_unit: "requests",
+        integer: true,
+        kind: MetricKind::Aggregate,
+        group: ConsoleGroup::Hidden,
+        formula: "successful requests meeting every --goodput SLO",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::GoodRequestFraction,
+        tag: "good_request_fraction",
+        header: "GoodRequestFraction",
+        unit: "ratio",
+        display_unit: "ratio",
+        kind: MetricKind::Aggregate,
+        group: ConsoleGroup::Hidden,
+        formula: "good requests / (successful + failed requests)",
+        ..MetricDef::BASE
+    },
+    MetricDef {
+        id: MetricId::Goodput,
+        tag: "goodput",
+        header: "Goodput",
+        unit: "requests/sec",
+        display_unit: "requests/sec",
+        kind: MetricKind::Aggregate,
+        group: ConsoleGroup::Default,
+        display_order: 1000,
+        formula: "good requests / benchmark duration (seconds)",
         ..MetricDef::BASE
     },
 ];

@@ -10,6 +10,9 @@ pub enum MetricKind {
     Record,
     /// One value for the whole run (shown as `avg` only).
     Aggregate,
+    /// A step function over the run, summarised time-weighted with avg, min,
+    /// max, p50, p90, p95, p99 and std only (AIPerf's sweep-line metrics).
+    TimeWeighted,
 }
 
 /// Which console table a metric appears in (AIPerf's `MetricConsoleGroup`).
@@ -23,6 +26,10 @@ pub enum ConsoleGroup {
     HttpTrace,
     /// Exported to files only.
     Hidden,
+    /// "LLM Metrics: Effective": time-weighted over the run, and effective latency.
+    Effective,
+    /// "LLM Metrics: Active": time-weighted over the time a phase is in flight.
+    Active,
 }
 
 /// Every metric audioperf reports. The discriminant indexes `METRICS`.
@@ -87,10 +94,29 @@ pub enum MetricId {
     UsageCompletionTokensDiffPct,
     UsageReasoningTokensDiffPct,
     UsageDiscrepancyCount,
+    EffectiveConcurrency,
+    EffectiveDecodeThroughput,
+    EffectivePrefillThroughput,
+    EffectiveDecodeConcurrency,
+    EffectivePrefillConcurrency,
+    EffectiveTotalThroughput,
+    EffectiveDecodeThroughputPerUser,
+    EffectivePrefillThroughputPerUser,
+    TokensInFlight,
+    ActiveDecodeThroughput,
+    ActivePrefillThroughput,
+    ActiveDecodeThroughputPerUser,
+    ActivePrefillThroughputPerUser,
+    ActiveTotalThroughput,
+    EffectiveLatency,
+    PrefillThroughputPerUser,
+    GoodRequestCount,
+    GoodRequestFraction,
+    Goodput,
 }
 
 /// The single definition of a metric, read by every writer.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MetricDef {
     pub id: MetricId,
     /// AIPerf's tag: JSON key, JSONL key, sort key of the CSV.

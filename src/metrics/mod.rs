@@ -12,10 +12,13 @@
 //! with `SIGNIFICANT_DIGITS` significant digits).
 
 pub mod defs;
+pub mod effective;
+pub mod goodput;
 pub mod metric;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod timeslices;
 mod trace;
 
 use std::collections::BTreeMap;
@@ -52,14 +55,33 @@ impl MetricResult {
         }
     }
 
-    /// One stat; run-level metrics have only `avg`.
+    /// One stat; run-level metrics have only `avg`, time-weighted ones
+    /// only avg, min, max, p50, p90, p95, p99 and std.
     pub fn stat(&self, stat: Stat) -> Option<f64> {
         match &self.value {
+            MetricValue::Stats(_)
+                if self.def.kind == MetricKind::TimeWeighted
+                    && !TIME_WEIGHTED_STATS.contains(&stat) =>
+            {
+                None
+            }
             MetricValue::Stats(s) => Some(s.get(stat)),
             MetricValue::Single(v) => (stat == Stat::Avg).then_some(*v),
         }
     }
 }
+
+/// The stats AIPerf reports for a time-weighted metric.
+pub const TIME_WEIGHTED_STATS: [Stat; 8] = [
+    Stat::Avg,
+    Stat::Min,
+    Stat::Max,
+    Stat::P50,
+    Stat::P90,
+    Stat::P95,
+    Stat::P99,
+    Stat::Std,
+];
 
 /// One per-request metric value in its display unit (for the JSONL).
 #[derive(Clone, Debug, PartialEq)]
@@ -148,6 +170,8 @@ pub struct MetricsSummary {
     pub percentiles_exact: bool,
     /// The usage discrepancy threshold, when usage differences were computed.
     pub usage_diff_threshold_pct: Option<f64>,
+    /// `--slice-duration`: the non-empty slices, in time order.
+    pub timeslices: Vec<timeslices::Timeslice>,
 }
 
 impl MetricsSummary {
@@ -220,16 +244,24 @@ pub struct ComputeOptions<'a> {
     /// A client tokenizer counts ISL/OSL: the usage differences are reported,
     /// with this discrepancy threshold (percent). `None` with server counts.
     pub usage_diff_threshold_pct: Option<f64>,
+    /// `--goodput` SLOs (display units); empty: no goodput metrics.
+    pub goodput: &'a [crate::config::GoodputSlo],
+    /// `--slice-duration`, ns.
+    pub slice_ns: Option<Nanos>,
 }
 
 impl<'a> ComputeOptions<'a> {
     pub fn from_config(
-        cfg: &crate::config::ProfileConfig,
+        cfg: &'a crate::config::ProfileConfig,
         audio_seconds: &'a [f64],
     ) -> ComputeOptions<'a> {
         ComputeOptions {
             audio_seconds,
             latency_from_schedule: cfg.latency_from_schedule,
+            goodput: &cfg.goodput,
+            slice_ns: cfg
+                .slice_duration
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
             ..Default::default()
         }
     }
@@ -318,6 +350,12 @@ fn record_values(r: &RequestRecord, inputs: &RecordInputs<'_>) -> Vec<(MetricId,
     }
     if let Some(isl) = t.isl {
         out.push((InputSequenceLength, isl as f64));
+        if let Some(ttft) = ttft.filter(|&v| v > 0.0) {
+            out.push((
+                PrefillThroughputPerUser,
+                isl as f64 / (ttft / NANOS_PER_SEC),
+            ));
+        }
     }
     if let Some(o) = t.output() {
         out.push((OutputTokenCount, o as f64));
@@ -400,6 +438,13 @@ pub struct Accumulator<'a> {
     /// Successful requests with both usage differences, and those over the threshold.
     usage_diffed: u64,
     usage_discrepancies: u64,
+    /// Time-weighted curves of the run.
+    sweep: effective::Sweep,
+    slos: goodput::Slos,
+    good: u64,
+    slicer: Option<timeslices::Slicer>,
+    /// Native values the current `add` pushed (handed to the slicer).
+    pushed: Vec<(MetricId, f64)>,
 }
 
 fn widen(slot: &mut Option<Nanos>, v: Nanos, pick: fn(Nanos, Nanos) -> Nanos) {
@@ -425,17 +470,60 @@ impl<'a> Accumulator<'a> {
             first_connect_error: None,
             usage_diffed: 0,
             usage_discrepancies: 0,
+            sweep: effective::Sweep::new(),
+            slos: goodput::Slos::new(opts.goodput),
+            good: 0,
+            slicer: opts.slice_ns.map(timeslices::Slicer::new),
+            pushed: Vec::new(),
         }
     }
 
     fn push(&mut self, id: MetricId, v: f64) {
         self.series[id as usize].push(v);
+        self.pushed.push((id, v));
     }
 
     /// Adds one finished request and returns its metric values in the
     /// JSONL's units (warmup requests get their own values and feed nothing
     /// else; a failed request has only its schedule lag).
     pub fn add(&mut self, r: &RequestRecord, t: &RequestTokens) -> Vec<(MetricId, RecordValue)> {
+        self.pushed.clear();
+        let good_before = self.good;
+        let out = self.add_one(r, t);
+        if r.warmup {
+            return out;
+        }
+        self.sweep.add(&effective::Spans::of(
+            r,
+            t.isl,
+            t.osl.filter(|_| r.is_success()),
+        ));
+        // AIPerf: end - when the request was due, every request.
+        let due = r.intended_start_ns.unwrap_or(r.start_ns);
+        self.push(
+            MetricId::EffectiveLatency,
+            r.end_ns.saturating_sub(due) as f64,
+        );
+        if let Some(slicer) = &mut self.slicer {
+            let outcome = if r.is_success() {
+                timeslices::Outcome::Success {
+                    good: self.good > good_before,
+                }
+            } else if r.cancelled {
+                timeslices::Outcome::Cancelled
+            } else {
+                timeslices::Outcome::Error
+            };
+            slicer.add(
+                (r.start_ns, r.end_ns, response_end(r)),
+                outcome,
+                &self.pushed,
+            );
+        }
+        out
+    }
+
+    fn add_one(&mut self, r: &RequestRecord, t: &RequestTokens) -> Vec<(MetricId, RecordValue)> {
         use MetricId::*;
         let origin = match (self.opts.latency_from_schedule, r.intended_start_ns) {
             (true, Some(intended)) => intended,
@@ -509,6 +597,9 @@ impl<'a> Accumulator<'a> {
                 self.usage_discrepancies += u64::from(over);
             }
         }
+        if !self.slos.is_empty() && self.slos.is_good(&values) {
+            self.good += 1;
+        }
         // AIPerf: max(start + latency) - min(start) over successful
         // requests, always on actual times (never the intended ones).
         widen(&mut self.last_response, response_end(r), Nanos::max);
@@ -529,9 +620,22 @@ impl<'a> Accumulator<'a> {
     }
 
     /// The summary of everything added.
-    pub fn finish(self, was_cancelled: bool) -> MetricsSummary {
+    pub fn finish(mut self, was_cancelled: bool) -> MetricsSummary {
         use MetricId::*;
         let mut results = Vec::new();
+        // AIPerf's window: the phase's start to its last response.
+        if let (Some(from), Some(to)) = (self.span_start, self.span_end) {
+            for (id, tw) in self.sweep.metrics(from, to) {
+                results.push(MetricResult {
+                    def: id.def(),
+                    value: MetricValue::Stats(tw.to_stats()),
+                });
+            }
+        }
+        let timeslices = match self.slicer.take() {
+            Some(s) => s.finish(&mut self.sweep, !self.slos.is_empty()),
+            None => Vec::new(),
+        };
         for (d, series) in METRICS.iter().zip(&self.series) {
             if let Some(s) = series.stats() {
                 results.push(MetricResult {
@@ -571,6 +675,19 @@ impl<'a> Accumulator<'a> {
             }
             single(RequestThroughput, ok as f64 / secs);
             single(BenchmarkDuration, d as f64);
+            if !self.slos.is_empty() {
+                single(Goodput, self.good as f64 / secs);
+            }
+        }
+        if !self.slos.is_empty() {
+            single(GoodRequestCount, self.good as f64);
+            let attempted = ok + failed;
+            let frac = if attempted > 0 {
+                self.good as f64 / attempted as f64
+            } else {
+                0.0
+            };
+            single(GoodRequestFraction, frac);
         }
         if ok + failed > 0 {
             single(CompletedRequestCount, (ok + failed) as f64);
@@ -644,6 +761,7 @@ impl<'a> Accumulator<'a> {
             first_connect_error: self.first_connect_error,
             percentiles_exact: self.series.iter().all(Series::is_exact),
             usage_diff_threshold_pct: self.opts.usage_diff_threshold_pct,
+            timeslices,
         }
     }
 }

@@ -177,6 +177,8 @@ pub fn render_tables(summary: &MetricsSummary, show_trace: bool) -> String {
     let mut out = String::new();
     let trace = show_trace.then(|| (ConsoleGroup::HttpTrace, TRACE_TITLE.to_string()));
     let groups = trace.into_iter().chain([
+        (ConsoleGroup::Effective, format!("{TITLE}: Effective")),
+        (ConsoleGroup::Active, format!("{TITLE}: Active")),
         (ConsoleGroup::Usage, format!("{TITLE}: Usage")),
         (ConsoleGroup::Default, TITLE.to_string()),
     ]);
@@ -335,8 +337,17 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "");
         assert_eq!(lines[1], "");
-        // Usage table first, then the main table.
-        assert_eq!(lines[2].trim(), "audioperf | LLM Metrics: Usage");
+        // AIPerf's group order: Effective, Active, Usage, then the main table.
+        assert_eq!(lines[2].trim(), "audioperf | LLM Metrics: Effective");
+        let at = |t: &str| lines.iter().position(|l| l.trim() == t).unwrap();
+        assert!(at("audioperf | LLM Metrics: Active") < at("audioperf | LLM Metrics: Usage"));
+        assert!(at("audioperf | LLM Metrics: Usage") < at(TITLE));
+        let conc = lines
+            .iter()
+            .find(|l| l.contains("Effective Concurrency (requests)"))
+            .unwrap();
+        // Time-weighted rows have every console column (no N/A).
+        assert_eq!(conc.matches("N/A").count(), 0, "{conc}");
         let main = lines.iter().position(|l| l.trim() == TITLE).unwrap();
         assert!(lines[main + 1].starts_with('┏'));
         assert!(lines[main + 2].starts_with("┃ ") && lines[main + 2].contains("Metric ┃    avg ┃"));

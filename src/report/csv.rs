@@ -96,8 +96,19 @@ mod tests {
             lines[0],
             "Metric,avg,min,max,sum,p1,p5,p10,p25,p50,p75,p90,p95,p99,std"
         );
-        // Sorted by tag: decode_duration first, usage_total_tokens last.
-        assert!(lines[1].starts_with("Decode Duration (ms),"));
+        // Sorted by tag: active_decode_throughput first, usage_total_tokens last.
+        assert!(lines[1].starts_with("Active Decode Throughput (tokens/sec),"));
+        // Time-weighted: no sum, p1, p5, p10, p25 or p75 (empty fields).
+        let conc = lines
+            .iter()
+            .find(|l| l.starts_with("Effective Concurrency,"))
+            .unwrap();
+        let f: Vec<&str> = conc.split(',').collect();
+        assert_eq!(
+            (f[4], f[5], f[6], f[7], f[8], f[10]),
+            ("", "", "", "", "", "")
+        );
+        assert!(!f[9].is_empty() && !f[14].is_empty());
         let ttft = lines
             .iter()
             .find(|l| l.starts_with("Time to First Token (ms),"))

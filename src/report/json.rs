@@ -64,9 +64,10 @@ pub(crate) fn metric_object(r: &MetricResult) -> Ordered {
         MetricValue::Single(v) => f.push((Stat::Avg.key(), Ordered::Val(json!(v)))),
         MetricValue::Stats(s) => {
             for stat in Stat::ALL {
-                let v = match stat {
-                    Stat::Count => json!(s.count),
-                    _ => json!(s.get(stat)),
+                let v = match (stat, r.stat(stat)) {
+                    (_, None) => continue,
+                    (Stat::Count, _) => json!(s.count),
+                    (_, Some(v)) => json!(v),
                 };
                 f.push((stat.key(), Ordered::Val(v)));
             }

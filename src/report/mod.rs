@@ -20,6 +20,7 @@ pub mod log;
 mod ordered;
 pub mod raw;
 pub mod selfcheck;
+pub mod timeslices;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -39,8 +40,6 @@ pub const JSONL_FILE: &str = "profile_export.jsonl";
 pub const INPUTS_FILE: &str = "inputs.json";
 pub const CONSOLE_FILE: &str = "profile_export_console.txt";
 pub const RAW_JSONL_FILE: &str = "profile_export_raw.jsonl";
-pub const TIMESLICES_CSV_FILE: &str = "profile_export_aiperf_timeslices.csv";
-pub const TIMESLICES_JSON_FILE: &str = "profile_export_aiperf_timeslices.json";
 
 /// Where each export goes: AIPerf's names, or `PREFIX.csv` etc. with
 /// `--profile-export-prefix` (the base, suffix already stripped).
@@ -67,8 +66,8 @@ impl ExportFiles {
             json: named(".json", JSON_FILE),
             jsonl: named(".jsonl", JSONL_FILE),
             raw_jsonl: named("_raw.jsonl", RAW_JSONL_FILE),
-            timeslices_csv: named("_timeslices.csv", TIMESLICES_CSV_FILE),
-            timeslices_json: named("_timeslices.json", TIMESLICES_JSON_FILE),
+            timeslices_csv: named("_timeslices.csv", timeslices::CSV_FILE),
+            timeslices_json: named("_timeslices.json", timeslices::JSON_FILE),
             console: named("_console.txt", CONSOLE_FILE),
             inputs: dir.join(INPUTS_FILE),
         }
@@ -89,6 +88,8 @@ pub enum ExportKind {
     Raw,
     Inputs,
     Console,
+    TimeslicesJson,
+    TimeslicesCsv,
 }
 
 impl ExportKind {
@@ -167,6 +168,21 @@ pub fn write_all(
     write_file(&mut report, ExportKind::Json, files.json, |w| {
         json::write(w, cfg, run, summary)
     });
+    if !summary.timeslices.is_empty() {
+        write_file(
+            &mut report,
+            ExportKind::TimeslicesJson,
+            files.timeslices_json.clone(),
+            |w| timeslices::write_json(w, cfg, run.anchor, &summary.timeslices),
+        );
+        let text = timeslices::render_csv(run.anchor, &summary.timeslices);
+        write_file(
+            &mut report,
+            ExportKind::TimeslicesCsv,
+            files.timeslices_csv.clone(),
+            |w| w.write_all(text.as_bytes()),
+        );
+    }
     match jsonl {
         Jsonl::Records(_) | Jsonl::Streamed(_) if cfg.export_level == ExportLevel::Summary => {}
         Jsonl::Records(records) => write_file(&mut report, ExportKind::Jsonl, files.jsonl, |w| {
