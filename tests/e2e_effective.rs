@@ -89,6 +89,19 @@ fn effective_concurrency_matches_a_closed_loop_and_goodput_counts_slos() {
     assert_eq!(stat(&e, "good_request_count", "avg"), 0.0);
     assert_eq!(stat(&e, "good_request_fraction", "avg"), 0.0);
     assert_eq!(stat(&e, "goodput", "avg"), 0.0);
+    // Each JSONL record carries AIPerf's per-request flag.
+    let good_flags = |d: &str| -> Vec<u64> {
+        read_jsonl(&std::path::Path::new(d).join("profile_export.jsonl"))
+            .iter()
+            .map(|l| {
+                l["metrics"]["good_request_count"]["value"]
+                    .as_u64()
+                    .unwrap_or(99)
+            })
+            .collect()
+    };
+    assert_eq!(good_flags(dir), vec![1; 24]);
+    assert_eq!(good_flags(dir2), vec![0; 24]);
 }
 
 #[test]

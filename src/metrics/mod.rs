@@ -597,14 +597,19 @@ impl<'a> Accumulator<'a> {
                 self.usage_discrepancies += u64::from(over);
             }
         }
-        if !self.slos.is_empty() && self.slos.is_good(&values) {
-            self.good += 1;
-        }
+        let judged = !self.slos.is_empty();
+        let good = judged && self.slos.is_good(&values);
+        self.good += u64::from(good);
         // AIPerf: max(start + latency) - min(start) over successful
         // requests, always on actual times (never the intended ones).
         widen(&mut self.last_response, response_end(r), Nanos::max);
         widen(&mut self.first_start, r.start_ns, Nanos::min);
-        to_record_values(values, r)
+        let mut out = to_record_values(values, r);
+        if judged {
+            // AIPerf's per-record flag: 1 when this request met every SLO.
+            out.push((GoodRequestCount, RecordValue::Int(u64::from(good))));
+        }
+        out
     }
 
     fn count_error(&mut self, e: ErrorDetails<'_>) {
