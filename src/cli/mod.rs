@@ -124,8 +124,8 @@ pub struct ProfileArgs {
     pub output_artifact_dir: Option<PathBuf>,
     /// Base name of every export: PREFIX.csv, PREFIX.json, PREFIX.jsonl,
     /// PREFIX_raw.jsonl, PREFIX_timeslices.{csv,json}, PREFIX_console.txt
-    /// (known suffixes such as .json or _raw.jsonl are stripped; a directory
-    /// part is dropped).
+    /// (known suffixes such as .json or _raw.jsonl are stripped; an absolute
+    /// path keeps only its file name).
     #[arg(
         long = "profile-export-prefix",
         visible_alias = "profile-export-file",
