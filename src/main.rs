@@ -21,7 +21,9 @@ finished request's line goes to profile_export.jsonl while the run goes, and \
 its metrics into running statistics. Those are exact (numpy's percentiles) \
 while a metric has at most 65,536 values; past that, count, sum, avg, min, \
 max and std stay exact and percentiles come from an HdrHistogram with 3 \
-significant digits (within 0.05% of the exact value).";
+significant digits (within 0.05% of the exact value).
+
+Exit status: 0 completed with at least one successful request; 1 no request succeeded or an export failed; 2 bad command line; 3 stopped by --failed-request-threshold; 130 interrupted. The exports are written in every case but 2.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
