@@ -23,7 +23,7 @@ while a metric has at most 65,536 values; past that, count, sum, avg, min, \
 max and std stay exact and percentiles come from an HdrHistogram with 3 \
 significant digits (within 0.05% of the exact value).
 
-Exit status: 0 completed with at least one successful request; 1 no request succeeded or an export failed; 2 bad command line; 3 stopped by --failed-request-threshold; 130 interrupted. The exports are written in every case but 2.";
+Exit status: 0 completed with at least one successful request; 1 no request succeeded or an export failed; 2 bad command line; 3 stopped by --failed-request-threshold; 130 interrupted. The exports are written in every case but 2 and a dataset build cut short by Ctrl-C.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
