@@ -9,9 +9,12 @@
 //! as they start. A request that started earlier still but is collected
 //! later counts in the first slice.
 //!
-//! Memory per slice and metric: up to `EXACT` values (8 KiB), then a sparse
-//! log histogram (one entry per 0.2%-wide bucket hit) with exact count, sum,
-//! min, max and Welford mean/variance.
+//! Memory per slice and metric: up to `EXACT` values (1 KiB), then a sparse
+//! log histogram (one entry per 0.2%-wide bucket hit, a few dozen for a
+//! latency) with exact count, sum, min, max and Welford mean/variance. Slices
+//! are kept until the end (a request collected late still belongs to its
+//! slice), so a run holds tens of KB per slice: choose the slice length for
+//! the run's length.
 
 use std::collections::BTreeMap;
 
@@ -19,8 +22,8 @@ use super::effective::Sweep;
 use super::{MetricId, MetricResult, MetricValue, Stats};
 use crate::sys::clock::{Nanos, NANOS_PER_SEC};
 
-/// Values kept exactly per slice and metric.
-const EXACT: usize = 1_024;
+/// Values kept exactly per slice and metric (stats then equal numpy's).
+const EXACT: usize = 128;
 /// Relative width of a histogram bucket.
 const BUCKET_RATIO: f64 = 1.002;
 /// Records held before the slice grid's origin is fixed.
