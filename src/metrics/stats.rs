@@ -110,21 +110,21 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 /// so fractional metrics (tokens/s, ratios, seconds) keep their digits.
 const HIST_SCALE: f64 = 1_000.0;
 
-/// One metric's values, exact while few and a histogram when many.
-#[derive(Clone, Debug, Default)]
-pub struct Series {
-    exact: Vec<f64>,
-    hist: Option<hdrhistogram::Histogram<u64>>,
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
+/// Running count, sum, min, max and Welford mean/variance of a series:
+/// exact however many values it has (the part of `Series` and of a time
+/// slice's series that no histogram approximates).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Moments {
+    pub count: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
     /// Welford's running mean and sum of squared deviations.
     mean: f64,
     m2: f64,
 }
 
-impl Series {
+impl Moments {
     pub fn push(&mut self, v: f64) {
         if self.count == 0 {
             (self.min, self.max) = (v, v);
@@ -137,6 +137,43 @@ impl Series {
         let delta = v - self.mean;
         self.mean += delta / self.count as f64;
         self.m2 += delta * (v - self.mean);
+    }
+
+    /// The stats of a non-empty series: these moments, and each percentile
+    /// from `pct` (percent → value), clamped to [min, max].
+    pub fn stats(&self, pct: impl Fn(f64) -> f64) -> Stats {
+        let p = |q: f64| pct(q).clamp(self.min, self.max);
+        Stats {
+            avg: self.sum / self.count as f64,
+            min: self.min,
+            max: self.max,
+            p1: p(1.0),
+            p5: p(5.0),
+            p10: p(10.0),
+            p25: p(25.0),
+            p50: p(50.0),
+            p75: p(75.0),
+            p90: p(90.0),
+            p95: p(95.0),
+            p99: p(99.0),
+            std: (self.m2 / self.count as f64).max(0.0).sqrt(),
+            count: self.count,
+            sum: self.sum,
+        }
+    }
+}
+
+/// One metric's values, exact while few and a histogram when many.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    exact: Vec<f64>,
+    hist: Option<hdrhistogram::Histogram<u64>>,
+    moments: Moments,
+}
+
+impl Series {
+    pub fn push(&mut self, v: f64) {
+        self.moments.push(v);
         match &mut self.hist {
             Some(h) => record(h, v),
             None if self.exact.len() < EXACT_VALUES => self.exact.push(v),
@@ -152,11 +189,11 @@ impl Series {
     }
 
     pub fn count(&self) -> u64 {
-        self.count
+        self.moments.count
     }
 
     pub fn sum(&self) -> f64 {
-        self.sum
+        self.moments.sum
     }
 
     /// Whether the stats are exact (no more than `EXACT_VALUES` values).
@@ -169,27 +206,10 @@ impl Series {
         let Some(h) = &self.hist else {
             return Stats::from_values(&mut self.exact.clone());
         };
-        let pct = |q: f64| {
+        Some(self.moments.stats(|q| {
             let bucket = h.value_at_quantile(q / 100.0);
-            (h.median_equivalent(bucket) as f64 / HIST_SCALE).clamp(self.min, self.max)
-        };
-        Some(Stats {
-            avg: self.sum / self.count as f64,
-            min: self.min,
-            max: self.max,
-            p1: pct(1.0),
-            p5: pct(5.0),
-            p10: pct(10.0),
-            p25: pct(25.0),
-            p50: pct(50.0),
-            p75: pct(75.0),
-            p90: pct(90.0),
-            p95: pct(95.0),
-            p99: pct(99.0),
-            std: (self.m2 / self.count as f64).max(0.0).sqrt(),
-            count: self.count,
-            sum: self.sum,
-        })
+            h.median_equivalent(bucket) as f64 / HIST_SCALE
+        }))
     }
 }
 

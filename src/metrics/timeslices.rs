@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use super::effective::Sweep;
+use super::stats::Moments;
 use super::{MetricId, MetricResult, MetricValue, Stats};
 use crate::sys::clock::{Nanos, NANOS_PER_SEC};
 
@@ -44,12 +45,7 @@ pub struct Timeslice {
 struct SliceSeries {
     exact: Vec<f64>,
     buckets: Option<BTreeMap<i32, u64>>,
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    mean: f64,
-    m2: f64,
+    moments: Moments,
 }
 
 fn bucket_of(v: f64) -> i32 {
@@ -70,16 +66,7 @@ fn bucket_mid(b: i32) -> f64 {
 
 impl SliceSeries {
     fn push(&mut self, v: f64) {
-        if self.count == 0 {
-            (self.min, self.max) = (v, v);
-        }
-        self.count += 1;
-        self.sum += v;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        let d = v - self.mean;
-        self.mean += d / self.count as f64;
-        self.m2 += d * (v - self.mean);
+        self.moments.push(v);
         match &mut self.buckets {
             Some(b) => *b.entry(bucket_of(v)).or_insert(0) += 1,
             None if self.exact.len() < EXACT => self.exact.push(v),
@@ -98,35 +85,18 @@ impl SliceSeries {
         let Some(b) = &self.buckets else {
             return Stats::from_values(&mut self.exact.clone());
         };
-        let n = self.count;
-        let pct = |q: f64| {
+        let n = self.moments.count;
+        Some(self.moments.stats(|q| {
             let rank = (q / 100.0 * (n - 1) as f64).round() as u64;
             let mut seen = 0;
             for (&k, &c) in b {
                 seen += c;
                 if seen > rank {
-                    return bucket_mid(k).clamp(self.min, self.max);
+                    return bucket_mid(k);
                 }
             }
-            self.max
-        };
-        Some(Stats {
-            avg: self.sum / n as f64,
-            min: self.min,
-            max: self.max,
-            p1: pct(1.0),
-            p5: pct(5.0),
-            p10: pct(10.0),
-            p25: pct(25.0),
-            p50: pct(50.0),
-            p75: pct(75.0),
-            p90: pct(90.0),
-            p95: pct(95.0),
-            p99: pct(99.0),
-            std: (self.m2 / n as f64).max(0.0).sqrt(),
-            count: n,
-            sum: self.sum,
-        })
+            f64::INFINITY
+        }))
     }
 }
 
@@ -278,7 +248,7 @@ impl Slicer {
                     value: MetricValue::Single(v / id.def().display_scale),
                 })
             };
-            let sum = |id: MetricId| s.series.get(&id).map(|x| x.sum);
+            let sum = |id: MetricId| s.series.get(&id).map(|x| x.moments.sum);
             if s.ok > 0 {
                 single(RequestCount, s.ok as f64);
             }
