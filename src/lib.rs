@@ -19,6 +19,7 @@ pub mod http;
 pub mod metrics;
 pub mod mock;
 pub mod openai;
+pub mod plot;
 pub mod profile;
 pub mod record;
 pub mod report;

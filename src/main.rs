@@ -32,6 +32,8 @@ enum Command {
     Profile(Box<audioperf::cli::ProfileArgs>),
     /// Run the built-in OpenAI-compatible mock server.
     MockServer(Box<audioperf::mock::MockServerArgs>),
+    /// Charts (PNG, SVG) and a self-contained report.html of finished runs.
+    Plot(audioperf::plot::PlotArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,22 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Plot(args) => match audioperf::plot::run(&args) {
+            Ok(out) => {
+                println!(
+                    "{} charts of {} run(s) in {}; report: {}",
+                    out.pngs.len(),
+                    out.runs,
+                    out.dir.display(),
+                    out.report.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::MockServer(args) => match audioperf::mock::run(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -29,6 +29,8 @@ const STAGES: &[&str] = &[
     "collect",
     "cli",
     "profile",
+    "plot",
+    "sweep",
 ];
 const MOCK_MAY_USE: &[&str] = &["sys", "audio_file"];
 const MAX_CODE_LINES: usize = 800;
