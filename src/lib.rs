@@ -23,6 +23,7 @@ pub mod plot;
 pub mod profile;
 pub mod record;
 pub mod report;
+pub mod sweep;
 pub mod sys;
 pub mod tls;
 pub mod tokens;

@@ -66,7 +66,7 @@ fn palette(theme: Theme) -> Palette {
             background: RGBColor(255, 255, 255),
             text: RGBColor(34, 34, 34),
             grid: RGBColor(205, 205, 205),
-            grid_light: RGBColor(238, 238, 238),
+            grid_light: RGBColor(245, 245, 245),
             series: [
                 RGBColor(31, 119, 180),
                 RGBColor(255, 127, 14),
@@ -80,7 +80,7 @@ fn palette(theme: Theme) -> Palette {
             background: RGBColor(24, 26, 31),
             text: RGBColor(229, 231, 235),
             grid: RGBColor(75, 80, 90),
-            grid_light: RGBColor(45, 49, 56),
+            grid_light: RGBColor(34, 37, 43),
             series: [
                 RGBColor(96, 165, 250),
                 RGBColor(251, 191, 36),
@@ -279,8 +279,8 @@ fn draw<DB: DrawingBackend>(
         .light_line_style(p.grid_light)
         .x_labels(10)
         .y_labels(8)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
+        .x_label_formatter(&|v| tick(*v, x1 - x0))
+        .y_label_formatter(&|v| tick(*v, y1 - y0))
         .draw()?;
 
     let mut legend = false;
@@ -294,33 +294,6 @@ fn draw<DB: DrawingBackend>(
         .label(b.name.as_str())
         .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 22, y + 6)], c.filled()));
         legend = true;
-    }
-    for s in &chart.series {
-        let c = color(s.color);
-        let pts = s.points.iter().copied();
-        let anno = match s.mark {
-            Mark::Points => {
-                let r = if s.points.len() > 2000 { 2 } else { 3 };
-                cc.draw_series(pts.map(|xy| Circle::new(xy, r, c.mix(0.7).filled())))?
-            }
-            Mark::Line => cc.draw_series(LineSeries::new(pts, c.stroke_width(2)))?,
-            Mark::LinePoints => {
-                cc.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?;
-                cc.draw_series(pts.map(|xy| Circle::new(xy, 6, c.filled())))?
-            }
-            Mark::Area => cc.draw_series(
-                AreaSeries::new(pts, 0.0, c.mix(0.3)).border_style(c.stroke_width(2)),
-            )?,
-        };
-        if !s.name.is_empty() {
-            legend = true;
-            match s.mark {
-                Mark::Points => anno
-                    .label(s.name.as_str())
-                    .legend(move |(x, y)| Circle::new((x + 11, y), 5, c.filled())),
-                _ => anno.label(s.name.as_str()).legend(legend_line(c)),
-            };
-        }
     }
     for m in &chart.y_markers {
         let c = color(m.color);
@@ -346,6 +319,37 @@ fn draw<DB: DrawingBackend>(
         .legend(legend_line(c));
         legend = true;
     }
+    for s in &chart.series {
+        let c = color(s.color);
+        let pts = s.points.iter().copied();
+        let anno = match s.mark {
+            Mark::Points => {
+                let r = match s.points.len() {
+                    0..=100 => 5,
+                    101..=2000 => 3,
+                    _ => 2,
+                };
+                cc.draw_series(pts.map(|xy| Circle::new(xy, r, c.mix(0.7).filled())))?
+            }
+            Mark::Line => cc.draw_series(LineSeries::new(pts, c.stroke_width(2)))?,
+            Mark::LinePoints => {
+                cc.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?;
+                cc.draw_series(pts.map(|xy| Circle::new(xy, 6, c.filled())))?
+            }
+            Mark::Area => cc.draw_series(
+                AreaSeries::new(pts, 0.0, c.mix(0.3)).border_style(c.stroke_width(2)),
+            )?,
+        };
+        if !s.name.is_empty() {
+            legend = true;
+            match s.mark {
+                Mark::Points => anno
+                    .label(s.name.as_str())
+                    .legend(move |(x, y)| Circle::new((x + 11, y), 5, c.filled())),
+                _ => anno.label(s.name.as_str()).legend(legend_line(c)),
+            };
+        }
+    }
     if !chart.point_labels.is_empty() {
         cc.draw_series(chart.point_labels.iter().map(|(x, y, s)| {
             EmptyElement::at((*x, *y)) + Text::new(s.clone(), (9, -22), font(15))
@@ -364,18 +368,17 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Axis tick text: no trailing zeros, thousands as `12k`.
-pub fn tick(v: f64) -> String {
-    let a = v.abs();
-    if a >= 10_000.0 {
-        format!("{}k", trim(v / 1000.0, 1))
-    } else if a >= 100.0 {
-        trim(v, 0)
-    } else if a >= 1.0 {
-        trim(v, 2)
-    } else {
-        trim(v, 3)
+/// Axis tick text for a value on an axis spanning `span`: as many decimals
+/// as the tick spacing needs (a narrow range keeps its digits), no trailing
+/// zeros, thousands as `12k` when the spacing allows.
+pub fn tick(v: f64, span: f64) -> String {
+    let step = if span > 0.0 && span.is_finite() { span / 8.0 } else { v.abs().max(1.0) };
+    let decimals = (1.0 - step.log10().floor()).clamp(0.0, 9.0) as usize;
+    if v.abs() >= 10_000.0 && step >= 100.0 {
+        let d = if step >= 1000.0 { 0 } else { 1 };
+        return format!("{}k", trim(v / 1000.0, d));
     }
+    trim(v, decimals)
 }
 
 fn trim(v: f64, decimals: usize) -> String {
@@ -393,12 +396,16 @@ mod tests {
 
     #[test]
     fn ticks_are_short() {
-        assert_eq!(tick(0.0), "0");
-        assert_eq!(tick(0.125), "0.125");
-        assert_eq!(tick(2.50), "2.5");
-        assert_eq!(tick(250.0), "250");
-        assert_eq!(tick(12_500.0), "12.5k");
-        assert_eq!(tick(-3.0), "-3");
+        assert_eq!(tick(0.0, 10.0), "0");
+        assert_eq!(tick(0.125, 0.1), "0.125");
+        assert_eq!(tick(2.50, 10.0), "2.5");
+        assert_eq!(tick(250.0, 1000.0), "250");
+        assert_eq!(tick(12_500.0, 5_000.0), "12.5k");
+        assert_eq!(tick(15_000.0, 20_000.0), "15k");
+        assert_eq!(tick(-3.0, 10.0), "-3");
+        // A narrow range keeps the digits that tell its ticks apart.
+        assert_eq!(tick(201.65, 0.8), "201.65");
+        assert_eq!(tick(201.6, 0.8), "201.6");
     }
 
     #[test]
