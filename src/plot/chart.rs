@@ -201,7 +201,9 @@ impl Chart {
         if self.y_from_zero || y.0 < 0.0 && ys.iter().all(|&v| v >= 0.0) {
             y.0 = 0.0;
         }
-        Some((pad(x, 0.03, 0.03), y))
+        // Room on the right for a point's label.
+        let right = if self.point_labels.is_empty() { 0.03 } else { 0.07 };
+        Some((pad(x, 0.03, right), y))
     }
 
     /// Whether the chart has any data (charts without are not drawn).

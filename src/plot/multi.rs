@@ -127,7 +127,6 @@ fn pareto(runs: &[&Run]) -> Chart {
         "Output token throughput per user (tokens/s/user)",
         "Total token throughput (tokens/s)",
     );
-    c.note = Some("one point per run; the line joins the runs no other run beats on both".into());
     let total = |r: &Run| {
         r.stat("total_token_throughput", "avg")
             .or_else(|| r.stat("output_token_throughput", "avg"))
@@ -137,8 +136,18 @@ fn pareto(runs: &[&Run]) -> Chart {
         return c;
     }
     let xy: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
-    c.series.push(Series { name: "Pareto front".into(), points: pareto_front(&xy), mark: Mark::Line, color: 1 });
+    let front = pareto_front(&xy);
+    let on_front: Vec<&str> = pts
+        .iter()
+        .filter(|p| front.contains(&(p.0, p.1)))
+        .map(|p| p.2.as_str())
+        .collect();
+    c.note = Some(format!(
+        "one point per run; on the Pareto front (no other run beats it on both): {}",
+        on_front.join(", ")
+    ));
     c.series.push(Series { name: "runs".into(), points: xy, mark: Mark::Points, color: 0 });
+    c.series.push(Series { name: "Pareto front".into(), points: front, mark: Mark::LinePoints, color: 1 });
     c.point_labels = pts;
     c.y_from_zero = true;
     c
