@@ -15,10 +15,25 @@ const LIMIT: Duration = Duration::from_secs(90);
 
 fn sweep_args<'a>(url: &'a str, dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
-        "--model", "m", "--endpoint-type", "chat", "--audio-length-mean", "0.1",
-        "--synthetic-input-tokens-mean", "10", "--streaming", "--url", url,
-        "--request-count", "12", "--ui-type", "none", "--output-artifact-dir", dir,
-        "--slice-duration", "0.1",
+        "--model",
+        "m",
+        "--endpoint-type",
+        "chat",
+        "--audio-length-mean",
+        "0.1",
+        "--synthetic-input-tokens-mean",
+        "10",
+        "--streaming",
+        "--url",
+        url,
+        "--request-count",
+        "12",
+        "--ui-type",
+        "none",
+        "--output-artifact-dir",
+        dir,
+        "--slice-duration",
+        "0.1",
     ];
     a.extend_from_slice(extra);
     a
@@ -43,8 +58,16 @@ fn assert_chart(path: &Path) {
     let (w, h, colours) = png_info(path);
     assert_eq!((w, h), (1200, 675), "{}", path.display());
     // Background, text, grid, data and anti-aliasing: a drawn chart has many.
-    assert!(colours > 20, "{} has {colours} colours: blank?", path.display());
-    assert!(path.with_extension("svg").is_file(), "no SVG beside {}", path.display());
+    assert!(
+        colours > 20,
+        "{} has {colours} colours: blank?",
+        path.display()
+    );
+    assert!(
+        path.with_extension("svg").is_file(),
+        "no SVG beside {}",
+        path.display()
+    );
 }
 
 #[test]
@@ -53,7 +76,10 @@ fn a_concurrency_sweep_with_auto_plot_writes_runs_summary_and_every_chart() {
     let tmp = tempdir();
     let base = tmp.path().join("sweep");
     let base_s = base.to_str().unwrap_or_default().to_string();
-    let out = profile(&sweep_args(&mock.url, &base_s, &["--concurrency", "1,4", "--auto-plot"]), LIMIT);
+    let out = profile(
+        &sweep_args(&mock.url, &base_s, &["--concurrency", "1,4", "--auto-plot"]),
+        LIMIT,
+    );
     assert!(out.status.success(), "{}", stderr_of(&out));
     let stdout = stdout_of(&out);
     assert!(stdout.contains("Sweep over --concurrency"), "{stdout}");
@@ -64,28 +90,50 @@ fn a_concurrency_sweep_with_auto_plot_writes_runs_summary_and_every_chart() {
         assert_eq!(stat(&export, "request_count", "avg"), 12.0, "{c}");
     }
     let sweep = read_json(&base.join("sweep_aggregate/profile_export_aiperf_sweep.json"));
-    let combos = sweep["per_combination_metrics"].as_array().expect("combinations");
-    let values: Vec<u64> = combos.iter().map(|c| c["parameters"]["concurrency"].as_u64().unwrap_or(0)).collect();
+    let combos = sweep["per_combination_metrics"]
+        .as_array()
+        .expect("combinations");
+    let values: Vec<u64> = combos
+        .iter()
+        .map(|c| c["parameters"]["concurrency"].as_u64().unwrap_or(0))
+        .collect();
     assert_eq!(values, [1, 4]);
     for (c, v) in combos.iter().zip(["concurrency_1", "concurrency_4"]) {
         let run = read_json(&base.join(v).join("profile_export_aiperf.json"));
-        let mean = c["metrics"]["request_throughput"]["mean"].as_f64().unwrap_or(-1.0);
+        let mean = c["metrics"]["request_throughput"]["mean"]
+            .as_f64()
+            .unwrap_or(-1.0);
         assert_eq!(mean, stat(&run, "request_throughput", "avg"), "{v}");
     }
-    let csv = std::fs::read_to_string(base.join("sweep_aggregate/profile_export_aiperf_sweep.csv")).expect("csv");
+    let csv = std::fs::read_to_string(base.join("sweep_aggregate/profile_export_aiperf_sweep.csv"))
+        .expect("csv");
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(csv.starts_with("concurrency,"), "{csv}");
-    assert!(base.join("aggregate/concurrency_4/profile_export_aiperf_aggregate.json").is_file());
+    assert!(base
+        .join("aggregate/concurrency_4/profile_export_aiperf_aggregate.json")
+        .is_file());
 
     let plots = base.join("plots");
-    for chart in ["ttft_vs_throughput", "pareto_per_user_vs_total", "latency_vs_concurrency"] {
+    for chart in [
+        "ttft_vs_throughput",
+        "pareto_per_user_vs_total",
+        "latency_vs_concurrency",
+    ] {
         assert_chart(&plots.join(format!("{chart}.png")));
     }
     for c in ["concurrency_1", "concurrency_4"] {
         for chart in [
-            "ttft_over_time", "itl_over_time", "latency_over_time", "dispersed_throughput_over_time",
-            "ttft_timeline", "ttft_histogram", "itl_histogram", "latency_histogram",
-            "throughput_over_time", "in_flight_over_time", "timeslices_time_to_first_token",
+            "ttft_over_time",
+            "itl_over_time",
+            "latency_over_time",
+            "dispersed_throughput_over_time",
+            "ttft_timeline",
+            "ttft_histogram",
+            "itl_histogram",
+            "latency_histogram",
+            "throughput_over_time",
+            "in_flight_over_time",
+            "timeslices_time_to_first_token",
         ] {
             assert_chart(&plots.join(c).join(format!("{chart}.png")));
         }
@@ -95,7 +143,10 @@ fn a_concurrency_sweep_with_auto_plot_writes_runs_summary_and_every_chart() {
     let run_dir = base.join("concurrency_4");
     let run = audioperf::plot::load::load_run(&run_dir).expect("load run");
     let charts = audioperf::plot::single::charts(&run);
-    let ttft = charts.iter().find(|c| c.stem == "ttft_over_time").expect("ttft chart");
+    let ttft = charts
+        .iter()
+        .find(|c| c.stem == "ttft_over_time")
+        .expect("ttft chart");
     let lines = read_jsonl(&run_dir.join("profile_export.jsonl"));
     let mut from_file: Vec<f64> = lines
         .iter()
@@ -107,14 +158,28 @@ fn a_concurrency_sweep_with_auto_plot_writes_runs_summary_and_every_chart() {
     assert_eq!(drawn.len(), 12);
     assert_eq!(drawn, from_file);
     let export = read_json(&run_dir.join("profile_export_aiperf.json"));
-    assert_eq!(ttft.y_markers[2].at, stat(&export, "time_to_first_token", "p99"));
+    assert_eq!(
+        ttft.y_markers[2].at,
+        stat(&export, "time_to_first_token", "p99")
+    );
 
     let report = std::fs::read_to_string(plots.join("report.html")).expect("report.html");
     // Self-contained: every image inline, no script, link, stylesheet or font to fetch.
-    for outside in ["src=\"http", "src=\"file", "href=", "<script", "<link", "url(", "@import"] {
+    for outside in [
+        "src=\"http",
+        "src=\"file",
+        "href=",
+        "<script",
+        "<link",
+        "url(",
+        "@import",
+    ] {
         assert!(!report.contains(outside), "report.html holds {outside}");
     }
-    assert_eq!(report.matches("<img ").count(), report.matches("src=\"data:image/png;base64,").count());
+    assert_eq!(
+        report.matches("<img ").count(),
+        report.matches("src=\"data:image/png;base64,").count()
+    );
     // 3 comparison charts + 2 runs x 14 single-run charts (time slices included).
     assert_eq!(report.matches("<img ").count(), 3 + 2 * 14);
     assert!(report.contains("Client self-check") && report.contains("--concurrency 1,4"));
@@ -128,13 +193,31 @@ fn repeated_runs_write_a_confidence_aggregate() {
     let base = tmp.path().join("rep");
     let base_s = base.to_str().unwrap_or_default().to_string();
     let out = profile(
-        &sweep_args(&mock.url, &base_s, &["--concurrency", "2", "--num-profile-runs", "3", "--profile-run-cooldown-seconds", "0.1", "--confidence-level", "0.9"]),
+        &sweep_args(
+            &mock.url,
+            &base_s,
+            &[
+                "--concurrency",
+                "2",
+                "--num-profile-runs",
+                "3",
+                "--profile-run-cooldown-seconds",
+                "0.1",
+                "--confidence-level",
+                "0.9",
+            ],
+        ),
         LIMIT,
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
     let mut ttft = Vec::new();
     for r in ["run_0001", "run_0002", "run_0003"] {
-        let export = read_json(&base.join("profile_runs").join(r).join("profile_export_aiperf.json"));
+        let export = read_json(
+            &base
+                .join("profile_runs")
+                .join(r)
+                .join("profile_export_aiperf.json"),
+        );
         ttft.push(stat(&export, "time_to_first_token", "avg"));
     }
     let agg = read_json(&base.join("aggregate/profile_export_aiperf_aggregate.json"));
@@ -146,7 +229,10 @@ fn repeated_runs_write_a_confidence_aggregate() {
     assert!((m["mean"].as_f64().unwrap_or(0.0) - mean).abs() < 1e-9);
     assert!((m["std"].as_f64().unwrap_or(0.0) - std).abs() < 1e-9);
     // t(0.95, df 2) = 2.919986 (scipy).
-    assert!((m["t_critical"].as_f64().unwrap_or(0.0) - 2.919986).abs() < 1e-5, "{m}");
+    assert!(
+        (m["t_critical"].as_f64().unwrap_or(0.0) - 2.919986).abs() < 1e-5,
+        "{m}"
+    );
     let half = m["ci_high"].as_f64().unwrap_or(0.0) - mean;
     assert!((half - 2.919986 * std / 3f64.sqrt()).abs() < 1e-6);
 }
@@ -156,7 +242,10 @@ fn a_bad_list_is_a_command_line_error_and_nothing_runs() {
     let tmp = tempdir();
     let dir = tmp.path().join("x");
     let dir_s = dir.to_str().unwrap_or_default().to_string();
-    let out = profile(&sweep_args("127.0.0.1:9", &dir_s, &["--concurrency", "1,0"]), LIMIT);
+    let out = profile(
+        &sweep_args("127.0.0.1:9", &dir_s, &["--concurrency", "1,0"]),
+        LIMIT,
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(!dir.exists());
 }
@@ -176,7 +265,11 @@ fn plot_draws_a_directory_written_by_aiperf() {
         .output()
         .expect("run plot");
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(stdout_of(&out).contains("of 2 run(s)"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("of 2 run(s)"),
+        "{}",
+        stdout_of(&out)
+    );
     assert_chart(&out_dir.join("ttft_vs_throughput.png"));
     assert_chart(&out_dir.join("concurrency_2/ttft_over_time.png"));
     assert_chart(&out_dir.join("concurrency_1/timeslices_time_to_first_token.png"));
@@ -191,9 +284,17 @@ fn plot_draws_a_directory_written_by_aiperf() {
 #[test]
 fn plot_of_a_folder_without_runs_says_what_it_looked_for() {
     let tmp = tempdir();
-    let out = audioperf().arg("plot").arg(tmp.path()).output().expect("run plot");
+    let out = audioperf()
+        .arg("plot")
+        .arg(tmp.path())
+        .output()
+        .expect("run plot");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("no run found"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("no run found"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 /// Renders report.html in headless Chromium and checks the screenshot holds
@@ -202,7 +303,12 @@ fn plot_of_a_folder_without_runs_says_what_it_looked_for() {
 fn screenshot_shows_charts(report: &Path) {
     let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
     else {
         eprintln!("\n*** SKIPPED: report.html screenshot check: no chromium on PATH (apt-get install chromium) ***\n");
         return;
@@ -210,13 +316,23 @@ fn screenshot_shows_charts(report: &Path) {
     let shot = report.with_file_name("screenshot.png");
     let profile_dir = report.with_file_name("chromium-profile");
     let out = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,2400"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1280,2400",
+        ])
         .arg(format!("--user-data-dir={}", profile_dir.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", report.display()))
         .output()
         .expect("run chromium");
-    assert!(shot.is_file(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        shot.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (w, h, colours) = png_info(&shot);
     assert_eq!((w, h), (1280, 2400));
     // Text and charts: thousands of colours; a blank or broken page has a handful.

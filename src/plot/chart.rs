@@ -202,7 +202,11 @@ impl Chart {
             y.0 = 0.0;
         }
         // Room on the right for a point's label.
-        let right = if self.point_labels.is_empty() { 0.03 } else { 0.07 };
+        let right = if self.point_labels.is_empty() {
+            0.03
+        } else {
+            0.07
+        };
         Some((pad(x, 0.03, right), y))
     }
 
@@ -256,11 +260,7 @@ fn draw<DB: DrawingBackend>(
         return Ok(());
     };
     let (title_area, plot_area) = root.split_vertically(if chart.note.is_some() { 78 } else { 52 });
-    title_area.draw(&Text::new(
-        chart.title.clone(),
-        (24, 14),
-        font(28),
-    ))?;
+    title_area.draw(&Text::new(chart.title.clone(), (24, 14), font(28)))?;
     if let Some(note) = &chart.note {
         title_area.draw(&Text::new(note.clone(), (26, 50), font(16)))?;
     }
@@ -289,9 +289,9 @@ fn draw<DB: DrawingBackend>(
     for b in &chart.bars {
         let c = color(b.color);
         cc.draw_series(
-            b.rects
-                .iter()
-                .map(|&(x0, x1, y0, y1)| Rectangle::new([(x0, y0), (x1, y1)], c.mix(0.85).filled())),
+            b.rects.iter().map(|&(x0, x1, y0, y1)| {
+                Rectangle::new([(x0, y0), (x1, y1)], c.mix(0.85).filled())
+            }),
         )?
         .label(b.name.as_str())
         .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 22, y + 6)], c.filled()));
@@ -374,7 +374,11 @@ fn draw<DB: DrawingBackend>(
 /// as the tick spacing needs (a narrow range keeps its digits), no trailing
 /// zeros, thousands as `12k` when the spacing allows.
 pub fn tick(v: f64, span: f64) -> String {
-    let step = if span > 0.0 && span.is_finite() { span / 8.0 } else { v.abs().max(1.0) };
+    let step = if span > 0.0 && span.is_finite() {
+        span / 8.0
+    } else {
+        v.abs().max(1.0)
+    };
     let decimals = (1.0 - step.log10().floor()).clamp(0.0, 9.0) as usize;
     if v.abs() >= 10_000.0 && step >= 100.0 {
         let d = if step >= 1000.0 { 0 } else { 1 };

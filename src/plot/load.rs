@@ -96,7 +96,11 @@ pub fn load_run(dir: &Path) -> Result<Run> {
 
 /// A metric's `value` in a record's `metrics` object.
 fn metric_value(metrics: &Value, tag: &str) -> Option<f64> {
-    metrics.get(tag)?.get("value")?.as_f64().filter(|v| v.is_finite())
+    metrics
+        .get(tag)?
+        .get("value")?
+        .as_f64()
+        .filter(|v| v.is_finite())
 }
 
 /// Stamps of one line, in ns: (start, end), or None when the line is not a
@@ -292,7 +296,12 @@ mod tests {
     #[test]
     fn runs_are_found_under_a_sweep_directory_but_not_in_plots() {
         let dir = tempfile::tempdir().unwrap();
-        for sub in ["concurrency_1", "concurrency_4", "plots/x", "aggregate/concurrency_1"] {
+        for sub in [
+            "concurrency_1",
+            "concurrency_4",
+            "plots/x",
+            "aggregate/concurrency_1",
+        ] {
             let d = dir.path().join(sub);
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(d.join(SUMMARY_FILE), "{}").unwrap();

@@ -51,7 +51,13 @@ fn run_folder(run: &Run, taken: &mut Vec<String>) -> String {
     let base: String = run
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut name = base.clone();
     let mut n = 2;
@@ -87,7 +93,11 @@ pub fn run(args: &PlotArgs) -> Result<PlotOutput> {
     if found.is_empty() {
         bail!(
             "no run found under {}: a run directory holds {}",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             load::SUMMARY_FILE
         );
     }
@@ -99,19 +109,33 @@ pub fn run(args: &PlotArgs) -> Result<PlotOutput> {
         }
     }
     if runs.is_empty() {
-        bail!("none of the {} run directories found could be read", found.len());
+        bail!(
+            "none of the {} run directories found could be read",
+            found.len()
+        );
     }
-    let out_dir = args.output.clone().unwrap_or_else(|| paths[0].join("plots"));
+    let out_dir = args
+        .output
+        .clone()
+        .unwrap_or_else(|| paths[0].join("plots"));
     let mut pngs = Vec::new();
 
     // Charts first (the report inlines their PNGs).
-    let multi_charts = if runs.len() > 1 { multi::charts(&runs) } else { Vec::new() };
+    let multi_charts = if runs.len() > 1 {
+        multi::charts(&runs)
+    } else {
+        Vec::new()
+    };
     draw_all(&multi_charts, args.theme, &out_dir, &mut pngs)?;
     let ordered = multi::ordered(&runs);
     let mut taken = Vec::new();
     let mut per_run: Vec<(&Run, PathBuf, Vec<Chart>)> = Vec::new();
     for r in &ordered {
-        let dir = if runs.len() == 1 { out_dir.clone() } else { out_dir.join(run_folder(r, &mut taken)) };
+        let dir = if runs.len() == 1 {
+            out_dir.clone()
+        } else {
+            out_dir.join(run_folder(r, &mut taken))
+        };
         let charts = single::charts(r);
         draw_all(&charts, args.theme, &dir, &mut pngs)?;
         per_run.push((r, dir, charts));
@@ -122,15 +146,28 @@ pub fn run(args: &PlotArgs) -> Result<PlotOutput> {
         sections.push(html::Section {
             heading: "Comparison charts".into(),
             runs: Vec::new(),
-            charts: multi_charts.iter().map(|c| html::Drawn { chart: c, dir: &out_dir }).collect(),
+            charts: multi_charts
+                .iter()
+                .map(|c| html::Drawn {
+                    chart: c,
+                    dir: &out_dir,
+                })
+                .collect(),
         });
     }
     let knob = multi::knob(&ordered);
     for (r, dir, charts) in &per_run {
         sections.push(html::Section {
-            heading: if runs.len() > 1 { format!("Run {}", multi::label(r, knob)) } else { "Run".into() },
+            heading: if runs.len() > 1 {
+                format!("Run {}", multi::label(r, knob))
+            } else {
+                "Run".into()
+            },
             runs: vec![*r],
-            charts: charts.iter().map(|c| html::Drawn { chart: c, dir }).collect(),
+            charts: charts
+                .iter()
+                .map(|c| html::Drawn { chart: c, dir })
+                .collect(),
         });
     }
     let report = out_dir.join("report.html");
@@ -140,5 +177,10 @@ pub fn run(args: &PlotArgs) -> Result<PlotOutput> {
         format!("audioperf report: {}", runs[0].name)
     };
     html::write(&report, &title, args.theme, &ordered, &sections)?;
-    Ok(PlotOutput { dir: out_dir, report, runs: runs.len(), pngs })
+    Ok(PlotOutput {
+        dir: out_dir,
+        report,
+        runs: runs.len(),
+        pngs,
+    })
 }

@@ -52,7 +52,10 @@ pub fn ordered(runs: &[Run]) -> Vec<&Run> {
     let mut v: Vec<&Run> = runs.iter().collect();
     let k = knob(&v);
     v.sort_by(|a, b| {
-        let (x, y) = (knob_value(a, k).unwrap_or(0.0), knob_value(b, k).unwrap_or(0.0));
+        let (x, y) = (
+            knob_value(a, k).unwrap_or(0.0),
+            knob_value(b, k).unwrap_or(0.0),
+        );
         x.total_cmp(&y).then_with(|| a.name.cmp(&b.name))
     });
     v
@@ -60,7 +63,11 @@ pub fn ordered(runs: &[Run]) -> Vec<&Run> {
 
 pub fn charts(runs: &[Run]) -> Vec<Chart> {
     let runs = ordered(runs);
-    let mut out = vec![ttft_vs_throughput(&runs), pareto(&runs), latency_vs_knob(&runs)];
+    let mut out = vec![
+        ttft_vs_throughput(&runs),
+        pareto(&runs),
+        latency_vs_knob(&runs),
+    ];
     out.retain(Chart::has_data);
     out
 }
@@ -131,7 +138,11 @@ fn pareto(runs: &[&Run]) -> Chart {
         r.stat("total_token_throughput", "avg")
             .or_else(|| r.stat("output_token_throughput", "avg"))
     };
-    let pts = points(runs, |r| r.stat("output_token_throughput_per_user", "avg"), total);
+    let pts = points(
+        runs,
+        |r| r.stat("output_token_throughput_per_user", "avg"),
+        total,
+    );
     if pts.is_empty() {
         return c;
     }
@@ -146,8 +157,18 @@ fn pareto(runs: &[&Run]) -> Chart {
         "one point per run; on the Pareto front (no other run beats it on both): {}",
         on_front.join(", ")
     ));
-    c.series.push(Series { name: "runs".into(), points: xy, mark: Mark::Points, color: 0 });
-    c.series.push(Series { name: "Pareto front".into(), points: front, mark: Mark::LinePoints, color: 1 });
+    c.series.push(Series {
+        name: "runs".into(),
+        points: xy,
+        mark: Mark::Points,
+        color: 0,
+    });
+    c.series.push(Series {
+        name: "Pareto front".into(),
+        points: front,
+        mark: Mark::LinePoints,
+        color: 1,
+    });
     c.point_labels = pts;
     c.y_from_zero = true;
     c
@@ -156,12 +177,24 @@ fn pareto(runs: &[&Run]) -> Chart {
 fn latency_vs_knob(runs: &[&Run]) -> Chart {
     let k = knob(runs);
     let (stem, title, x_label) = match k {
-        Knob::Concurrency => ("latency_vs_concurrency", "Request Latency vs Concurrency", "Concurrency (requests in flight)"),
-        Knob::RequestRate => ("latency_vs_request_rate", "Request Latency vs Request Rate", "Target request rate (requests/s)"),
+        Knob::Concurrency => (
+            "latency_vs_concurrency",
+            "Request Latency vs Concurrency",
+            "Concurrency (requests in flight)",
+        ),
+        Knob::RequestRate => (
+            "latency_vs_request_rate",
+            "Request Latency vs Request Rate",
+            "Target request rate (requests/s)",
+        ),
     };
     let mut c = Chart::new(stem, title, x_label, "Request latency (ms)");
     for (stat, color) in [("p50", 0), ("p90", 1), ("p99", 3)] {
-        let pts = points(runs, |r| knob_value(r, k), |r| r.stat("request_latency", stat));
+        let pts = points(
+            runs,
+            |r| knob_value(r, k),
+            |r| r.stat("request_latency", stat),
+        );
         if !pts.is_empty() {
             c.series.push(Series {
                 name: format!("latency {stat}"),
@@ -181,7 +214,16 @@ mod tests {
 
     #[test]
     fn pareto_front_drops_dominated_points() {
-        let pts = [(10.0, 100.0), (5.0, 300.0), (4.0, 250.0), (1.0, 400.0), (10.0, 90.0)];
-        assert_eq!(pareto_front(&pts), [(1.0, 400.0), (5.0, 300.0), (10.0, 100.0)]);
+        let pts = [
+            (10.0, 100.0),
+            (5.0, 300.0),
+            (4.0, 250.0),
+            (1.0, 400.0),
+            (10.0, 90.0),
+        ];
+        assert_eq!(
+            pareto_front(&pts),
+            [(1.0, 400.0), (5.0, 300.0), (10.0, 100.0)]
+        );
     }
 }

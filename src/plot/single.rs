@@ -16,22 +16,73 @@ const HISTOGRAM_BINS: usize = 40;
 /// Every single-run chart that has data, in the report's order.
 pub fn charts(run: &Run) -> Vec<Chart> {
     let mut out = vec![
-        over_time(run, "ttft_over_time", "TTFT Per Request Over Time", "Time to first token (ms)", "time_to_first_token", |p| p.ttft_ms),
-        over_time(run, "itl_over_time", "Inter-Token Latency Per Request Over Time", "Inter-token latency (ms)", "inter_token_latency", |p| p.itl_ms),
+        over_time(
+            run,
+            "ttft_over_time",
+            "TTFT Per Request Over Time",
+            "Time to first token (ms)",
+            "time_to_first_token",
+            |p| p.ttft_ms,
+        ),
+        over_time(
+            run,
+            "itl_over_time",
+            "Inter-Token Latency Per Request Over Time",
+            "Inter-token latency (ms)",
+            "inter_token_latency",
+            |p| p.itl_ms,
+        ),
         latency_over_time(run),
         dispersed_throughput(run),
         ttft_timeline(run),
-        histogram(run, "ttft_histogram", "TTFT Distribution", "Time to first token (ms)", "time_to_first_token", |p| p.ttft_ms),
-        histogram(run, "itl_histogram", "Inter-Token Latency Distribution", "Inter-token latency (ms)", "inter_token_latency", |p| p.itl_ms),
-        histogram(run, "latency_histogram", "Request Latency Distribution", "Request latency (ms)", "request_latency", |p| p.latency_ms),
+        histogram(
+            run,
+            "ttft_histogram",
+            "TTFT Distribution",
+            "Time to first token (ms)",
+            "time_to_first_token",
+            |p| p.ttft_ms,
+        ),
+        histogram(
+            run,
+            "itl_histogram",
+            "Inter-Token Latency Distribution",
+            "Inter-token latency (ms)",
+            "inter_token_latency",
+            |p| p.itl_ms,
+        ),
+        histogram(
+            run,
+            "latency_histogram",
+            "Request Latency Distribution",
+            "Request latency (ms)",
+            "request_latency",
+            |p| p.latency_ms,
+        ),
         request_throughput(run),
         in_flight(run),
     ];
     for (tag, title, unit) in [
-        ("time_to_first_token", "Time to First Token Across Time Slices", "Time to first token, avg (ms)"),
-        ("inter_token_latency", "Inter Token Latency Across Time Slices", "Inter-token latency, avg (ms)"),
-        ("request_throughput", "Request Throughput Across Time Slices", "Request throughput (requests/s)"),
-        ("request_latency", "Request Latency Across Time Slices", "Request latency, avg (ms)"),
+        (
+            "time_to_first_token",
+            "Time to First Token Across Time Slices",
+            "Time to first token, avg (ms)",
+        ),
+        (
+            "inter_token_latency",
+            "Inter Token Latency Across Time Slices",
+            "Inter-token latency, avg (ms)",
+        ),
+        (
+            "request_throughput",
+            "Request Throughput Across Time Slices",
+            "Request throughput (requests/s)",
+        ),
+        (
+            "request_latency",
+            "Request Latency Across Time Slices",
+            "Request latency, avg (ms)",
+        ),
     ] {
         out.push(timeslice(run, tag, title, unit));
     }
@@ -90,7 +141,12 @@ fn over_time(
     tag: &str,
     value: fn(&RequestPoint) -> Option<f64>,
 ) -> Chart {
-    let mut c = Chart::new(stem, title, "Request start since the first request (s)", y_label);
+    let mut c = Chart::new(
+        stem,
+        title,
+        "Request start since the first request (s)",
+        y_label,
+    );
     let pts: Vec<(f64, f64)> = run
         .requests
         .iter()
@@ -244,7 +300,11 @@ fn ttft_timeline(run: &Run) -> Chart {
         "Time since the first request (s)",
         "Request (in start order)",
     );
-    let mut reqs: Vec<&RequestPoint> = run.requests.iter().filter(|p| p.ttft_ms.is_some()).collect();
+    let mut reqs: Vec<&RequestPoint> = run
+        .requests
+        .iter()
+        .filter(|p| p.ttft_ms.is_some())
+        .collect();
     reqs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     let (drawn, note) = thin(&reqs);
     c.note = note;
@@ -256,8 +316,16 @@ fn ttft_timeline(run: &Run) -> Chart {
         ttft.push((p.start_s, first, y0, y1));
         gen.push((first, p.end_s, y0, y1));
     }
-    c.bars.push(Bars { name: "waiting for the first token (TTFT)".into(), rects: ttft, color: 1 });
-    c.bars.push(Bars { name: "generating (first token to end)".into(), rects: gen, color: 0 });
+    c.bars.push(Bars {
+        name: "waiting for the first token (TTFT)".into(),
+        rects: ttft,
+        color: 1,
+    });
+    c.bars.push(Bars {
+        name: "generating (first token to end)".into(),
+        rects: gen,
+        color: 0,
+    });
     c.y_from_zero = true;
     c
 }
@@ -278,7 +346,11 @@ fn histogram(
     }) else {
         return c;
     };
-    let width = if hi > lo { (hi - lo) / HISTOGRAM_BINS as f64 } else { lo.abs().max(1.0) / 10.0 };
+    let width = if hi > lo {
+        (hi - lo) / HISTOGRAM_BINS as f64
+    } else {
+        lo.abs().max(1.0) / 10.0
+    };
     let mut counts = vec![0u64; HISTOGRAM_BINS];
     for v in &values {
         let i = (((v - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
@@ -316,7 +388,10 @@ fn request_throughput(run: &Run) -> Chart {
     for p in &run.requests {
         bins[((p.end_s / width) as usize).min(TIME_BINS - 1)] += 1;
     }
-    c.note = Some(format!("completions counted in {} ms bins", fmt(width * 1000.0)));
+    c.note = Some(format!(
+        "completions counted in {} ms bins",
+        fmt(width * 1000.0)
+    ));
     c.series.push(Series {
         name: "requests/s".into(),
         points: bins
@@ -328,7 +403,11 @@ fn request_throughput(run: &Run) -> Chart {
         color: 2,
     });
     if let Some(v) = run.stat("request_throughput", "avg") {
-        c.y_markers.push(Marker { label: format!("run average = {} requests/s", fmt(v)), at: v, color: 3 });
+        c.y_markers.push(Marker {
+            label: format!("run average = {} requests/s", fmt(v)),
+            at: v,
+            color: 3,
+        });
     }
     c.y_from_zero = true;
     c
@@ -365,9 +444,18 @@ fn in_flight(run: &Run) -> Chart {
     if run.requests.is_empty() {
         return c;
     }
-    c.series.push(Series { name: "in flight".into(), points: in_flight_series(run), mark: Mark::Line, color: 4 });
+    c.series.push(Series {
+        name: "in flight".into(),
+        points: in_flight_series(run),
+        mark: Mark::Line,
+        color: 4,
+    });
     if let Some(n) = run.concurrency() {
-        c.y_markers.push(Marker { label: format!("--concurrency {}", fmt(n)), at: n, color: 3 });
+        c.y_markers.push(Marker {
+            label: format!("--concurrency {}", fmt(n)),
+            at: n,
+            color: 3,
+        });
     }
     c.y_from_zero = true;
     c
@@ -376,7 +464,12 @@ fn in_flight(run: &Run) -> Chart {
 /// One bar per time slice: the metric's avg in that window.
 fn timeslice(run: &Run, tag: &str, title: &str, y_label: &str) -> Chart {
     let stem = format!("timeslices_{tag}");
-    let mut c = Chart::new(&stem, title, "Time slice (s since the first slice)", y_label);
+    let mut c = Chart::new(
+        &stem,
+        title,
+        "Time slice (s since the first slice)",
+        y_label,
+    );
     let rects: Vec<_> = run
         .timeslices
         .iter()
@@ -387,7 +480,11 @@ fn timeslice(run: &Run, tag: &str, title: &str, y_label: &str) -> Chart {
         })
         .collect();
     if !rects.is_empty() {
-        c.bars.push(Bars { name: format!("avg per slice ({} slices)", rects.len()), rects, color: 0 });
+        c.bars.push(Bars {
+            name: format!("avg per slice ({} slices)", rects.len()),
+            rects,
+            color: 0,
+        });
     }
     c.y_from_zero = true;
     c
@@ -442,7 +539,11 @@ mod tests {
 
     #[test]
     fn in_flight_counts_overlaps() {
-        let r = run(vec![req(0.0, 2.0, 1.0, 1.0), req(1.0, 3.0, 1.0, 1.0), req(2.0, 4.0, 1.0, 1.0)]);
+        let r = run(vec![
+            req(0.0, 2.0, 1.0, 1.0),
+            req(1.0, 3.0, 1.0, 1.0),
+            req(2.0, 4.0, 1.0, 1.0),
+        ]);
         let s = in_flight_series(&r);
         let max = s.iter().map(|p| p.1).fold(0.0, f64::max);
         // At t = 2 one ends as one starts: never 3.
@@ -452,7 +553,9 @@ mod tests {
 
     #[test]
     fn ttft_chart_has_one_point_per_request_and_the_summary_percentiles() {
-        let r = run((0..7).map(|i| req(i as f64, i as f64 + 1.0, 10.0 + i as f64, 5.0)).collect());
+        let r = run((0..7)
+            .map(|i| req(i as f64, i as f64 + 1.0, 10.0 + i as f64, 5.0))
+            .collect());
         let c = &charts(&r)[0];
         assert_eq!(c.stem, "ttft_over_time");
         assert_eq!(c.series[0].points.len(), 7);

@@ -38,7 +38,17 @@ pub fn spread(xs: &[f64], confidence: f64) -> Option<Spread> {
     let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if n == 1 {
-        return Some(Spread { mean, std: 0.0, min, max, cv: 0.0, se: 0.0, ci_low: mean, ci_high: mean, t_critical: None });
+        return Some(Spread {
+            mean,
+            std: 0.0,
+            min,
+            max,
+            cv: 0.0,
+            se: 0.0,
+            ci_low: mean,
+            ci_high: mean,
+            t_critical: None,
+        });
     }
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     let std = var.sqrt();
@@ -95,7 +105,8 @@ fn inc_beta(x: f64, a: f64, b: f64) -> f64 {
     if x > (a + 1.0) / (a + b + 2.0) {
         return 1.0 - inc_beta(1.0 - x, b, a);
     }
-    let front = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp() / a;
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp() / a;
     let tiny = 1e-300;
     let (mut c, mut d) = (1.0, 1.0 - (a + b) * x / (a + 1.0));
     d = if d.abs() < tiny { tiny } else { d };
@@ -149,10 +160,14 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
 /// in the file's order (`count` left out, as AIPerf does).
 pub fn metric_stats(summary: &Value) -> Vec<(String, String, f64, String)> {
     let mut out = Vec::new();
-    let Some(obj) = summary.as_object() else { return out };
+    let Some(obj) = summary.as_object() else {
+        return out;
+    };
     for (tag, m) in obj {
         let Some(m) = m.as_object() else { continue };
-        let Some(unit) = m.get("unit").and_then(Value::as_str) else { continue };
+        let Some(unit) = m.get("unit").and_then(Value::as_str) else {
+            continue;
+        };
         for (stat, v) in m {
             if stat == "unit" || stat == "count" {
                 continue;
@@ -237,12 +252,24 @@ pub fn write_confidence(dir: &Path, summaries: &[Value], meta: &ConfidenceMeta) 
         .with_context(|| format!("writing {}", json_path.display()))?;
     let mut csv = String::from("metric,mean,std,min,max,cv,se,ci_low,ci_high,t_critical,unit\n");
     for (k, v) in &metrics {
-        let f = |name: &str, d: usize| v.get(name).and_then(Value::as_f64).map(|x| format!("{x:.d$}")).unwrap_or_default();
+        let f = |name: &str, d: usize| {
+            v.get(name)
+                .and_then(Value::as_f64)
+                .map(|x| format!("{x:.d$}"))
+                .unwrap_or_default()
+        };
         let _ = writeln!(
             csv,
             "{k},{},{},{},{},{},{},{},{},{},{}",
-            f("mean", 2), f("std", 2), f("min", 2), f("max", 2), f("cv", 4), f("se", 4),
-            f("ci_low", 2), f("ci_high", 2), f("t_critical", 4),
+            f("mean", 2),
+            f("std", 2),
+            f("min", 2),
+            f("max", 2),
+            f("cv", 4),
+            f("se", 4),
+            f("ci_low", 2),
+            f("ci_high", 2),
+            f("t_critical", 4),
             v.get("unit").and_then(Value::as_str).unwrap_or("")
         );
     }
@@ -256,11 +283,20 @@ pub fn write_confidence(dir: &Path, summaries: &[Value], meta: &ConfidenceMeta) 
 /// (AIPerf 0.13's layout).
 pub fn combination_metrics(summaries: &[Value], confidence: f64) -> Map<String, Value> {
     let mut out = Map::new();
-    let Some(first) = summaries.first().and_then(Value::as_object) else { return out };
+    let Some(first) = summaries.first().and_then(Value::as_object) else {
+        return out;
+    };
     for (tag, m) in first {
-        let Some(unit) = m.get("unit").and_then(Value::as_str) else { continue };
-        let avgs: Vec<f64> = summaries.iter().filter_map(|s| s.get(tag)?.get("avg")?.as_f64()).collect();
-        let Some(s) = spread(&avgs, confidence) else { continue };
+        let Some(unit) = m.get("unit").and_then(Value::as_str) else {
+            continue;
+        };
+        let avgs: Vec<f64> = summaries
+            .iter()
+            .filter_map(|s| s.get(tag)?.get("avg")?.as_f64())
+            .collect();
+        let Some(s) = spread(&avgs, confidence) else {
+            continue;
+        };
         let mut e = json!({
             "mean": s.mean, "avg": s.mean, "std": s.std,
             "min": s.min, "max": s.max, "cv": s.cv, "ci_low": s.ci_low, "ci_high": s.ci_high, "unit": unit,
@@ -270,7 +306,10 @@ pub fn combination_metrics(summaries: &[Value], confidence: f64) -> Map<String, 
         for k in m.as_object().into_iter().flatten().map(|(k, _)| k) {
             let skip = matches!(k.as_str(), "unit" | "avg" | "std")
                 || (summaries.len() > 1 && matches!(k.as_str(), "min" | "max"));
-            let xs: Vec<f64> = summaries.iter().filter_map(|s| s.get(tag)?.get(k)?.as_f64()).collect();
+            let xs: Vec<f64> = summaries
+                .iter()
+                .filter_map(|s| s.get(tag)?.get(k)?.as_f64())
+                .collect();
             if !skip && !xs.is_empty() {
                 e[k] = json!(xs.iter().sum::<f64>() / xs.len() as f64);
             }
@@ -283,7 +322,12 @@ pub fn combination_metrics(summaries: &[Value], confidence: f64) -> Map<String, 
 /// A metric's mean in one combination.
 fn mean_of(m: &Map<String, Value>, tag: &str, stat: &str) -> Option<f64> {
     let e = m.get(tag)?;
-    if stat == "avg" { e.get("mean") } else { e.get(stat) }?.as_f64()
+    if stat == "avg" {
+        e.get("mean")
+    } else {
+        e.get(stat)
+    }?
+    .as_f64()
 }
 
 /// The combinations no other beats on request throughput (max) and TTFT p99
@@ -292,17 +336,27 @@ pub fn pareto_optimal(combos: &[(Value, Map<String, Value>)]) -> Vec<Value> {
     let latency = ["time_to_first_token", "request_latency"]
         .into_iter()
         .find(|t| combos.iter().all(|(_, m)| mean_of(m, t, "p99").is_some()));
-    let Some(latency) = latency else { return Vec::new() };
+    let Some(latency) = latency else {
+        return Vec::new();
+    };
     let pts: Vec<Option<(f64, f64)>> = combos
         .iter()
-        .map(|(_, m)| Some((mean_of(m, "request_throughput", "avg")?, mean_of(m, latency, "p99")?)))
+        .map(|(_, m)| {
+            Some((
+                mean_of(m, "request_throughput", "avg")?,
+                mean_of(m, latency, "p99")?,
+            ))
+        })
         .collect();
     combos
         .iter()
         .zip(&pts)
         .filter_map(|((p, _), pt)| {
             let (t, l) = (*pt)?;
-            let dominated = pts.iter().flatten().any(|&(ot, ol)| ot >= t && ol <= l && (ot > t || ol < l));
+            let dominated = pts
+                .iter()
+                .flatten()
+                .any(|&(ot, ol)| ot >= t && ol <= l && (ot > t || ol < l));
             (!dominated).then(|| p.clone())
         })
         .collect()
@@ -315,7 +369,12 @@ mod tests {
     #[test]
     fn t_quantiles_match_scipy() {
         // scipy.stats.t.ppf(0.975, df)
-        for (df, want) in [(1.0, 12.706204736174694), (2.0, 4.302652729911275), (9.0, 2.2621571627409915), (30.0, 2.0422724563012373)] {
+        for (df, want) in [
+            (1.0, 12.706204736174694),
+            (2.0, 4.302652729911275),
+            (9.0, 2.2621571627409915),
+            (30.0, 2.0422724563012373),
+        ] {
             let t = t_quantile(0.975, df);
             assert!((t - want).abs() < 1e-6, "df {df}: {t} vs {want}");
         }
@@ -332,7 +391,10 @@ mod tests {
         assert!((s.ci_low - 7682.8132910210625).abs() < 1e-3);
         assert!((s.cv - 0.07649536332624333).abs() < 1e-9);
         let one = spread(&[5.0], 0.95).unwrap();
-        assert_eq!((one.std, one.ci_low, one.ci_high, one.t_critical), (0.0, 5.0, 5.0, None));
+        assert_eq!(
+            (one.std, one.ci_low, one.ci_high, one.t_critical),
+            (0.0, 5.0, 5.0, None)
+        );
     }
 
     #[test]
@@ -342,6 +404,9 @@ mod tests {
             (json!({"concurrency": p}), m.as_object().unwrap().clone())
         };
         let combos = [c(1, 10.0, 20.0), c(4, 30.0, 25.0), c(16, 28.0, 90.0)];
-        assert_eq!(pareto_optimal(&combos), [json!({"concurrency": 1}), json!({"concurrency": 4})]);
+        assert_eq!(
+            pareto_optimal(&combos),
+            [json!({"concurrency": 1}), json!({"concurrency": 4})]
+        );
     }
 }

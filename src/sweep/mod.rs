@@ -68,7 +68,11 @@ pub struct Plan {
 }
 
 /// `--name=value` or `--name value` at `args[i]`: (value, tokens used).
-fn flag_value<'a>(args: &'a [String], i: usize, names: &[&str]) -> Option<(Option<&'a str>, usize)> {
+fn flag_value<'a>(
+    args: &'a [String],
+    i: usize,
+    names: &[&str],
+) -> Option<(Option<&'a str>, usize)> {
     let a = args[i].as_str();
     for n in names {
         if a == *n {
@@ -83,7 +87,9 @@ fn flag_value<'a>(args: &'a [String], i: usize, names: &[&str]) -> Option<(Optio
 
 fn number<T: std::str::FromStr>(flag: &str, v: Option<&str>) -> Result<T, String> {
     let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
-    v.trim().parse().map_err(|_| format!("{flag}: '{v}' is not a number"))
+    v.trim()
+        .parse()
+        .map_err(|_| format!("{flag}: '{v}' is not a number"))
 }
 
 /// The plan for `profile` arguments, or None when they ask for one ordinary run.
@@ -109,7 +115,9 @@ pub fn plan(args: &[String]) -> Result<Option<Plan>, String> {
         if let Some((v, used)) = flag_value(args, i, &["--num-profile-runs"]) {
             p.trials = number("--num-profile-runs", v)?;
             if !(1..=MAX_PROFILE_RUNS).contains(&p.trials) {
-                return Err(format!("--num-profile-runs must be between 1 and {MAX_PROFILE_RUNS}"));
+                return Err(format!(
+                    "--num-profile-runs must be between 1 and {MAX_PROFILE_RUNS}"
+                ));
             }
             asked = true;
             i += used;
@@ -140,21 +148,34 @@ pub fn plan(args: &[String]) -> Result<Option<Plan>, String> {
             i += used;
             continue;
         }
-        if let Some(&(flag, name)) = SWEEPABLE.iter().find(|(f, _)| flag_value(args, i, &[f]).is_some()) {
+        if let Some(&(flag, name)) = SWEEPABLE
+            .iter()
+            .find(|(f, _)| flag_value(args, i, &[f]).is_some())
+        {
             let (v, used) = flag_value(args, i, &[flag]).unwrap_or((None, 1));
             if let Some(list) = v.filter(|v| v.contains(',')) {
                 if let Some(s) = &p.sweep {
-                    return Err(format!("only one option may take a list of values ({} and {flag} both do)", s.flag));
+                    return Err(format!(
+                        "only one option may take a list of values ({} and {flag} both do)",
+                        s.flag
+                    ));
                 }
                 let values: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
                 if values.iter().any(String::is_empty) {
                     return Err(format!("{flag} '{list}': an empty value in the list"));
                 }
                 let inline = used == 1;
-                p.sweep = Some(Sweep { name, flag, values, slot: p.args.len() + usize::from(!inline), inline });
+                p.sweep = Some(Sweep {
+                    name,
+                    flag,
+                    values,
+                    slot: p.args.len() + usize::from(!inline),
+                    inline,
+                });
                 asked = true;
             }
-            p.args.extend(args[i..(i + used).min(args.len())].iter().cloned());
+            p.args
+                .extend(args[i..(i + used).min(args.len())].iter().cloned());
             i += used;
             continue;
         }
@@ -182,9 +203,15 @@ pub fn dir_name(sweep: &Sweep, value: &str) -> String {
 /// A swept value as JSON (a number where it is one).
 fn value_json(sweep: &Sweep, value: &str) -> Value {
     if sweep.name == "concurrency" {
-        value.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(value))
+        value
+            .parse::<u64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(value))
     } else {
-        value.parse::<f64>().map(|f| json!(f)).unwrap_or_else(|_| json!(value))
+        value
+            .parse::<f64>()
+            .map(|f| json!(f))
+            .unwrap_or_else(|_| json!(value))
     }
 }
 
@@ -209,7 +236,11 @@ impl Plan {
     fn args_for(&self, index: usize) -> Vec<String> {
         let mut a = self.args.clone();
         if let Some(s) = &self.sweep {
-            a[s.slot] = if s.inline { format!("{}={}", s.flag, s.values[index]) } else { s.values[index].clone() };
+            a[s.slot] = if s.inline {
+                format!("{}={}", s.flag, s.values[index])
+            } else {
+                s.values[index].clone()
+            };
         }
         a
     }
@@ -225,7 +256,11 @@ impl Plan {
                 let mut dir = base.to_path_buf();
                 if self.trials > 1 {
                     dir.push("profile_runs");
-                    dir.push(if self.sweep.is_some() { format!("trial_{:04}", trial + 1) } else { format!("run_{:04}", trial + 1) });
+                    dir.push(if self.sweep.is_some() {
+                        format!("trial_{:04}", trial + 1)
+                    } else {
+                        format!("run_{:04}", trial + 1)
+                    });
                 }
                 if let Some(s) = &self.sweep {
                     dir.push(dir_name(s, &s.values[value]));
@@ -233,7 +268,12 @@ impl Plan {
                 let mut args: Vec<String> = strip_output_dir(&self.args_for(value));
                 args.push("--output-artifact-dir".into());
                 args.push(dir.display().to_string());
-                out.push(Step { args, dir, value, trial });
+                out.push(Step {
+                    args,
+                    dir,
+                    value,
+                    trial,
+                });
             }
         }
         out
@@ -257,9 +297,14 @@ fn strip_output_dir(args: &[String]) -> Vec<String> {
 
 /// Parses one run's arguments into its configuration (exit 2 material on error).
 fn config(args: &[String], cmdline: &str) -> Result<crate::config::ProfileConfig, String> {
-    let parsed = OneProfile::try_parse_from(std::iter::once("profile".to_string()).chain(args.iter().cloned()))
+    let parsed = OneProfile::try_parse_from(
+        std::iter::once("profile".to_string()).chain(args.iter().cloned()),
+    )
+    .map_err(|e| e.to_string())?;
+    let cfg = parsed
+        .args
+        .into_config(cmdline.to_string())
         .map_err(|e| e.to_string())?;
-    let cfg = parsed.args.into_config(cmdline.to_string()).map_err(|e| e.to_string())?;
     crate::dataset::validate(&cfg).map_err(|e| format!("{e:#}"))?;
     Ok(cfg)
 }
@@ -279,7 +324,9 @@ pub fn run(plan: &Plan, raw_args: &[String]) -> ExitCode {
             }
         }
     }
-    let Some(base) = base else { return ExitCode::from(2) };
+    let Some(base) = base else {
+        return ExitCode::from(2);
+    };
     let steps = plan.steps(&base);
     let mut ok: Vec<Option<Value>> = Vec::with_capacity(steps.len());
     let mut last_code = ExitCode::SUCCESS;
@@ -287,7 +334,12 @@ pub fn run(plan: &Plan, raw_args: &[String]) -> ExitCode {
         if n > 0 && plan.trials > 1 && plan.cooldown_s > 0.0 && step.value == 0 {
             std::thread::sleep(Duration::from_secs_f64(plan.cooldown_s));
         }
-        eprintln!("audioperf: run {}/{} -> {}", n + 1, steps.len(), step.dir.display());
+        eprintln!(
+            "audioperf: run {}/{} -> {}",
+            n + 1,
+            steps.len(),
+            step.dir.display()
+        );
         let code = match config(&step.args, &cmdline) {
             Ok(cfg) => match crate::profile::run(cfg) {
                 Ok(c) => c,
@@ -315,9 +367,18 @@ pub fn run(plan: &Plan, raw_args: &[String]) -> ExitCode {
         return ExitCode::from(1);
     }
     if plan.auto_plot {
-        let args = plot::PlotArgs { paths: vec![base.clone()], output: None, theme: plot::chart::Theme::Light };
+        let args = plot::PlotArgs {
+            paths: vec![base.clone()],
+            output: None,
+            theme: plot::chart::Theme::Light,
+        };
         match plot::run(&args) {
-            Ok(out) => println!("Plots: {} charts in {}; report: {}", out.pngs.len(), out.dir.display(), out.report.display()),
+            Ok(out) => println!(
+                "Plots: {} charts in {}; report: {}",
+                out.pngs.len(),
+                out.dir.display(),
+                out.report.display()
+            ),
             Err(e) => {
                 eprintln!("error: plotting {}: {e:#}", base.display());
                 return ExitCode::from(1);
@@ -333,24 +394,49 @@ fn read_summary(dir: &Path) -> Option<Value> {
 }
 
 fn run_label(step: &Step, plan: &Plan) -> String {
-    let trial = if plan.sweep.is_some() && plan.trials > 1 { "trial" } else { "run" };
+    let trial = if plan.sweep.is_some() && plan.trials > 1 {
+        "trial"
+    } else {
+        "run"
+    };
     format!("{trial}_{:04}", step.trial + 1)
 }
 
-fn write_aggregates(plan: &Plan, base: &Path, steps: &[Step], summaries: &[Option<Value>]) -> Result<()> {
+fn write_aggregates(
+    plan: &Plan,
+    base: &Path,
+    steps: &[Step],
+    summaries: &[Option<Value>],
+) -> Result<()> {
     let mut combos: Vec<(Value, Map<String, Value>)> = Vec::new();
     let mut failed_total = Vec::new();
     for v in 0..plan.values() {
-        let mine: Vec<(&Step, &Option<Value>)> = steps.iter().zip(summaries).filter(|(s, _)| s.value == v).collect();
+        let mine: Vec<(&Step, &Option<Value>)> = steps
+            .iter()
+            .zip(summaries)
+            .filter(|(s, _)| s.value == v)
+            .collect();
         let good: Vec<Value> = mine.iter().filter_map(|(_, s)| (*s).clone()).collect();
-        let labels: Vec<String> = mine.iter().filter(|(_, s)| s.is_some()).map(|(st, _)| run_label(st, plan)).collect();
-        let failed: Vec<String> = mine.iter().filter(|(_, s)| s.is_none()).map(|(st, _)| run_label(st, plan)).collect();
+        let labels: Vec<String> = mine
+            .iter()
+            .filter(|(_, s)| s.is_some())
+            .map(|(st, _)| run_label(st, plan))
+            .collect();
+        let failed: Vec<String> = mine
+            .iter()
+            .filter(|(_, s)| s.is_none())
+            .map(|(st, _)| run_label(st, plan))
+            .collect();
         failed_total.extend(failed.iter().map(|f| format!("{}:{f}", v)));
         let (dir, variation) = match &plan.sweep {
             Some(s) => {
                 let label = format!("phases.profiling.{}={}", s.name, s.values[v]);
-                let values = json!({ format!("phases.profiling.{}", s.name): value_json(s, &s.values[v]) });
-                (base.join("aggregate").join(dir_name(s, &s.values[v])), Some((label, values)))
+                let values =
+                    json!({ format!("phases.profiling.{}", s.name): value_json(s, &s.values[v]) });
+                (
+                    base.join("aggregate").join(dir_name(s, &s.values[v])),
+                    Some((label, values)),
+                )
             }
             None => (base.join("aggregate"), None),
         };
@@ -366,7 +452,10 @@ fn write_aggregates(plan: &Plan, base: &Path, steps: &[Step], summaries: &[Optio
         }
         if let Some(s) = &plan.sweep {
             if !good.is_empty() {
-                combos.push((json!({ s.name: value_json(s, &s.values[v]) }), aggregate::combination_metrics(&good, plan.confidence)));
+                combos.push((
+                    json!({ s.name: value_json(s, &s.values[v]) }),
+                    aggregate::combination_metrics(&good, plan.confidence),
+                ));
             }
         }
     }
@@ -377,7 +466,13 @@ fn write_aggregates(plan: &Plan, base: &Path, steps: &[Step], summaries: &[Optio
 }
 
 /// `sweep_aggregate/profile_export_aiperf_sweep.{json,csv}` and the console table.
-fn write_sweep(plan: &Plan, s: &Sweep, base: &Path, combos: &[(Value, Map<String, Value>)], failed: &[String]) -> Result<()> {
+fn write_sweep(
+    plan: &Plan,
+    s: &Sweep,
+    base: &Path,
+    combos: &[(Value, Map<String, Value>)],
+    failed: &[String],
+) -> Result<()> {
     let dir = base.join("sweep_aggregate");
     std::fs::create_dir_all(&dir)?;
     let values: Vec<Value> = s.values.iter().map(|v| value_json(s, v)).collect();
@@ -399,10 +494,19 @@ fn write_sweep(plan: &Plan, s: &Sweep, base: &Path, combos: &[(Value, Map<String
         "best_configurations": best,
         "pareto_optimal": aggregate::pareto_optimal(combos),
     });
-    std::fs::write(dir.join("profile_export_aiperf_sweep.json"), serde_json::to_string_pretty(&doc)?)?;
-    std::fs::write(dir.join("profile_export_aiperf_sweep.csv"), sweep_csv(s, combos))?;
+    std::fs::write(
+        dir.join("profile_export_aiperf_sweep.json"),
+        serde_json::to_string_pretty(&doc)?,
+    )?;
+    std::fs::write(
+        dir.join("profile_export_aiperf_sweep.csv"),
+        sweep_csv(s, combos),
+    )?;
     print!("{}", console_table(s, combos));
-    println!("Sweep summary: {}", dir.join("profile_export_aiperf_sweep.json").display());
+    println!(
+        "Sweep summary: {}",
+        dir.join("profile_export_aiperf_sweep.json").display()
+    );
     Ok(())
 }
 
@@ -411,7 +515,12 @@ fn best_configurations(combos: &[(Value, Map<String, Value>)]) -> Value {
         let mut best: Option<(&Value, f64, &str)> = None;
         for (p, m) in combos {
             let e = m.get(tag)?;
-            let v = if stat == "avg" { e.get("mean") } else { e.get(stat) }?.as_f64()?;
+            let v = if stat == "avg" {
+                e.get("mean")
+            } else {
+                e.get(stat)
+            }?
+            .as_f64()?;
             let unit = e.get("unit").and_then(Value::as_str).unwrap_or("");
             if best.is_none_or(|(_, b, _)| if max { v > b } else { v < b }) {
                 best = Some((p, v, unit));
@@ -423,7 +532,9 @@ fn best_configurations(combos: &[(Value, Map<String, Value>)]) -> Value {
     if let Some(b) = pick("request_throughput", "avg", true) {
         out.insert("best_throughput".into(), b);
     }
-    if let Some(b) = pick("time_to_first_token", "p99", false).or_else(|| pick("request_latency", "p99", false)) {
+    if let Some(b) =
+        pick("time_to_first_token", "p99", false).or_else(|| pick("request_latency", "p99", false))
+    {
         out.insert("best_latency_p99".into(), b);
     }
     Value::Object(out)
@@ -444,7 +555,10 @@ fn sweep_csv(s: &Sweep, combos: &[(Value, Map<String, Value>)]) -> String {
         out.push_str(&p.get(s.name).map(|v| v.to_string()).unwrap_or_default());
         for t in &tags {
             for st in ["mean", "std", "min", "max", "cv"] {
-                let v = m.get(t.as_str()).and_then(|e| e.get(st)).and_then(Value::as_f64);
+                let v = m
+                    .get(t.as_str())
+                    .and_then(|e| e.get(st))
+                    .and_then(Value::as_f64);
                 let d = if st == "cv" { 4 } else { 2 };
                 out.push_str(&v.map(|v| format!(",{v:.d$}")).unwrap_or_else(|| ",".into()));
             }
@@ -471,10 +585,16 @@ fn console_table(s: &Sweep, combos: &[(Value, Map<String, Value>)]) -> String {
     }
     out.push('\n');
     for (p, m) in combos {
-        out.push_str(&format!("{:>12}", p.get(s.name).map(|v| v.to_string()).unwrap_or_default()));
+        out.push_str(&format!(
+            "{:>12}",
+            p.get(s.name).map(|v| v.to_string()).unwrap_or_default()
+        ));
         for (_, tag, st) in cols {
             let v = m.get(tag).and_then(|e| e.get(st)).and_then(Value::as_f64);
-            out.push_str(&format!(" {:>15}", v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "N/A".into())));
+            out.push_str(&format!(
+                " {:>15}",
+                v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "N/A".into())
+            ));
         }
         out.push('\n');
     }
