@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -229,10 +229,16 @@ pub fn write(chart: &Chart, theme: Theme, dir: &Path) -> Result<()> {
     let png = dir.join(format!("{}.png", chart.stem));
     let svg = dir.join(format!("{}.svg", chart.stem));
     {
-        let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, chart, theme).map_err(|e| anyhow!("{}: {e}", png.display()))?;
-        root.present()
-            .map_err(|e| anyhow!("writing {}: {e}", png.display()))?;
+        // Drawn into memory and encoded with the png crate: plotters' own
+        // encoder would bring in the whole `image` crate (JPEG included).
+        let mut rgb = vec![0u8; WIDTH as usize * HEIGHT as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+            draw(&root, chart, theme).map_err(|e| anyhow!("{}: {e}", png.display()))?;
+            root.present()
+                .map_err(|e| anyhow!("{}: {e}", png.display()))?;
+        }
+        write_png(&png, &rgb).with_context(|| format!("writing {}", png.display()))?;
     }
     {
         let root = SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -240,6 +246,18 @@ pub fn write(chart: &Chart, theme: Theme, dir: &Path) -> Result<()> {
         root.present()
             .map_err(|e| anyhow!("writing {}: {e}", svg.display()))?;
     }
+    Ok(())
+}
+
+/// An 8-bit RGB PNG of WIDTH x HEIGHT pixels.
+fn write_png(path: &Path, rgb: &[u8]) -> Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut enc = png::Encoder::new(file, WIDTH, HEIGHT);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
     Ok(())
 }
 
