@@ -8,7 +8,10 @@ use super::load::{RequestPoint, Run};
 
 /// Scatter charts draw at most this many points (every k-th request past it,
 /// said in the chart's note); the data and percentiles use every request.
-pub const MAX_POINTS: usize = 50_000;
+pub const MAX_POINTS: usize = 20_000;
+/// The request timeline draws at most this many rows (more are thinner than
+/// a pixel; the SVG would run to megabytes).
+pub const MAX_TIMELINE_ROWS: usize = 2_000;
 /// Time bins of the over-time curves.
 const TIME_BINS: usize = 120;
 const HISTOGRAM_BINS: usize = 40;
@@ -93,11 +96,15 @@ pub fn charts(run: &Run) -> Vec<Chart> {
 /// Every `step`-th item so that at most MAX_POINTS remain, and the note
 /// that says so (None when all are drawn).
 fn thin<T: Copy>(items: &[T]) -> (Vec<T>, Option<String>) {
-    let step = items.len().div_ceil(MAX_POINTS).max(1);
+    thin_to(items, MAX_POINTS)
+}
+
+fn thin_to<T: Copy>(items: &[T], max: usize) -> (Vec<T>, Option<String>) {
+    let step = items.len().div_ceil(max).max(1);
     let kept: Vec<T> = items.iter().step_by(step).copied().collect();
     let note = (step > 1).then(|| {
         format!(
-            "{} of {} requests drawn (every {step}th); percentiles use all",
+            "{} of {} requests drawn (one in {step}); percentiles use all",
             kept.len(),
             items.len()
         )
@@ -306,13 +313,16 @@ fn ttft_timeline(run: &Run) -> Chart {
         .filter(|p| p.ttft_ms.is_some())
         .collect();
     reqs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    let (drawn, note) = thin(&reqs);
+    // Rows keep their request number when only some are drawn.
+    let numbered: Vec<(usize, &RequestPoint)> = reqs.into_iter().enumerate().collect();
+    let (drawn, note) = thin_to(&numbered, MAX_TIMELINE_ROWS);
+    let height = numbered.len().div_ceil(MAX_TIMELINE_ROWS).max(1) as f64;
     c.note = note;
     let mut ttft = Vec::with_capacity(drawn.len());
     let mut gen = Vec::with_capacity(drawn.len());
-    for (i, p) in drawn.iter().enumerate() {
+    for (i, p) in drawn {
         let first = (p.start_s + p.ttft_ms.unwrap_or(0.0) / 1000.0).min(p.end_s);
-        let (y0, y1) = (i as f64 + 0.1, i as f64 + 0.9);
+        let (y0, y1) = (i as f64 + 0.1 * height, i as f64 + 0.9 * height);
         ttft.push((p.start_s, first, y0, y1));
         gen.push((first, p.end_s, y0, y1));
     }
@@ -422,7 +432,6 @@ pub fn in_flight_series(run: &Run) -> Vec<(f64, f64)> {
     }
     // Ends before starts at the same instant: a slot handed on is not two in flight.
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let (events, _) = thin(&events);
     let mut level = 0i64;
     let mut out = Vec::with_capacity(events.len() * 2 + 1);
     out.push((0.0, 0.0));
@@ -431,7 +440,8 @@ pub fn in_flight_series(run: &Run) -> Vec<(f64, f64)> {
         level += d;
         out.push((t, level.max(0) as f64));
     }
-    out
+    // Thinned after the levels are counted, so every drawn level is exact.
+    thin(&out).0
 }
 
 fn in_flight(run: &Run) -> Chart {
@@ -549,6 +559,23 @@ mod tests {
         // At t = 2 one ends as one starts: never 3.
         assert_eq!(max, 2.0);
         assert_eq!(s.last().unwrap().1, 0.0);
+    }
+
+    #[test]
+    fn big_runs_are_thinned_but_keep_their_request_numbers() {
+        let n = MAX_POINTS * 3;
+        let r = run((0..n)
+            .map(|i| req(i as f64 * 1e-3, i as f64 * 1e-3 + 0.5, 10.0, 5.0))
+            .collect());
+        let cs = charts(&r);
+        let scatter = cs.iter().find(|c| c.stem == "ttft_over_time").unwrap();
+        assert_eq!(scatter.series[0].points.len(), MAX_POINTS);
+        assert!(scatter.note.as_deref().unwrap_or("").contains("one in 3"));
+        let timeline = cs.iter().find(|c| c.stem == "ttft_timeline").unwrap();
+        let rows = &timeline.bars[0].rects;
+        assert!(rows.len() <= MAX_TIMELINE_ROWS);
+        // The last row drawn sits near the last request's number, not at row 2000.
+        assert!(rows.last().unwrap().2 > (n - 100) as f64);
     }
 
     #[test]
