@@ -47,7 +47,7 @@ pub struct FormPayload {
 impl FormPayload {
     /// The form as AIPerf's `inputs.json` shows a multipart payload: one
     /// JSON object, the file as `{b64_data, filename, content_type}` (or
-    /// `b64_data: "<N bytes elided>"` without `keep_audio`), repeated
+    /// `b64_data` replaced by a note of its length without `keep_audio`), repeated
     /// names gathered into an array.
     pub fn to_json(&self, keep_audio: bool) -> Value {
         let mut out = Map::new();
@@ -61,7 +61,10 @@ impl FormPayload {
                     let data = if keep_audio {
                         Value::String(base64_simd::STANDARD.encode_to_string(&bytes[..]))
                     } else {
-                        Value::String(format!("<{} bytes elided>", bytes.len()))
+                        Value::String(format!(
+                            "<{} base64 characters elided; --export-raw-audio keeps them>",
+                            base64_simd::STANDARD.encoded_length(bytes.len())
+                        ))
                     };
                     json!({"b64_data": data, "filename": filename, "content_type": content_type})
                 }
@@ -325,7 +328,10 @@ mod tests {
         let j = form.to_json(false);
         assert_eq!(j["timestamp_granularities[]"], json!(["word", "segment"]));
         assert_eq!(j["file"]["filename"], "audio.wav");
-        assert_eq!(j["file"]["b64_data"], "<16 bytes elided>");
+        assert_eq!(
+            j["file"]["b64_data"],
+            "<24 base64 characters elided; --export-raw-audio keeps them>"
+        );
         assert_eq!(form.to_json(true)["file"]["b64_data"], "UklGRi4uLi5XQVZFZGF0YQ==");
     }
 

@@ -28,6 +28,7 @@ mod route;
 pub mod server;
 mod socket;
 mod stats;
+mod transcription;
 pub mod tls;
 mod worker;
 mod writer;
@@ -35,6 +36,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use openai::TranscriptStream;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -88,6 +90,10 @@ pub struct MockServerArgs {
     /// Gap between bytes for `--fault trickle`, microseconds.
     #[arg(long = "trickle-us", default_value_t = 100)]
     pub trickle_us: u64,
+    /// How transcriptions stream: OpenAI's `transcript.text.delta` events
+    /// (`openai`) or vLLM's `transcription.chunk` objects (`vllm`).
+    #[arg(long = "transcription-stream", value_enum, default_value_t = TranscriptStream::Openai)]
+    pub transcription_stream: TranscriptStream,
     /// Largest request body accepted, bytes (413 above).
     #[arg(long = "max-body-bytes", default_value_t = 256 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -121,6 +127,7 @@ impl Default for MockServerArgs {
             fault_every: None,
             trickle_us: 100,
             max_body_bytes: 256 * 1024 * 1024,
+            transcription_stream: TranscriptStream::Openai,
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
