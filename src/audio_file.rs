@@ -71,12 +71,18 @@ pub fn flac_duration(b: &[u8]) -> Result<f64, String> {
     }
     // The first metadata block must be STREAMINFO (type 0, 34 bytes).
     let header = b.get(4..8).ok_or("truncated before STREAMINFO")?;
-    let (kind, len) = (header[0] & 0x7f, u32::from_be_bytes([0, header[1], header[2], header[3]]));
+    let (kind, len) = (
+        header[0] & 0x7f,
+        u32::from_be_bytes([0, header[1], header[2], header[3]]),
+    );
     if kind != 0 || len != 34 {
-        return Err(format!("first metadata block is type {kind} of {len} bytes, not STREAMINFO"));
+        return Err(format!(
+            "first metadata block is type {kind} of {len} bytes, not STREAMINFO"
+        ));
     }
     let info = b.get(8..42).ok_or("truncated STREAMINFO")?;
-    let rate = (u32::from(info[10]) << 12) | (u32::from(info[11]) << 4) | (u32::from(info[12]) >> 4);
+    let rate =
+        (u32::from(info[10]) << 12) | (u32::from(info[11]) << 4) | (u32::from(info[12]) >> 4);
     let total = (u64::from(info[13] & 0x0f) << 32)
         | u64::from(u32::from_be_bytes([info[14], info[15], info[16], info[17]]));
     if rate == 0 {

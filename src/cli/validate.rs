@@ -217,7 +217,10 @@ fn endpoint_path(a: &ProfileArgs, endpoint_type: EndpointType) -> Result<String,
     match &a.custom_endpoint {
         Some(p) if !p.starts_with('/') => Err(FlagError::new(
             "--custom-endpoint",
-            format!("'{p}' must start with '/' (e.g. {})", endpoint_type.default_path()),
+            format!(
+                "'{p}' must start with '/' (e.g. {})",
+                endpoint_type.default_path()
+            ),
         )),
         Some(p) => Ok(p.clone()),
         None => Ok(endpoint_type.default_path().to_string()),

@@ -114,9 +114,7 @@ fn form_text(v: &Value) -> Option<String> {
 
 /// The ordered fields of one request.
 pub fn form_fields(cfg: &ProfileConfig, model: &str, audio: &SharedAudio) -> FormPayload {
-    let mut fields: Vec<(String, Option<Value>)> = vec![
-        ("model".into(), Some(Value::from(model))),
-    ];
+    let mut fields: Vec<(String, Option<Value>)> = vec![("model".into(), Some(Value::from(model)))];
     if cfg.streaming {
         fields.push(("stream".into(), Some(Value::Bool(true))));
     }
@@ -175,7 +173,9 @@ fn streams(form: &FormPayload) -> bool {
         .iter()
         .rev()
         .find(|(n, _)| n == "stream")
-        .is_some_and(|(_, v)| matches!(v, FormValue::Text(t) if t == "true" || t == "True" || t == "1"))
+        .is_some_and(
+            |(_, v)| matches!(v, FormValue::Text(t) if t == "true" || t == "True" || t == "1"),
+        )
 }
 
 /// The request as segments (head, the form's own bytes, the shared clip,
@@ -318,9 +318,17 @@ mod tests {
         let all = String::from_utf8(wire(&segs)).unwrap();
         let (head, got_body) = all.split_once("\r\n\r\n").unwrap();
         assert_eq!(got_body, body);
-        assert!(head.starts_with("POST /v1/audio/transcriptions HTTP/1.1\r\n"), "{head}");
-        assert!(head.contains(&format!("Content-Type: multipart/form-data; boundary={b}\r\n")));
-        assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
+        assert!(
+            head.starts_with("POST /v1/audio/transcriptions HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(head.contains(&format!(
+            "Content-Type: multipart/form-data; boundary={b}\r\n"
+        )));
+        assert!(
+            head.ends_with(&format!("Content-Length: {}", body.len())),
+            "{head}"
+        );
         assert!(head.contains("Accept: text/event-stream"));
         // The clip is its own shared segment (no copy per request).
         assert!(segs.body.iter().any(|s| &s[..] == b"RIFF....WAVEdata"));
@@ -332,7 +340,10 @@ mod tests {
             j["file"]["b64_data"],
             "<24 base64 characters elided; --export-raw-audio keeps them>"
         );
-        assert_eq!(form.to_json(true)["file"]["b64_data"], "UklGRi4uLi5XQVZFZGF0YQ==");
+        assert_eq!(
+            form.to_json(true)["file"]["b64_data"],
+            "UklGRi4uLi5XQVZFZGF0YQ=="
+        );
     }
 
     #[test]
@@ -356,8 +367,12 @@ mod tests {
         };
         let (segs, _) = build_segments(&cfg(), "m", &[a]).unwrap();
         let head = String::from_utf8_lossy(&segs.head);
-        assert!(head.contains(&format!("boundary={BOUNDARY}-1\r\n")), "{head}");
-        assert!(String::from_utf8_lossy(&wire(&segs)).contains("filename=\"audio.mp3\"\r\nContent-Type: audio/mpeg"));
+        assert!(
+            head.contains(&format!("boundary={BOUNDARY}-1\r\n")),
+            "{head}"
+        );
+        assert!(String::from_utf8_lossy(&wire(&segs))
+            .contains("filename=\"audio.mp3\"\r\nContent-Type: audio/mpeg"));
     }
 
     #[test]

@@ -408,7 +408,10 @@ fn walk(root: &Path, dir: &Path, depth: usize, f: &mut dyn FnMut(&str, &Path)) {
 }
 
 /// Lists the subset's files on the hub and downloads the split's.
-fn fetch_split_files(choice: &PublicDatasetChoice, hub: &HubConfig) -> Result<Vec<PathBuf>, String> {
+fn fetch_split_files(
+    choice: &PublicDatasetChoice,
+    hub: &HubConfig,
+) -> Result<Vec<PathBuf>, String> {
     let repo = choice.dataset.repo();
     let split = choice.dataset.split();
     let listed = hub::list_files(hub, RepoKind::Dataset, repo, "main", &choice.subset)?;

@@ -9,10 +9,10 @@
 //! worker hands it to the collector once per request.
 
 use super::stream::Stream;
+use crate::config::EndpointType;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
 use crate::http::sse::{SseSplitter, MAX_EVENT_BYTES};
-use crate::config::EndpointType;
 use crate::openai::{classify, parse_completion, parse_transcription, StreamChunk};
 use crate::record::{
     ErrorKind, RawKind, RawResponse, RequestError, RequestRecord, MAX_TOKEN_TIMES,
@@ -326,7 +326,7 @@ pub async fn read_response<S: AsyncReadRent>(
             rec.error = Some(RequestError {
                 kind: ErrorKind::StreamError,
                 code: None,
-                message: "stream ended without [DONE] (or transcript.text.done)".into(),
+                message: "stream ended without [DONE]".into(),
             });
         }
     } else {

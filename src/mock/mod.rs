@@ -28,8 +28,8 @@ mod route;
 pub mod server;
 mod socket;
 mod stats;
-mod transcription;
 pub mod tls;
+mod transcription;
 mod worker;
 mod writer;
 

@@ -335,7 +335,13 @@ impl EventBuilder {
 
     /// The events of a response to a request of `api`, transcriptions
     /// streamed in the `stream` form.
-    pub fn for_api(id: &str, created: u64, model: &str, api: Api, stream: TranscriptStream) -> Self {
+    pub fn for_api(
+        id: &str,
+        created: u64,
+        model: &str,
+        api: Api,
+        stream: TranscriptStream,
+    ) -> Self {
         let (style, object) = match (api, stream) {
             (Api::Chat, _) => (EventStyle::Chat, "chat.completion.chunk"),
             (Api::Transcription(_), TranscriptStream::Openai) => (EventStyle::TranscriptOpenai, ""),
@@ -438,7 +444,12 @@ fn transcription_usage(prompt: u64, plan: &TokenPlan) -> serde_json::Value {
 }
 
 /// The whole (non-streaming) body of an answer to `req` and its content type.
-pub fn whole_body(req: &ChatRequest, id: &str, created: u64, plan: &TokenPlan) -> (&'static str, Vec<u8>) {
+pub fn whole_body(
+    req: &ChatRequest,
+    id: &str,
+    created: u64,
+    plan: &TokenPlan,
+) -> (&'static str, Vec<u8>) {
     let format = match req.api {
         Api::Chat => {
             let body = completion_body(id, created, &req.model, req.prompt_tokens, plan);
@@ -450,7 +461,13 @@ pub fn whole_body(req: &ChatRequest, id: &str, created: u64, plan: &TokenPlan) -
     let secs = req.audio_seconds;
     let stamp = |s: f64, sep: char| {
         let ms = (s * 1000.0).round() as u64;
-        format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+        format!(
+            "{:02}:{:02}:{:02}{sep}{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        )
     };
     match format {
         TranscriptFormat::Json => (
@@ -590,6 +607,7 @@ mod tests {
                 max_tokens: Some(7),
                 audio_parts: 2,
                 audio_seconds: 1.5,
+                api: Api::Chat,
             }
         );
     }
@@ -689,7 +707,7 @@ mod tests {
                 "completion_tokens_details":{"reasoning_tokens":2}})
         );
         out.clear();
-        b.finish(&mut out, "length");
+        b.finish(&mut out, 11, &TokenPlan::new(3, 2, Some(4)));
         let v: Value = serde_json::from_slice(&out[6..out.len() - 2]).unwrap();
         assert_eq!(v["choices"][0]["finish_reason"], "length");
         assert_eq!(v["choices"][0]["delta"]["content"], "");

@@ -10,8 +10,8 @@ use super::fault::FaultMode;
 use super::http::{self, Method, RequestHead, JSON};
 use super::openai::{self, unix_secs, ApiError};
 use super::respond;
-use super::transcription;
 use super::socket::{send, Io};
+use super::transcription;
 use super::worker::Worker;
 use super::writer::Writer;
 use crate::sys::clock::Nanos;
@@ -40,9 +40,7 @@ pub(super) async fn handle(
     let close = !head.keep_alive;
     match (head.method, path) {
         (Method::Post, "/v1/chat/completions") => return chat(w, req, stream, fd, out).await,
-        (Method::Post, "/v1/audio/transcriptions") => {
-            return chat(w, req, stream, fd, out).await
-        }
+        (Method::Post, "/v1/audio/transcriptions") => return chat(w, req, stream, fd, out).await,
         (Method::Get, "/health") => http::write_response(out, 200, JSON, b"", close),
         (Method::Get, "/v1/models") => {
             let model = w.cfg.model.as_deref().unwrap_or("mock");

@@ -25,7 +25,9 @@ pub struct Part<'a> {
 /// The boundary parameter of a `multipart/form-data` Content-Type.
 fn boundary(content_type: Option<&str>) -> Result<String, ApiError> {
     let ct = content_type.ok_or_else(|| {
-        ApiError::bad_request("a transcription must be sent as multipart/form-data (no Content-Type)")
+        ApiError::bad_request(
+            "a transcription must be sent as multipart/form-data (no Content-Type)",
+        )
     })?;
     let mut params = ct.split(';');
     let media = params.next().unwrap_or("").trim();
@@ -45,7 +47,9 @@ fn boundary(content_type: Option<&str>) -> Result<String, ApiError> {
             }
         }
     }
-    Err(ApiError::bad_request("multipart/form-data without a boundary"))
+    Err(ApiError::bad_request(
+        "multipart/form-data without a boundary",
+    ))
 }
 
 /// A `Content-Disposition: form-data; name="..."; filename="..."` value.
@@ -79,7 +83,10 @@ fn disposition(value: &str) -> Result<(String, Option<String>), String> {
 }
 
 /// Splits a form body into its parts; every malformation is a 400.
-pub fn parse_form<'a>(content_type: Option<&str>, body: &'a [u8]) -> Result<Vec<Part<'a>>, ApiError> {
+pub fn parse_form<'a>(
+    content_type: Option<&str>,
+    body: &'a [u8],
+) -> Result<Vec<Part<'a>>, ApiError> {
     let boundary = boundary(content_type)?;
     let bad = |what: &str| ApiError::bad_request(format!("malformed multipart body: {what}"));
     let first = format!("--{boundary}");
@@ -146,8 +153,9 @@ pub fn decode_transcription_request(
             "the 'file' part has no filename (it must be a file upload)",
         ));
     }
-    let (_, seconds) = crate::audio_file::sniff_duration(file.data)
-        .map_err(|e| ApiError::bad_request(format!("'file' is not audio this server can decode: {e}")))?;
+    let (_, seconds) = crate::audio_file::sniff_duration(file.data).map_err(|e| {
+        ApiError::bad_request(format!("'file' is not audio this server can decode: {e}"))
+    })?;
     let field = |name: &str| parts.iter().rev().find(|p| p.name == name);
     let model = match field("model") {
         Some(p) => text(p)?.to_string(),
@@ -209,7 +217,9 @@ mod tests {
             b.extend_from_slice(name.as_bytes());
             b.push(b'"');
             if let Some(f) = filename {
-                b.extend_from_slice(format!("; filename=\"{f}\"\r\nContent-Type: audio/wav").as_bytes());
+                b.extend_from_slice(
+                    format!("; filename=\"{f}\"\r\nContent-Type: audio/wav").as_bytes(),
+                );
             }
             b.extend_from_slice(b"\r\n\r\n");
             b.extend_from_slice(data);
@@ -232,7 +242,7 @@ mod tests {
     }
 
     fn wav() -> Vec<u8> {
-        crate::audio_file::tests::wav_bytes(16, 16_000, 1, 8000)
+        crate::audio_file::tests::wav(1, 1, 16_000, 16, 8000)
     }
 
     #[test]
@@ -257,22 +267,58 @@ mod tests {
         let good = form(&[("file", Some("a.wav"), &wav()), ("model", None, b"m")]);
         let cases: Vec<(Option<&str>, Vec<u8>, &str)> = vec![
             (None, good.clone(), "no Content-Type"),
-            (Some("application/json"), good.clone(), "not \"application/json\""),
-            (Some("multipart/form-data"), good.clone(), "without a boundary"),
-            (Some(CT), good[..good.len() - 9].to_vec(), "no closing boundary"),
-            (Some(CT), b"garbage".to_vec(), "does not start with the boundary"),
-            (Some(CT), form(&[("model", None, b"m")]), "no 'file' part"),
-            (Some(CT), form(&[("file", None, &wav()), ("model", None, b"m")]), "no filename"),
-            (Some(CT), form(&[("file", Some("a.wav"), b"RIFFjunk"), ("model", None, b"m")]), "not audio"),
-            (Some(CT), form(&[("file", Some("a.wav"), &wav())]), "no 'model'"),
+            (
+                Some("application/json"),
+                good.clone(),
+                "not \"application/json\"",
+            ),
+            (
+                Some("multipart/form-data"),
+                good.clone(),
+                "without a boundary",
+            ),
             (
                 Some(CT),
-                form(&[("file", Some("a.wav"), &wav()), ("model", None, b"m"), ("response_format", None, b"xml")]),
+                good[..good.len() - 9].to_vec(),
+                "no closing boundary",
+            ),
+            (
+                Some(CT),
+                b"garbage".to_vec(),
+                "does not start with the boundary",
+            ),
+            (Some(CT), form(&[("model", None, b"m")]), "no 'file' part"),
+            (
+                Some(CT),
+                form(&[("file", None, &wav()), ("model", None, b"m")]),
+                "no filename",
+            ),
+            (
+                Some(CT),
+                form(&[("file", Some("a.wav"), b"RIFFjunk"), ("model", None, b"m")]),
+                "not audio",
+            ),
+            (
+                Some(CT),
+                form(&[("file", Some("a.wav"), &wav())]),
+                "no 'model'",
+            ),
+            (
+                Some(CT),
+                form(&[
+                    ("file", Some("a.wav"), &wav()),
+                    ("model", None, b"m"),
+                    ("response_format", None, b"xml"),
+                ]),
                 "response_format",
             ),
             (
                 Some(CT),
-                form(&[("file", Some("a.wav"), &wav()), ("model", None, b"m"), ("stream", None, b"maybe")]),
+                form(&[
+                    ("file", Some("a.wav"), &wav()),
+                    ("model", None, b"m"),
+                    ("stream", None, b"maybe"),
+                ]),
                 "true or false",
             ),
         ];

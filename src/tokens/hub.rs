@@ -253,7 +253,10 @@ fn store(
     let dest = snapshot.join(file);
     let dir = dest.parent().unwrap_or(&snapshot).to_path_buf();
     fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.part", std::process::id()));
     let result = (|| {
         let mut out = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;

@@ -178,7 +178,10 @@ mod tests {
         assert!(err.contains("not a readable audio file"), "{err}");
         let input = wav_16k(1000);
         for cut in [0, 10, 43] {
-            assert!(to_wav(&input[..cut], Some("wav"), 30.0).is_err(), "cut {cut}");
+            assert!(
+                to_wav(&input[..cut], Some("wav"), 30.0).is_err(),
+                "cut {cut}"
+            );
         }
     }
 }
