@@ -431,6 +431,112 @@ fn fetch_split_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::PublicDataset;
+    use crate::tokens::hf::tests::{http_response, serve};
+
+    fn fixture_parquet() -> Vec<u8> {
+        let snaps = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/asr/hub/datasets--openslr--librispeech_asr/snapshots");
+        let snap = fs::read_dir(snaps).unwrap().next().unwrap().unwrap().path();
+        fs::read(snap.join("clean/test/0000.parquet")).unwrap()
+    }
+
+    fn choice() -> PublicDatasetChoice {
+        PublicDatasetChoice {
+            dataset: PublicDataset::Librispeech,
+            subset: "clean".into(),
+        }
+    }
+
+    /// Missing from the cache, reachable hub: the split's files are listed,
+    /// downloaded into the cache layout and read; the next load finds them
+    /// cached without asking the hub.
+    #[test]
+    fn a_missing_split_is_fetched_into_the_cache_layout() {
+        let listing = br#"[{"type":"directory","path":"clean/test"},
+            {"type":"file","path":"clean/test/0000.parquet","size":1},
+            {"type":"file","path":"clean/train.100/0000.parquet","size":1}]"#;
+        let (port, server) = serve(vec![
+            http_response("200 OK", &[], listing),
+            http_response(
+                "200 OK",
+                &[("X-Repo-Commit", "c0ffee42")],
+                &fixture_parquet(),
+            ),
+        ]);
+        let cache = tempfile::tempdir().unwrap();
+        let hub = HubConfig {
+            cache_dir: cache.path().to_path_buf(),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            token: None,
+            offline: false,
+        };
+        let ctl = BuildControl::default();
+        let loaded = load(&choice(), &hub, None, u64::MAX, &ctl).unwrap();
+        assert_eq!(loaded.entries.len(), 5);
+        assert_eq!(
+            (loaded.skipped_too_long, loaded.skipped_undecodable),
+            (1, 1)
+        );
+        let heads = server.join().unwrap();
+        assert!(
+            heads[0].starts_with(
+                "get /api/datasets/openslr/librispeech_asr/tree/main/clean?recursive=true "
+            ),
+            "{}",
+            heads[0]
+        );
+        assert!(
+            heads[1].starts_with(
+                "get /datasets/openslr/librispeech_asr/resolve/main/clean/test/0000.parquet "
+            ),
+            "{}",
+            heads[1]
+        );
+        let folder = cache.path().join("datasets--openslr--librispeech_asr");
+        assert_eq!(
+            fs::read_to_string(folder.join("refs/main")).unwrap(),
+            "c0ffee42"
+        );
+        assert!(folder
+            .join("snapshots/c0ffee42/clean/test/0000.parquet")
+            .is_file());
+        // Cached now: an unreachable hub is never asked.
+        let offline = HubConfig {
+            endpoint: "http://127.0.0.1:9".into(),
+            ..hub
+        };
+        assert_eq!(
+            load(&choice(), &offline, Some(2), u64::MAX, &ctl)
+                .unwrap()
+                .entries
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_memory_budget_stops_reading_rows() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache
+            .path()
+            .join("datasets--openslr--librispeech_asr/snapshots/abc/clean/test");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("0000.parquet"), fixture_parquet()).unwrap();
+        let hub = HubConfig {
+            cache_dir: cache.path().to_path_buf(),
+            endpoint: "http://127.0.0.1:9".into(),
+            token: None,
+            offline: true,
+        };
+        // One ~3 s 16 kHz clip is ~130 KB of base64: 300 KB holds two.
+        let loaded = load(&choice(), &hub, None, 300_000, &BuildControl::default()).unwrap();
+        assert_eq!(loaded.entries.len(), 2);
+        assert!(loaded.capped_by_budget);
+        assert!(loaded
+            .summary(&choice())
+            .contains("stopped at the dataset memory budget"));
+    }
 
     #[test]
     fn split_files_in_every_layout_the_hub_uses() {

@@ -313,6 +313,69 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn transcription_stream_events_in_both_forms() {
+        // OpenAI: deltas, then the done event (whose text is not a token).
+        let d = classify(br#"{"type":"transcript.text.delta","delta":" hello"}"#);
+        assert_eq!(
+            d,
+            StreamChunk::Delta(Delta {
+                content: Some(" hello".into()),
+                ..Delta::default()
+            })
+        );
+        let done = classify(
+            br#"{"type":"transcript.text.done","text":" hello world","usage":{"type":"tokens","input_tokens":7,"output_tokens":2,"total_tokens":9}}"#,
+        );
+        let usage = Usage {
+            prompt_tokens: Some(7),
+            completion_tokens: Some(2),
+            reasoning_tokens: None,
+        };
+        assert_eq!(done, StreamChunk::TranscriptDone(Some(usage)));
+        // vLLM: chat-shaped chunks (the fast path reads them).
+        let v = classify(
+            br#"{"id":"t","object":"transcription.chunk","created":1,"model":"w","choices":[{"delta":{"content":" hi"},"finish_reason":null}]}"#,
+        );
+        assert!(matches!(v, StreamChunk::Delta(d) if d.content.as_deref() == Some(" hi")));
+        // An error event is still an error.
+        let e = classify(br#"{"type":"error","error":{"message":"boom"}}"#);
+        assert!(matches!(e, StreamChunk::Error(m) if m.contains("boom")));
+    }
+
+    #[test]
+    fn transcription_bodies_in_every_response_format() {
+        let json =
+            parse_transcription(br#"{"text":" a b","usage":{"type":"duration","seconds":3}}"#)
+                .unwrap();
+        assert_eq!(json.content, " a b");
+        let verbose = parse_transcription(
+            br#"{"task":"transcribe","language":"english","duration":2.5,"text":"x y","segments":[{"id":0,"text":"x y"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(verbose.content, "x y");
+        assert_eq!(
+            parse_transcription(b"plain words\n").unwrap().content,
+            "plain words\n"
+        );
+        let chat = parse_transcription(br#"{"choices":[{"message":{"content":"c"}}]}"#).unwrap();
+        assert_eq!(chat.content, "c");
+        for (body, want) in [
+            (&br#"{"segments":[]}"#[..], "no \"text\" field"),
+            (br#"{"text":""}"#, "empty transcript"),
+            (b"  \n", "empty transcript"),
+            (br#"{"text":"#, "invalid JSON"),
+            (b"\xff\xfe", "not UTF-8"),
+            (
+                br#"{"error":{"message":"bad audio","type":"BadRequestError"}}"#,
+                "bad audio",
+            ),
+        ] {
+            let e = parse_transcription(body).unwrap_err();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
+
+    #[test]
     fn vllm_stream_events_and_classes() {
         let events = split_once(VLLM_STREAM.as_bytes());
         assert_eq!(events.len(), 6);
