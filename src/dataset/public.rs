@@ -210,7 +210,9 @@ fn decode_row(audio: &RowAudio, parquet_file: &Path) -> Result<Decoded, String> 
         }
         _ => return Err("no audio bytes and no path".into()),
     };
-    to_wav(&bytes, ext.as_deref(), MAX_CLIP_SECONDS)
+    // A decoder bug on hostile bytes must cost one row, not the run.
+    std::panic::catch_unwind(|| to_wav(&bytes, ext.as_deref(), MAX_CLIP_SECONDS))
+        .unwrap_or_else(|_| Err("the audio decoder failed on these bytes".into()))
 }
 
 /// The rows of one parquet file, only the audio column read.

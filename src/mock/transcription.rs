@@ -330,4 +330,73 @@ mod tests {
             assert!(e.message.contains(want), "{want}: {}", e.message);
         }
     }
+
+    /// What the client builds, the server reads back field for field.
+    #[test]
+    fn the_clients_forms_parse_back_exactly() {
+        use crate::dataset::multipart::{build_segments, FormValue};
+        use crate::dataset::request::SharedAudio;
+        let mut cfg = crate::dataset::test_config();
+        cfg.endpoint_type = crate::config::EndpointType::AudioTranscription;
+        cfg.extra_inputs = serde_json::from_str(
+            r#"{"response_format":"text","timestamp_granularities[]":["word","segment"],"language":"en"}"#,
+        )
+        .unwrap();
+        let audio = SharedAudio {
+            bytes: std::sync::Arc::from(wav()),
+            format: crate::config::AudioFormat::Wav,
+        };
+        let (segs, form) = build_segments(&cfg, "whisper-1", &[audio]).unwrap();
+        let head = String::from_utf8_lossy(&segs.head).into_owned();
+        let ct = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Type: "))
+            .unwrap()
+            .to_string();
+        let body: Vec<u8> = segs.body.iter().flat_map(|s| s.iter().copied()).collect();
+        let parts = parse_form(Some(&ct), &body).unwrap();
+        assert_eq!(parts.len(), form.fields.len());
+        for (part, (name, value)) in parts.iter().zip(&form.fields) {
+            assert_eq!(&part.name, name);
+            match value {
+                FormValue::File {
+                    bytes, filename, ..
+                } => {
+                    assert_eq!(part.data, &bytes[..]);
+                    assert_eq!(part.filename.as_deref(), Some(filename.as_str()));
+                }
+                FormValue::Text(t) => assert_eq!(part.data, t.as_bytes()),
+            }
+        }
+        let mut h = head_for(&ct);
+        h.content_length = body.len();
+        let r = decode_transcription_request(&h, &body, None).unwrap();
+        assert_eq!((r.model.as_str(), r.stream), ("whisper-1", true));
+        assert_eq!(r.api, Api::Transcription(TranscriptFormat::Text));
+    }
+
+    fn head_for(ct: &str) -> RequestHead {
+        let mut h = head();
+        h.content_type = Some(ct.to_string());
+        h
+    }
+
+    proptest::proptest! {
+        /// Hostile bodies: an answer or a 400, never a panic, and every part
+        /// found lies inside the body.
+        #[test]
+        fn any_body_is_parsed_or_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+                                         cut in 0usize..600) {
+            let good = form(&[("file", Some("a.wav"), &wav()), ("model", None, b"m")]);
+            for input in [body.as_slice(), &good[..cut.min(good.len())]] {
+                if let Ok(parts) = parse_form(Some(CT), input) {
+                    for p in parts {
+                        let start = p.data.as_ptr() as usize - input.as_ptr() as usize;
+                        proptest::prop_assert!(start + p.data.len() <= input.len());
+                    }
+                }
+                let _ = decode_transcription_request(&head(), input, Some("m"));
+            }
+        }
+    }
 }

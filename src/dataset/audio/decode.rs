@@ -184,4 +184,41 @@ mod tests {
             );
         }
     }
+
+    /// Truncations and bit flips of real FLAC speech: decoded, refused or
+    /// too long, never a panic.
+    #[test]
+    fn damaged_flac_never_panics() {
+        let snaps = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/asr/hub/datasets--openslr--librispeech_asr/snapshots");
+        let snap = std::fs::read_dir(snaps)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let parquet = std::fs::read(snap.join("clean/test/0000.parquet")).unwrap();
+        // The first FLAC stream in the file, up to the next one's marker.
+        let at = memchr::memmem::find(&parquet, b"fLaC").unwrap();
+        let end =
+            memchr::memmem::find(&parquet[at + 4..], b"fLaC").map_or(parquet.len(), |e| at + 4 + e);
+        let flac = &parquet[at..end];
+        assert!(matches!(
+            to_wav(flac, Some("flac"), 30.0),
+            Ok(Decoded::Wav { .. })
+        ));
+        let mut rng = 0x9e37_79b9_u64;
+        for i in 0..200 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let mut bad = flac[..flac.len() * (i % 20 + 1) / 21].to_vec();
+            if !bad.is_empty() {
+                let k = rng as usize % bad.len();
+                bad[k] ^= (rng >> 32) as u8 | 1;
+            }
+            let _ = std::panic::catch_unwind(|| to_wav(&bad, Some("flac"), 30.0))
+                .unwrap_or_else(|_| panic!("decoder panicked on damaged input {i}"));
+        }
+    }
 }
