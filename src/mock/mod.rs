@@ -1,6 +1,8 @@
 //! The built-in OpenAI-compatible mock server (`audioperf mock-server`).
 //!
 //! It answers `POST /v1/chat/completions` (streaming and not) the way vLLM does,
+//! and `POST /v1/audio/transcriptions` (multipart, `transcription`) in OpenAI's
+//! or vLLM's stream form,
 //! with exact, drift-free token timing, validates every `input_audio` part it
 //! receives, and counts what it served (`GET /v1/mock/stats`). Tests, examples and
 //! benchmarks run against it.
