@@ -32,6 +32,8 @@ enum Command {
     Profile(Box<audioperf::cli::ProfileArgs>),
     /// Run the built-in OpenAI-compatible mock server.
     MockServer(Box<audioperf::mock::MockServerArgs>),
+    /// Merge the results of a sharded run (`profile --shard-count N`) into one export set.
+    Merge(audioperf::merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Merge(args) => match audioperf::merge::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::MockServer(args) => match audioperf::mock::run(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -29,6 +29,7 @@ const STAGES: &[&str] = &[
     "collect",
     "cli",
     "profile",
+    "merge",
 ];
 const MOCK_MAY_USE: &[&str] = &["sys", "audio_file"];
 const MAX_CODE_LINES: usize = 800;

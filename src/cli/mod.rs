@@ -28,7 +28,7 @@ pub use parse::{
     command_line, parse_target, python_float, unsupported_aiperf_flag, LogLevel,
     UNSUPPORTED_AIPERF_FLAGS,
 };
-pub use shard::{parse_start_at, workload_args, JOB_INDEX_VAR};
+pub use shard::{parse_start_at, JOB_INDEX_VAR};
 pub use validate::{
     artifact_name, MAX_ENTRIES_FROM_COUNT, MAX_REQUEST_RATE, MAX_SCHEDULED_ARRIVALS, MAX_SECONDS,
     MAX_TOKENS, MIN_REQUEST_RATE,

@@ -1,8 +1,6 @@
 //! The scale-out flags (audioperf extensions): `--shard-index`,
 //! `--shard-count` and `--start-at`, checked once into
-//! [`Shard`](crate::config::Shard) and a wall-clock start time; and the
-//! command line with its per-shard options taken out, which identifies the
-//! workload that the shards of one run share (`audioperf merge` compares it).
+//! [`Shard`](crate::config::Shard) and a wall-clock start time.
 
 use super::ProfileArgs;
 use crate::config::{FlagError, Shard};
@@ -191,35 +189,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The options that differ between the shards of one run, with whether
-/// each takes a value: left out of the workload identity.
-const PER_SHARD_OPTIONS: [(&str, bool); 5] = [
-    ("--shard-index", true),
-    ("--shard-count", true),
-    ("--start-at", true),
-    ("--output-artifact-dir", true),
-    ("--artifact-dir", true),
-];
-
-/// `profile`'s arguments (after the subcommand) without the per-shard
-/// options: what every shard of one run has in common, and the command line
-/// of the single process the shards stand for.
-pub fn workload_args(args: &[String]) -> Vec<String> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut skip_next = false;
-    for a in args {
-        if std::mem::take(&mut skip_next) {
-            continue;
-        }
-        let name = a.split('=').next().unwrap_or(a);
-        match PER_SHARD_OPTIONS.iter().find(|(o, _)| *o == name) {
-            Some((_, takes_value)) => skip_next = *takes_value && !a.contains('='),
-            None => out.push(a.clone()),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,28 +227,5 @@ mod tests {
         ] {
             assert!(parse_start_at(bad).is_err(), "{bad:?} was accepted");
         }
-    }
-
-    #[test]
-    fn workload_args_drop_only_the_per_shard_options() {
-        let args: Vec<String> = [
-            "--model",
-            "m",
-            "--shard-index",
-            "2",
-            "--shard-count=3",
-            "--start-at",
-            "1796221500",
-            "--output-artifact-dir",
-            "/results/shard-2",
-            "--concurrency",
-            "6",
-        ]
-        .map(String::from)
-        .to_vec();
-        assert_eq!(
-            workload_args(&args),
-            ["--model", "m", "--concurrency", "6"].map(String::from)
-        );
     }
 }

@@ -74,6 +74,9 @@ pub struct AccumulatorState {
     pub usage_diffed: u64,
     pub usage_discrepancies: u64,
     pub good: u64,
+    /// The usage discrepancy threshold the shard judged with (None: no
+    /// client tokenizer, so no usage differences).
+    pub usage_diff_threshold_pct: Option<f64>,
 }
 
 fn wall(anchor: &ClockAnchor, t: Option<Nanos>) -> Option<u64> {
@@ -123,6 +126,7 @@ impl Accumulator<'_> {
             usage_diffed: self.usage_diffed,
             usage_discrepancies: self.usage_discrepancies,
             good: self.good,
+            usage_diff_threshold_pct: self.opts.usage_diff_threshold_pct,
         }
     }
 
