@@ -92,7 +92,7 @@ pub fn parse_start_at(text: &str) -> Result<u64, String> {
     }
     let b = t.as_bytes();
     // YYYY-MM-DDTHH:MM:SS, then an optional fraction, then Z or +-HH:MM.
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
         return Err(bad());
     }
     if !matches!(b[10], b'T' | b't' | b' ') {
