@@ -124,16 +124,19 @@ fn shown_command(args: &[String]) -> String {
 fn whole_run_config(args: &[String]) -> anyhow::Result<ProfileConfig> {
     let parsed = ProfileCommand::try_parse_from(args)
         .map_err(|e| anyhow!("the shards' command line no longer parses: {e}"))?;
-    let mut cfg = parsed
-        .args
-        .into_config(shown_command(args))
-        .map_err(|e| anyhow!("the shards' command line: {e} (merge reads it again to describe the run)"))?;
+    let mut cfg = parsed.args.into_config(shown_command(args)).map_err(|e| {
+        anyhow!("the shards' command line: {e} (merge reads it again to describe the run)")
+    })?;
     cfg.shard = None;
     Ok(cfg)
 }
 
 /// `files` of every shard, one after another, into `out`.
-fn concatenate(shards: &[(PathBuf, ShardFile)], name: impl Fn(&ShardFile) -> Option<&String>, out: &Path) -> io::Result<()> {
+fn concatenate(
+    shards: &[(PathBuf, ShardFile)],
+    name: impl Fn(&ShardFile) -> Option<&String>,
+    out: &Path,
+) -> io::Result<()> {
     let mut w = BufWriter::with_capacity(1 << 20, File::create(out)?);
     for (dir, s) in shards {
         let Some(file) = name(s) else {
@@ -262,7 +265,9 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
     }
     if cfg.export_level == ExportLevel::Raw {
         match concatenate(&shards, |s| s.raw_jsonl_file.as_ref(), &files.raw_jsonl) {
-            Ok(()) => exports.written.push((ExportKind::Raw, files.raw_jsonl.clone())),
+            Ok(()) => exports
+                .written
+                .push((ExportKind::Raw, files.raw_jsonl.clone())),
             Err(error) => exports.errors.push(report::ExportError {
                 kind: ExportKind::Raw,
                 path: files.raw_jsonl.clone(),
@@ -289,7 +294,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
     );
     println!("{line}");
     if let Err(e) = log.flush() {
-        eprintln!("warning: could not write the log file {}: {e}", log.path().display());
+        eprintln!(
+            "warning: could not write the log file {}: {e}",
+            log.path().display()
+        );
     }
     Ok(if exports.errors.is_empty() {
         ExitCode::SUCCESS
@@ -304,7 +312,11 @@ fn window_gap(shards: &[(PathBuf, ShardFile)]) -> Option<String> {
     let windows: Vec<(u32, u64, u64)> = shards
         .iter()
         .filter_map(|(_, s)| {
-            Some((s.shard_index, s.metrics.first_start_ns?, s.metrics.last_end_ns?))
+            Some((
+                s.shard_index,
+                s.metrics.first_start_ns?,
+                s.metrics.last_end_ns?,
+            ))
         })
         .collect();
     let latest_start = windows.iter().max_by_key(|w| w.1)?;

@@ -394,7 +394,12 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
                 },
             );
             match &written {
-                Ok(p) => log.info(&format!("shard {} of {}: {}", shard.index, shard.count, p.display())),
+                Ok(p) => log.info(&format!(
+                    "shard {} of {}: {}",
+                    shard.index,
+                    shard.count,
+                    p.display()
+                )),
                 Err(e) => log.error_line(&format!("could not write the shard result file: {e}")),
             }
             Some(written)
@@ -440,9 +445,11 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    Ok(if exports.errors.is_empty() && !matches!(shard_file, Some(Err(_))) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if exports.errors.is_empty() && !matches!(shard_file, Some(Err(_))) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

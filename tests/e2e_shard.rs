@@ -99,7 +99,10 @@ fn ids(dir: &Path) -> BTreeSet<(u64, String)> {
             let m = &l["metadata"];
             (
                 m["session_num"].as_u64().expect("session_num"),
-                m["conversation_id"].as_str().expect("conversation_id").to_string(),
+                m["conversation_id"]
+                    .as_str()
+                    .expect("conversation_id")
+                    .to_string(),
             )
         })
         .collect()
@@ -148,7 +151,12 @@ fn three_shards_merge_to_the_totals_and_percentiles_of_one_process() {
         );
         // Exactly the same requests: counts, token totals, ids and entries.
         assert_eq!(mj["request_accounting"], sj["request_accounting"]);
-        for tag in ["request_count", "total_osl", "total_isl", "total_usage_prompt_tokens"] {
+        for tag in [
+            "request_count",
+            "total_osl",
+            "total_isl",
+            "total_usage_prompt_tokens",
+        ] {
             assert_eq!(stat(&mj, tag, "avg"), stat(&sj, tag, "avg"), "{tag}");
         }
         assert_eq!(stat(&mj, "time_to_first_token", "count"), 60.0);
@@ -156,7 +164,11 @@ fn three_shards_merge_to_the_totals_and_percentiles_of_one_process() {
         assert_eq!(ids(&merged).len(), 60);
         // The merged throughput is over the union of the shards' windows.
         let secs = stat(&mj, "benchmark_duration", "avg");
-        assert!(within(stat(&mj, "request_throughput", "avg"), 60.0 / secs, 1e-9));
+        assert!(within(
+            stat(&mj, "request_throughput", "avg"),
+            60.0 / secs,
+            1e-9
+        ));
         assert_eq!(
             mj["run_info"]["cli_command"].as_str().unwrap_or_default(),
             format!(
@@ -172,9 +184,15 @@ fn three_shards_merge_to_the_totals_and_percentiles_of_one_process() {
             ("request_latency", "p50", 0.05),
             ("time_to_first_token", "p99", 0.25),
             ("inter_token_latency", "p99", 0.25),
+            // Time-weighted, from the shards' merged grids.
+            ("effective_concurrency", "avg", 0.10),
+            ("tokens_in_flight", "avg", 0.10),
         ] {
             let (g, w) = (stat(&mj, tag, stat_name), stat(&sj, tag, stat_name));
-            ensure!(within(g, w, rel), "{tag} {stat_name}: merged {g} vs single {w}");
+            ensure!(
+                within(g, w, rel),
+                "{tag} {stat_name}: merged {g} vs single {w}"
+            );
         }
         Ok(())
     });
@@ -207,17 +225,31 @@ fn merge_refuses_what_is_not_one_whole_run() {
     let refused = |args: &[&str], needle: &str| {
         let o = merge(args);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stdout_of(&o));
-        assert!(stderr_of(&o).contains(needle), "{args:?}: {}", stderr_of(&o));
+        assert!(
+            stderr_of(&o).contains(needle),
+            "{args:?}: {}",
+            stderr_of(&o)
+        );
     };
     refused(&[d[0], d[1]], "shard(s) 2 missing");
     refused(&[d[0], d[1], d[1]], "are both shard 1");
-    refused(&[d[0], d[1], d[2], "--output-artifact-dir", d[1]], "a shard's own directory");
-    refused(&[d[0], d[1], tmp.path().to_str().unwrap_or_default()], "audioperf_shard.json");
+    refused(
+        &[d[0], d[1], d[2], "--output-artifact-dir", d[1]],
+        "a shard's own directory",
+    );
+    refused(
+        &[d[0], d[1], tmp.path().to_str().unwrap_or_default()],
+        "audioperf_shard.json",
+    );
 
     let other = tmp.path().join("other");
     copy_dir(Path::new(d[2]), &other);
     let o = other.display().to_string();
-    edit_shard(&other, "workload_args", serde_json::json!(["--model", "other"]));
+    edit_shard(
+        &other,
+        "workload_args",
+        serde_json::json!(["--model", "other"]),
+    );
     refused(&[d[0], d[1], &o], "are different workloads");
     copy_dir(Path::new(d[2]), &other);
     edit_shard(&other, "audioperf_version", serde_json::json!("0.0.1"));
@@ -250,10 +282,20 @@ fn scale_out_flags_are_checked_and_a_late_shard_says_so() {
         args.extend_from_slice(extra);
         let o = profile(&args, LIMIT);
         assert_eq!(o.status.code(), Some(2), "{extra:?}");
-        assert!(stderr_of(&o).contains(needle), "{extra:?}: {}", stderr_of(&o));
+        assert!(
+            stderr_of(&o).contains(needle),
+            "{extra:?}: {}",
+            stderr_of(&o)
+        );
     };
-    bad(&["--shard-index", "3", "--shard-count", "3"], "out of range");
-    bad(&["--shard-count", "7"], "every shard needs at least one connection");
+    bad(
+        &["--shard-index", "3", "--shard-count", "3"],
+        "out of range",
+    );
+    bad(
+        &["--shard-count", "7"],
+        "every shard needs at least one connection",
+    );
     bad(&["--start-at", "tomorrow"], "--start-at");
     bad(&["--start-at", "2026-12-02T14:25:00"], "UTC offset");
     // JOB_COMPLETION_INDEX alone (an Indexed Job that does not shard) is no shard.
@@ -268,10 +310,19 @@ fn scale_out_flags_are_checked_and_a_late_shard_says_so() {
     assert!(!Path::new(&dir).join("audioperf_shard.json").exists());
     // A start time long past: the shard runs at once and says it was late.
     let mut args = load(&mock.url, &dir);
-    args.extend(["--shard-count", "1", "--start-at", "2026-01-01T00:00:00+00:00"]);
+    args.extend([
+        "--shard-count",
+        "1",
+        "--start-at",
+        "2026-01-01T00:00:00+00:00",
+    ]);
     let o = profile(&args, LIMIT);
     assert!(o.status.success(), "{}", stderr_of(&o));
-    assert!(stderr_of(&o).contains("after --start-at"), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("after --start-at"),
+        "{}",
+        stderr_of(&o)
+    );
     let shard = read_json(&Path::new(&dir).join("audioperf_shard.json"));
     assert!(shard["start_late_ns"].as_u64().unwrap_or(0) > 1_000_000_000);
     assert_eq!(shard["shard_count"], 1);

@@ -41,7 +41,13 @@ fn validator() -> Option<PathBuf> {
         .expect("python3 -m venv");
     assert!(made.success(), "python3 -m venv failed");
     let out = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .arg(VALIDATOR)
         .output()
         .expect("run pip");
@@ -77,7 +83,14 @@ fn rendered_shards_job(dir: &Path) -> PathBuf {
 
 fn validate(python: &Path, files: &[PathBuf]) -> std::process::Output {
     Command::new(python)
-        .args(["-m", "kubernetes_validate", "--strict", "--quiet", "-k", KUBERNETES])
+        .args([
+            "-m",
+            "kubernetes_validate",
+            "--strict",
+            "--quiet",
+            "-k",
+            KUBERNETES,
+        ])
         .args(files)
         .output()
         .expect("run kubernetes-validate")
@@ -93,7 +106,11 @@ fn load(python: &Path, file: &Path) -> Value {
         .arg(file)
         .output()
         .expect("run python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let docs: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(docs.as_array().map(Vec::len), Some(1), "{}", file.display());
     docs[0].clone()
@@ -116,7 +133,10 @@ fn args_of(container: &Value) -> Vec<&str> {
 }
 
 fn after<'a>(args: &[&'a str], flag: &str) -> &'a str {
-    let i = args.iter().position(|a| *a == flag).unwrap_or_else(|| panic!("{flag} missing"));
+    let i = args
+        .iter()
+        .position(|a| *a == flag)
+        .unwrap_or_else(|| panic!("{flag} missing"));
     args[i + 1]
 }
 
@@ -153,29 +173,44 @@ fn the_manifests_validate_and_describe_a_sharded_run() {
     assert_eq!(spec["parallelism"].as_u64(), Some(n));
     let pod = &spec["template"]["spec"];
     let c = &pod["containers"][0];
-    assert_eq!(env_value(c, "AUDIOPERF_SHARD_COUNT")["value"], n.to_string());
+    assert_eq!(
+        env_value(c, "AUDIOPERF_SHARD_COUNT")["value"],
+        n.to_string()
+    );
     assert_eq!(
         env_value(c, "SHARD_INDEX")["valueFrom"]["fieldRef"]["fieldPath"],
         "metadata.annotations['batch.kubernetes.io/job-completion-index']"
     );
     assert_eq!(env_value(c, "START_AT")["value"], "2026-12-02T14:25:00Z");
     // One shard per node, selected by the pods' own labels.
-    let anti = &pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    let anti =
+        &pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
     assert_eq!(anti["topologyKey"], "kubernetes.io/hostname");
-    let labels = job["spec"]["template"]["metadata"]["labels"].as_object().expect("labels");
-    for (k, v) in anti["labelSelector"]["matchLabels"].as_object().expect("selector") {
+    let labels = job["spec"]["template"]["metadata"]["labels"]
+        .as_object()
+        .expect("labels");
+    for (k, v) in anti["labelSelector"]["matchLabels"]
+        .as_object()
+        .expect("selector")
+    {
         assert_eq!(labels.get(k), Some(v), "selector {k}");
     }
     // Whole cores, requests = limits (Guaranteed QoS).
     let res = &c["resources"];
     assert_eq!(res["requests"], res["limits"]);
     let cpu = res["requests"]["cpu"].as_str().expect("cpu as a string");
-    assert!(cpu.parse::<u32>().is_ok_and(|v| v >= 1), "cpu {cpu:?} is not whole cores");
+    assert!(
+        cpu.parse::<u32>().is_ok_and(|v| v >= 1),
+        "cpu {cpu:?} is not whole cores"
+    );
     // Every shard: the same start, its own results directory on the shared volume.
     let args = args_of(c);
     assert_eq!(args[0], "profile");
     assert_eq!(after(&args, "--start-at"), "$(START_AT)");
-    assert_eq!(after(&args, "--output-artifact-dir"), "/results/shard-$(SHARD_INDEX)");
+    assert_eq!(
+        after(&args, "--output-artifact-dir"),
+        "/results/shard-$(SHARD_INDEX)"
+    );
     assert!(!args.contains(&"--shard-index") && !args.contains(&"--shard-count"));
     let claim = |pod: &Value| pod["volumes"][0]["persistentVolumeClaim"]["claimName"].clone();
     let pvc = load(&python, &manifest("results-pvc.yaml"));
@@ -191,6 +226,9 @@ fn the_manifests_validate_and_describe_a_sharded_run() {
     let margs = args_of(mc);
     assert_eq!(margs[0], "merge");
     let want: Vec<String> = (0..n).map(|i| format!("/results/shard-{i}")).collect();
-    assert_eq!(margs[1..=n as usize], want.iter().map(String::as_str).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        margs[1..=n as usize],
+        want.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
     assert_eq!(after(&margs, "--output-artifact-dir"), "/results/merged");
 }

@@ -18,9 +18,9 @@ use crate::config::{ArrivalPattern, ExportLevel, TlsRoots, UiType};
 
 mod input_config;
 mod parse;
+mod shard;
 #[cfg(test)]
 mod tests;
-mod shard;
 mod validate;
 
 pub use crate::config::FlagError;

@@ -123,13 +123,21 @@ pub fn parse_start_at(text: &str) -> Result<u64, String> {
                 b'-' => -1,
                 _ => return Err(bad()),
             };
-            let (h, m) = (num_in(&rest[1..3]).ok_or_else(bad)?, num_in(&rest[4..6]).ok_or_else(bad)?);
+            let (h, m) = (
+                num_in(&rest[1..3]).ok_or_else(bad)?,
+                num_in(&rest[4..6]).ok_or_else(bad)?,
+            );
             if h > 23 || m > 59 {
                 return Err(bad());
             }
             sign * (h * 3600 + m * 60) as i64
         }
-        _ => return Err(format!("{}: the time needs a UTC offset (Z or +HH:MM)", bad())),
+        _ => {
+            return Err(format!(
+                "{}: the time needs a UTC offset (Z or +HH:MM)",
+                bad()
+            ))
+        }
     };
     if !(1970..=9999).contains(&year)
         || !(1..=12).contains(&month)
@@ -139,7 +147,9 @@ pub fn parse_start_at(text: &str) -> Result<u64, String> {
         || minute > 59
         || second > 59
     {
-        return Err(format!("'{text}' is not a valid date and time of day (from 1970 on)"));
+        return Err(format!(
+            "'{text}' is not a valid date and time of day (from 1970 on)"
+        ));
     }
     let days = days_from_civil(year as i64, month as i64, day as i64);
     let secs = days * 86_400 + (hour * 3600 + minute * 60 + second) as i64 - offset_s;
@@ -168,7 +178,7 @@ fn fraction_ns(digits: &str) -> Option<u64> {
 }
 
 fn days_in_month(year: u64, month: u64) -> u64 {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     match month {
         2 if leap => 29,
         2 => 28,

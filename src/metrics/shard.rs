@@ -14,10 +14,14 @@
 //! its own clock anchor), so shards on different hosts share one timeline;
 //! on one host the conversion agrees to a few microseconds.
 //!
-//! Not carried: the time-weighted curves (`effective_*`, `active_*`,
-//! `tokens_in_flight`) and `--slice-duration` slices; a merged summary has
-//! none of them.
+//! The time-weighted curves (`effective_*`, `active_*`, `tokens_in_flight`)
+//! travel as their bucket grids and are added into one grid
+//! (`effective::Sweep::absorb`): their averages keep the exact integrals,
+//! their min/max/percentiles/std are of the merged grid's buckets (as a
+//! single run's are of its own grid, whose bucket edges differ). Not
+//! carried: `--slice-duration` slices.
 
+use crate::metrics::effective::SweepState;
 use crate::metrics::stats::SeriesState;
 use crate::metrics::{def_by_tag, Accumulator, Series, MAX_ERROR_GROUPS, OTHER_ERRORS_MESSAGE};
 use crate::record::ErrorKind;
@@ -77,6 +81,8 @@ pub struct AccumulatorState {
     /// The usage discrepancy threshold the shard judged with (None: no
     /// client tokenizer, so no usage differences).
     pub usage_diff_threshold_pct: Option<f64>,
+    /// The time-weighted curves (None: no profiling request).
+    pub sweep: Option<SweepState>,
 }
 
 fn wall(anchor: &ClockAnchor, t: Option<Nanos>) -> Option<u64> {
@@ -127,6 +133,7 @@ impl Accumulator<'_> {
             usage_discrepancies: self.usage_discrepancies,
             good: self.good,
             usage_diff_threshold_pct: self.opts.usage_diff_threshold_pct,
+            sweep: self.sweep.state(|t| anchor.wall_of(t)),
         }
     }
 
@@ -143,7 +150,8 @@ impl Accumulator<'_> {
         let mut series = Vec::with_capacity(s.series.len());
         for (tag, state) in &s.series {
             let def = def_by_tag(tag).ok_or_else(|| format!("unknown metric '{tag}'"))?;
-            let one = Series::from_state(state.clone()).map_err(|e| format!("metric '{tag}': {e}"))?;
+            let one =
+                Series::from_state(state.clone()).map_err(|e| format!("metric '{tag}': {e}"))?;
             series.push((def.id, one));
         }
         let mut errors = Vec::with_capacity(s.errors.len());
@@ -153,6 +161,10 @@ impl Accumulator<'_> {
                 .find(|k| k.as_str() == g.error_type)
                 .ok_or_else(|| format!("unknown error type '{}'", g.error_type))?;
             errors.push((kind.as_str(), g));
+        }
+        if let Some(sw) = &s.sweep {
+            // Checked first: a state that fails leaves nothing half-added.
+            sw.check()?;
         }
         for (id, one) in &series {
             self.series[*id as usize].absorb(one);
@@ -168,7 +180,11 @@ impl Accumulator<'_> {
         self.waited += s.waited_for_connection;
         self.open_loop |= s.open_loop;
         widen(&mut self.first_start, s.first_success_start_ns, Nanos::min);
-        widen(&mut self.last_response, s.last_success_response_ns, Nanos::max);
+        widen(
+            &mut self.last_response,
+            s.last_success_response_ns,
+            Nanos::max,
+        );
         widen(&mut self.span_start, s.first_start_ns, Nanos::min);
         widen(&mut self.span_end, s.last_end_ns, Nanos::max);
         self.untimed_successes += s.untimed_successes;
@@ -179,6 +195,9 @@ impl Accumulator<'_> {
         self.usage_diffed += s.usage_diffed;
         self.usage_discrepancies += s.usage_discrepancies;
         self.good += s.good;
+        if let Some(sw) = &s.sweep {
+            self.sweep.absorb(sw)?;
+        }
         Ok(())
     }
 
@@ -224,22 +243,34 @@ mod tests {
         for s in &shards {
             // Through the file's form.
             let text = serde_json::to_string(&s.state(&anchor)).unwrap();
-            merged.absorb(&serde_json::from_str(&text).unwrap()).unwrap();
+            merged
+                .absorb(&serde_json::from_str(&text).unwrap())
+                .unwrap();
         }
         let (got, want) = (merged.finish(false), single.finish(false));
         assert_eq!(got.accounting, want.accounting);
         assert_eq!(got.error_summary, want.error_summary);
         assert_eq!(got.benchmark_duration_ns, want.benchmark_duration_ns);
         assert_eq!((got.start_ns, got.end_ns), (want.start_ns, want.end_ns));
-        // Every per-request metric and every count/throughput; the
-        // time-weighted ones are not carried.
-        let tw = |r: &&crate::metrics::MetricResult| r.def.kind == crate::metrics::MetricKind::TimeWeighted;
-        let strip = |s: &crate::metrics::MetricsSummary| -> Vec<crate::metrics::MetricResult> {
-            s.results.iter().filter(|r| !tw(r)).cloned().collect()
+        // Every per-request metric and every count/throughput: the same.
+        let tw = |r: &&crate::metrics::MetricResult| {
+            r.def.kind == crate::metrics::MetricKind::TimeWeighted
         };
-        assert_eq!(strip(&got), strip(&want));
+        let split = |s: &crate::metrics::MetricsSummary| {
+            let (a, b): (Vec<_>, Vec<_>) = s.results.iter().cloned().partition(|r| tw(&r));
+            (a, b)
+        };
+        let ((got_tw, got_rest), (want_tw, want_rest)) = (split(&got), split(&want));
+        assert_eq!(got_rest, want_rest);
         assert!(got.get(MetricId::TimeToFirstToken).is_some());
-        assert!(got.results.iter().all(|r| !tw(&r)));
+        // Time-weighted: the same metrics, the same averages (integrals).
+        assert_eq!(got_tw.len(), want_tw.len());
+        assert!(!got_tw.is_empty());
+        for (g, w) in got_tw.iter().zip(&want_tw) {
+            assert_eq!(g.def.id, w.def.id);
+            let (g, w) = (g.avg(), w.avg());
+            assert!((g - w).abs() <= 1e-6 * w.abs().max(1e-9), "{g} vs {w}");
+        }
     }
 
     #[test]

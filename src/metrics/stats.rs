@@ -637,13 +637,17 @@ mod tests {
         }
         let mut st = series_of(&[1.0, 2.0]).to_state();
         st.count = 3;
-        assert!(Series::from_state(st.clone()).unwrap_err().contains("2 values"));
+        assert!(Series::from_state(st.clone())
+            .unwrap_err()
+            .contains("2 values"));
         st.count = 2;
         st.histogram = Some(vec![(1000, 2)]);
         assert!(Series::from_state(st.clone()).is_err(), "both forms");
         st.values = None;
         st.histogram = Some(vec![(1000, 5)]);
-        assert!(Series::from_state(st.clone()).unwrap_err().contains("holds 5"));
+        assert!(Series::from_state(st.clone())
+            .unwrap_err()
+            .contains("holds 5"));
         st.histogram = Some(vec![(1000, 1), (2000, 1)]);
         st.min = f64::NAN;
         assert!(Series::from_state(st).is_err());

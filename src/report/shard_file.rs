@@ -165,11 +165,15 @@ pub fn read(dir: &Path) -> Result<ShardFile, String> {
     let path = dir.join(SHARD_FILE);
     let shown = path.display();
     let f = File::open(&path).map_err(|e| {
-        format!("{shown}: {e} (a directory written by `audioperf profile --shard-count N` holds one)")
+        format!(
+            "{shown}: {e} (a directory written by `audioperf profile --shard-count N` holds one)"
+        )
     })?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > MAX_FILE_BYTES {
-        return Err(format!("{shown}: {len} bytes is larger than any shard result file"));
+        return Err(format!(
+            "{shown}: {len} bytes is larger than any shard result file"
+        ));
     }
     let file: ShardFile = serde_json::from_reader(BufReader::new(f.take(MAX_FILE_BYTES)))
         .map_err(|e| format!("{shown}: not a shard result file: {e}"))?;
