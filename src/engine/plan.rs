@@ -130,3 +130,49 @@ pub fn plan(cfg: &ProfileConfig) -> Vec<WorkerPlan> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Shard;
+
+    #[test]
+    fn shards_plan_their_share_and_together_the_whole_run() {
+        let mut cfg = crate::dataset::test_config();
+        cfg.concurrency = 7;
+        cfg.request_count = 10;
+        cfg.warmup_request_count = 2;
+        let mut conns = 0;
+        let mut requests = 0;
+        let mut warmups = 0;
+        for index in 0..3 {
+            cfg.shard = Some(Shard { index, count: 3 });
+            let plans = plan(&cfg);
+            let phase = |p: &WorkerPlan| p.phases.last().cloned().unwrap_or_default();
+            let mine: u64 = plans.iter().map(|p| phase(p).count.unwrap_or(0)).sum();
+            let c: u32 = plans.iter().map(|p| phase(p).connections).sum();
+            // Shard 0 takes the remainders: 10 = 4 + 3 + 3, 7 = 3 + 2 + 2.
+            assert_eq!(mine, [4, 3, 3][index as usize]);
+            assert_eq!(c, [3, 2, 2][index as usize]);
+            assert!(plans.iter().all(|p| p.shard == Shard { index, count: 3 }));
+            requests += mine;
+            conns += c;
+            // 2 warmup requests: shards 0 and 1 one each, shard 2 none.
+            let w: u64 = plans
+                .iter()
+                .filter(|p| p.phases.len() == 2)
+                .map(|p| p.phases[0].count.unwrap_or(0))
+                .sum();
+            warmups += w;
+        }
+        assert_eq!((requests, conns, warmups), (10, 7, 2));
+        // Open loop: every shard keeps the whole run's schedule (shard 2
+        // has no warmup phase: its share of 2 is none).
+        cfg.request_rate = Some(50.0);
+        cfg.shard = Some(Shard { index: 2, count: 3 });
+        let plans = plan(&cfg);
+        assert_eq!(plans[0].phases.len(), 1);
+        let arrivals = plans[0].phases[0].arrivals.expect("a schedule");
+        assert_eq!((arrivals.rate, arrivals.count), (50.0, Some(10)));
+    }
+}
