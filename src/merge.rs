@@ -179,8 +179,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
     log.info(&format!("audioperf {} merge", env!("CARGO_PKG_VERSION")));
     log.info(&format!("CLI Command: {}", cfg.cli_command));
 
+    // No time slices: a shard's slices are in its own exports.
     let opts = ComputeOptions {
         usage_diff_threshold_pct: first.metrics.usage_diff_threshold_pct,
+        slice_ns: None,
         ..ComputeOptions::from_config(&cfg, &[])
     };
     let mut acc = Accumulator::new(opts);
