@@ -122,6 +122,7 @@ fn run_workers(
         start_at: AtomicU64::new(cfg.start_at_wall_ns.map_or(0, |w| anchor.mono_of(w).max(1))),
         start_late_ns: AtomicU64::new(0),
         records: records.clone(),
+        endpoint: cfg.endpoint_type,
     });
     let handles: Vec<_> = plans
         .into_iter()

@@ -124,7 +124,11 @@ async fn open_for(local: &Local, rec: &mut RequestRecord, t0: Nanos) -> Option<C
         Ok(stream) => {
             conns.connect_failures.set(0);
             conns.connected_once.set(true);
-            Some(Conn::new(stream, now_ns().saturating_sub(begin)))
+            Some(Conn::new(
+                stream,
+                now_ns().saturating_sub(begin),
+                local.shared.endpoint,
+            ))
         }
         Err(error) => {
             rec.start_ns = t0;

@@ -6,6 +6,7 @@ use super::exchange::ConnState;
 use super::plan::PhasePlan;
 use super::progress::Progress;
 use super::stream::{Stream, TlsConnector};
+use crate::config::EndpointType;
 use crate::record::RecordQueue;
 use crate::sys::clock::Nanos;
 use std::cell::{Cell, RefCell};
@@ -44,6 +45,8 @@ pub struct Shared {
     pub start_late_ns: AtomicU64,
     /// Where finished requests go (the collector drains it during the run).
     pub records: Arc<RecordQueue>,
+    /// Which API the responses speak (how a non-streaming body is read).
+    pub endpoint: EndpointType,
 }
 
 /// Every dataset entry's request bytes, as the segments that go on the wire
@@ -81,10 +84,10 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: Stream, setup_ns: Nanos) -> Conn {
+    pub fn new(stream: Stream, setup_ns: Nanos, endpoint: EndpointType) -> Conn {
         Conn {
             stream,
-            st: ConnState::default(),
+            st: ConnState::for_endpoint(endpoint),
             setup_ns,
             carried: 0,
         }

@@ -179,7 +179,11 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
                     monoio::spawn(async move {
                         let begin = now_ns();
                         let stream = connect(&shared).await.ok()?;
-                        Some(Conn::new(stream, now_ns().saturating_sub(begin)))
+                        Some(Conn::new(
+                            stream,
+                            now_ns().saturating_sub(begin),
+                            shared.endpoint,
+                        ))
                     })
                 })
                 .collect();
