@@ -16,6 +16,7 @@ pub mod config;
 pub mod dataset;
 pub mod engine;
 pub mod http;
+pub mod merge;
 pub mod metrics;
 pub mod mock;
 pub mod openai;

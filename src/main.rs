@@ -36,6 +36,8 @@ enum Command {
     MockServer(Box<audioperf::mock::MockServerArgs>),
     /// Charts (PNG, SVG) and a self-contained report.html of finished runs.
     Plot(audioperf::plot::PlotArgs),
+    /// Merge the results of a sharded run (`profile --shard-count N`) into one export set.
+    Merge(audioperf::merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +87,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Merge(args) => match audioperf::merge::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Plot(args) => match audioperf::plot::run(&args) {
             Ok(out) => {
                 println!(

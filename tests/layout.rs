@@ -31,6 +31,7 @@ const STAGES: &[&str] = &[
     "profile",
     "plot",
     "sweep",
+    "merge",
 ];
 const MOCK_MAY_USE: &[&str] = &["sys", "audio_file"];
 const MAX_CODE_LINES: usize = 800;

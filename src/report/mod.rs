@@ -20,6 +20,7 @@ pub mod log;
 mod ordered;
 pub mod raw;
 pub mod selfcheck;
+pub mod shard_file;
 pub mod timeslices;
 
 use std::fs::{self, File};
