@@ -230,8 +230,11 @@ async fn stream_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> b
         events.token(&mut event, openai::word(k), k < plan.reasoning);
         wr.event(&mut scratch, k, &event);
         if k == 0 {
+            let now = now_ns();
+            w.stats.record_first_token_late(now.saturating_sub(due));
             w.stats
-                .record_first_token_late(now_ns().saturating_sub(due));
+                .prometheus
+                .observe_ttft(now.saturating_sub(arrival));
         }
         if !wr.flush().await {
             return false;

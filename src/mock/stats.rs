@@ -27,6 +27,9 @@ pub struct Stats {
     /// its deadline (arrival + TTFT), in ns: the mock's own share of a client's
     /// TTFT error. One lock per stream, not per event.
     pub first_token_late: Mutex<Option<Histogram<u64>>>,
+    /// What `/metrics` shows (vLLM's names); not reset by `DELETE /v1/mock/stats`
+    /// (Prometheus counters only grow).
+    pub prometheus: super::prometheus::Metrics,
 }
 
 impl Stats {
