@@ -22,6 +22,7 @@ pub mod openai;
 pub mod profile;
 pub mod record;
 pub mod report;
+pub mod servermetrics;
 pub mod sys;
 pub mod tls;
 pub mod tokens;

@@ -57,6 +57,11 @@ pub(super) async fn handle(
             let body = w.stats.prometheus.render(model);
             http::write_response(out, 200, PROMETHEUS_TEXT, body.as_bytes(), close)
         }
+        (Method::Head, "/metrics") => {
+            let model = w.cfg.model.as_deref().unwrap_or("mock");
+            let len = w.stats.prometheus.render(model).len();
+            http::write_head(out, 200, PROMETHEUS_TEXT, http::Framing::Length(len), close)
+        }
         (Method::Get, "/v1/mock/stats") => {
             http::write_response(out, 200, JSON, w.stats.to_json().as_bytes(), close)
         }
