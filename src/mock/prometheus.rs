@@ -20,6 +20,8 @@ pub const KV_CACHE_SEQUENCES: u64 = 256;
 /// The counters behind `/metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// `GET /metrics` requests answered (tests check that none came).
+    pub scrapes: AtomicU64,
     /// Chat completions being answered now (decoded, not yet fully written).
     pub running: AtomicU64,
     /// Prompt tokens of the answered requests (the mock's word count).

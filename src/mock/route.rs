@@ -53,6 +53,7 @@ pub(super) async fn handle(
             )
         }
         (Method::Get, "/metrics") => {
+            w.stats.prometheus.scrapes.fetch_add(1, Ordering::Relaxed);
             let model = w.cfg.model.as_deref().unwrap_or("mock");
             let body = w.stats.prometheus.render(model);
             http::write_response(out, 200, PROMETHEUS_TEXT, body.as_bytes(), close)

@@ -69,6 +69,7 @@ impl Stats {
             "audio_seconds": self.audio_micros.load(Ordering::Relaxed) as f64 / 1e6,
             "rejected": self.rejected.load(Ordering::Relaxed),
             "first_token_late_us": late,
+            "metrics_scrapes": self.prometheus.scrapes.load(Ordering::Relaxed),
         })
         .to_string()
     }
