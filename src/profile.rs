@@ -374,7 +374,15 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     );
     print!(
         "{}",
-        fleet_reports(&cfg, &run, &summary, &collected.servers, scrape_end, &files, &mut log)
+        fleet_reports(
+            &cfg,
+            &run,
+            &summary,
+            &collected.servers,
+            scrape_end,
+            &files,
+            &mut log
+        )
     );
     if let Err(e) = log.flush() {
         eprintln!(
@@ -435,7 +443,12 @@ fn start_server_metrics(
             s
         }
         Err(e) => {
-            warn(log, &format!("server metrics: cannot start the scraper: {e}; the run goes on without them"));
+            warn(
+                log,
+                &format!(
+                    "server metrics: cannot start the scraper: {e}; the run goes on without them"
+                ),
+            );
             None
         }
     }

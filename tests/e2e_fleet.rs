@@ -37,7 +37,12 @@ fn series<'a>(doc: &'a Value, family: &str) -> &'a Vec<Value> {
 }
 
 /// The series of `family` scraped from `server` (its base URL) with `label`.
-fn series_of<'a>(doc: &'a Value, family: &str, server: &str, label: Option<(&str, &str)>) -> &'a Value {
+fn series_of<'a>(
+    doc: &'a Value,
+    family: &str,
+    server: &str,
+    label: Option<(&str, &str)>,
+) -> &'a Value {
     series(doc, family)
         .iter()
         .find(|s| {
@@ -71,14 +76,24 @@ fn two_servers_split_requests_evenly_and_their_counters_match_what_each_served()
     let out = profile(
         &base_args(
             &dir_s,
-            &["--url", &urls, "--request-count", "41", "--concurrency", "4"],
+            &[
+                "--url",
+                &urls,
+                "--request-count",
+                "41",
+                "--concurrency",
+                "4",
+            ],
         ),
         LIMIT,
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
     let servers = per_server(&dir);
     assert_eq!(servers.len(), 2);
-    let counts: Vec<u64> = servers.iter().map(|s| s["requests"].as_u64().unwrap()).collect();
+    let counts: Vec<u64> = servers
+        .iter()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .collect();
     assert_eq!(counts.iter().sum::<u64>(), 41, "{servers:?}");
     assert!(counts[0].abs_diff(counts[1]) <= 1, "{counts:?}");
     // Every request accounted for, at the client and at each server.
@@ -91,17 +106,31 @@ fn two_servers_split_requests_evenly_and_their_counters_match_what_each_served()
 
     let doc = read_json(&dir.join("server_metrics_export.json"));
     assert_eq!(
-        doc["summary"]["endpoints_successful"].as_array().map(Vec::len),
+        doc["summary"]["endpoints_successful"]
+            .as_array()
+            .map(Vec::len),
         Some(2)
     );
     // One series per server (and label set), counters named without _total.
     assert_eq!(series(&doc, "vllm:num_requests_running").len(), 2);
     assert!(doc["metrics"]["vllm:request_success_total"].is_null());
     for (s, mock) in servers.iter().zip([&a, &b]) {
-        let ok = series_of(&doc, "vllm:request_success", &mock.url, Some(("finished_reason", "stop")));
-        assert_eq!(stat_of(ok, "total"), s["successful"].as_f64().unwrap(), "{ok}");
+        let ok = series_of(
+            &doc,
+            "vllm:request_success",
+            &mock.url,
+            Some(("finished_reason", "stop")),
+        );
+        assert_eq!(
+            stat_of(ok, "total"),
+            s["successful"].as_f64().unwrap(),
+            "{ok}"
+        );
         let gen = series_of(&doc, "vllm:generation_tokens", &mock.url, None);
-        assert_eq!(stat_of(gen, "total"), 10.0 * s["successful"].as_f64().unwrap());
+        assert_eq!(
+            stat_of(gen, "total"),
+            10.0 * s["successful"].as_f64().unwrap()
+        );
         let ttft = series_of(&doc, "vllm:time_to_first_token_seconds", &mock.url, None);
         assert_eq!(stat_of(ttft, "count"), s["successful"].as_f64().unwrap());
         // 20 ms TTFT: in vLLM's (0.02, 0.04] bucket.
@@ -109,7 +138,10 @@ fn two_servers_split_requests_evenly_and_their_counters_match_what_each_served()
         assert!((0.02..=0.04).contains(&p50), "{p50}");
     }
     let csv = std::fs::read_to_string(dir.join("server_metrics_export.csv")).expect("csv");
-    assert!(csv.contains("counter,vllm:request_success,requests"), "{csv}");
+    assert!(
+        csv.contains("counter,vllm:request_success,requests"),
+        "{csv}"
+    );
     // The scrape JSONL is kept only when asked for.
     assert!(!dir.join("server_metrics_export.jsonl").exists());
 }
@@ -118,7 +150,8 @@ fn two_servers_split_requests_evenly_and_their_counters_match_what_each_served()
 fn running_gauge_average_is_the_concurrency_over_the_profiling_window() {
     const C: f64 = 6.0;
     timing_attempts(3, || {
-        let mock = MockServer::start(&["--ttft-ms", "20", "--itl-ms", "5", "--output-tokens", "20"]);
+        let mock =
+            MockServer::start(&["--ttft-ms", "20", "--itl-ms", "5", "--output-tokens", "20"]);
         let tmp = tempdir();
         let dir = tmp.path().join("run");
         let dir_s = dir.to_string_lossy().into_owned();
@@ -150,7 +183,10 @@ fn running_gauge_average_is_the_concurrency_over_the_profiling_window() {
         let lines = read_jsonl(&dir.join("server_metrics_export.jsonl"));
         assert!(lines.len() >= 10, "{} scrapes", lines.len());
         assert!(lines[0]["metrics"]["vllm:num_requests_running"].is_array());
-        ensure!((avg - C).abs() <= 0.1 * C, "num_requests_running avg {avg}, concurrency {C}");
+        ensure!(
+            (avg - C).abs() <= 0.1 * C,
+            "num_requests_running avg {avg}, concurrency {C}"
+        );
         Ok(())
     });
 }
@@ -203,9 +239,15 @@ fn a_server_that_dies_mid_run_is_passed_over_and_the_run_finishes_on_the_other()
     assert!(ok0 > ok1 + 20, "{servers:?}");
     assert_eq!(servers[0]["errors"], 0);
     let export = read_json(&dir.join("profile_export_aiperf.json"));
-    let sent: u64 = servers.iter().map(|s| s["requests"].as_u64().unwrap()).sum();
+    let sent: u64 = servers
+        .iter()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .sum();
     let errors: u64 = servers.iter().map(|s| s["errors"].as_u64().unwrap()).sum();
-    assert_eq!(sent as f64, stat(&export, "request_count", "avg") + errors as f64);
+    assert_eq!(
+        sent as f64,
+        stat(&export, "request_count", "avg") + errors as f64
+    );
     assert_eq!(a.get_json("/v1/mock/stats")["requests"].as_u64(), Some(ok0));
 }
 
@@ -216,7 +258,16 @@ fn no_server_metrics_sends_no_scrape_and_writes_no_export() {
     let off = tmp.path().join("off");
     let off_s = off.to_string_lossy().into_owned();
     let out = profile(
-        &base_args(&off_s, &["--url", &mock.url, "--request-count", "5", "--no-server-metrics"]),
+        &base_args(
+            &off_s,
+            &[
+                "--url",
+                &mock.url,
+                "--request-count",
+                "5",
+                "--no-server-metrics",
+            ],
+        ),
         LIMIT,
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -226,12 +277,18 @@ fn no_server_metrics_sends_no_scrape_and_writes_no_export() {
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!names.iter().any(|n| n.contains("server_metrics")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.contains("server_metrics")),
+        "{names:?}"
+    );
 
     // On by default: scraped at least at the start and the end.
     let on = tmp.path().join("on");
     let on_s = on.to_string_lossy().into_owned();
-    let out = profile(&base_args(&on_s, &["--url", &mock.url, "--request-count", "5"]), LIMIT);
+    let out = profile(
+        &base_args(&on_s, &["--url", &mock.url, "--request-count", "5"]),
+        LIMIT,
+    );
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(mock.get_json("/v1/mock/stats")["metrics_scrapes"].as_u64() >= Some(2));
     assert!(on.join("server_metrics_export.json").exists());
@@ -250,7 +307,14 @@ fn an_endpoint_without_metrics_is_one_warning_not_a_failed_run() {
     let out = profile(
         &base_args(
             &dir_s,
-            &["--url", &mock.url, "--request-count", "5", "--server-metrics", &dead_url],
+            &[
+                "--url",
+                &mock.url,
+                "--request-count",
+                "5",
+                "--server-metrics",
+                &dead_url,
+            ],
         ),
         LIMIT,
     );
@@ -260,7 +324,9 @@ fn an_endpoint_without_metrics_is_one_warning_not_a_failed_run() {
     assert_eq!(stdout.matches(&warning).count(), 1, "{stdout}");
     let doc = read_json(&dir.join("server_metrics_export.json"));
     assert_eq!(
-        doc["summary"]["endpoints_configured"].as_array().map(Vec::len),
+        doc["summary"]["endpoints_configured"]
+            .as_array()
+            .map(Vec::len),
         Some(2)
     );
     assert_eq!(

@@ -73,24 +73,23 @@ fn server_metrics(a: &ProfileArgs, urls: &[String]) -> Result<ServerMetricsConfi
     if !a.server_metrics_formats.is_empty() {
         let mut formats = Vec::new();
         for f in split_list(&a.server_metrics_formats) {
-            let format = match normalize_choice(&f).as_str() {
-                "json" => ServerMetricsFormat::Json,
-                "csv" => ServerMetricsFormat::Csv,
-                "jsonl" => ServerMetricsFormat::Jsonl,
-                "parquet" => {
-                    return Err(FlagError::new(
+            let format =
+                match normalize_choice(&f).as_str() {
+                    "json" => ServerMetricsFormat::Json,
+                    "csv" => ServerMetricsFormat::Csv,
+                    "jsonl" => ServerMetricsFormat::Jsonl,
+                    "parquet" => return Err(FlagError::new(
                         "--server-metrics-formats",
                         "'parquet' is not supported by audioperf (a parquet writer would double \
                          the build time); allowed: json, csv, jsonl",
-                    ))
-                }
-                _ => {
-                    return Err(FlagError::new(
-                        "--server-metrics-formats",
-                        format!("'{f}' is not a format; allowed: json, csv, jsonl"),
-                    ))
-                }
-            };
+                    )),
+                    _ => {
+                        return Err(FlagError::new(
+                            "--server-metrics-formats",
+                            format!("'{f}' is not a format; allowed: json, csv, jsonl"),
+                        ))
+                    }
+                };
             if !formats.contains(&format) {
                 formats.push(format);
             }
@@ -150,7 +149,10 @@ mod tests {
 
     #[test]
     fn metrics_url_like_aiperf() {
-        assert_eq!(metrics_url("localhost:8000"), "http://localhost:8000/metrics");
+        assert_eq!(
+            metrics_url("localhost:8000"),
+            "http://localhost:8000/metrics"
+        );
         assert_eq!(metrics_url("http://h:1/"), "http://h:1/metrics");
         assert_eq!(metrics_url("h:9/metrics/"), "http://h:9/metrics");
         assert_eq!(metrics_url("https://h/v1"), "https://h/v1/metrics");

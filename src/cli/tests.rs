@@ -962,8 +962,10 @@ fn several_urls_and_server_metrics() {
     assert_eq!(ok("-m a").targets().len(), 1);
     assert_eq!(err("-m a --url-strategy random").flag, "--url-strategy");
 
-    let c = ok("-m a --url a:1 --server-metrics a:1/metrics node:9090 http://n2:81/m/ \
-        --server-metrics-formats json,jsonl");
+    let c = ok(
+        "-m a --url a:1 --server-metrics a:1/metrics node:9090 http://n2:81/m/ \
+        --server-metrics-formats json,jsonl",
+    );
     let scraped: Vec<String> = c
         .fleet
         .server_metrics
@@ -973,7 +975,11 @@ fn several_urls_and_server_metrics() {
         .collect();
     assert_eq!(
         scraped,
-        ["http://a:1/metrics", "http://node:9090/metrics", "http://n2:81/m/metrics"]
+        [
+            "http://a:1/metrics",
+            "http://node:9090/metrics",
+            "http://n2:81/m/metrics"
+        ]
     );
     assert_eq!(
         c.input_config_json["server_metrics"],
@@ -988,5 +994,8 @@ fn several_urls_and_server_metrics() {
     );
     let e = err("-m a --server-metrics-formats json parquet");
     assert!(e.message.contains("parquet"), "{e}");
-    assert_eq!(err("-m a --server-metrics-formats xml").flag, "--server-metrics-formats");
+    assert_eq!(
+        err("-m a --server-metrics-formats xml").flag,
+        "--server-metrics-formats"
+    );
 }

@@ -105,7 +105,8 @@ pub fn retarget_head(http: &[u8], from: &ProfileConfig, to: &ProfileConfig) -> V
     let mut at = 0;
     let mut first = true;
     while at < head_end {
-        let end = memchr::memmem::find(&http[at..head_end], b"\r\n").map_or(head_end, |i| at + i + 2);
+        let end =
+            memchr::memmem::find(&http[at..head_end], b"\r\n").map_or(head_end, |i| at + i + 2);
         let line = &http[at..end];
         if first {
             // "METHOD SP path SP version": only the path changes.

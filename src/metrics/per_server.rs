@@ -66,7 +66,8 @@ impl PerServer {
             t.latency_ms
                 .push(r.end_ns.saturating_sub(r.start_ns) as f64 / 1e6);
             if let Some(first) = r.token_ns.first() {
-                t.ttft_ms.push(first.saturating_sub(r.start_ns) as f64 / 1e6);
+                t.ttft_ms
+                    .push(first.saturating_sub(r.start_ns) as f64 / 1e6);
             }
         }
     }

@@ -81,7 +81,10 @@ impl Metrics {
 
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self, model: &str) -> String {
-        let l = format!("model_name=\"{}\"", model.replace('\\', "\\\\").replace('"', "\\\""));
+        let l = format!(
+            "model_name=\"{}\"",
+            model.replace('\\', "\\\\").replace('"', "\\\"")
+        );
         let running = self.running.load(Ordering::Relaxed);
         let kv = (running as f64 / KV_CACHE_SEQUENCES as f64).min(1.0);
         let mut o = String::with_capacity(4096);

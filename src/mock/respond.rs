@@ -232,9 +232,7 @@ async fn stream_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> b
         if k == 0 {
             let now = now_ns();
             w.stats.record_first_token_late(now.saturating_sub(due));
-            w.stats
-                .prometheus
-                .observe_ttft(now.saturating_sub(arrival));
+            w.stats.prometheus.observe_ttft(now.saturating_sub(arrival));
         }
         if !wr.flush().await {
             return false;

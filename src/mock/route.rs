@@ -116,7 +116,8 @@ async fn chat(
     let ok = respond::answer(&mut wr, &req, request.arrival, close).await;
     drop(running);
     if (ok || close) && matches!(fault, FaultMode::None | FaultMode::ConnectionClose) {
-        let plan = openai::TokenPlan::new(w.cfg.output_tokens, w.cfg.reasoning_tokens, req.max_tokens);
+        let plan =
+            openai::TokenPlan::new(w.cfg.output_tokens, w.cfg.reasoning_tokens, req.max_tokens);
         prom.served(req.prompt_tokens, plan.total(), plan.finish_reason);
     }
     ok

@@ -30,7 +30,11 @@ fn stats_json(s: Option<Stats>) -> Value {
 }
 
 /// The document: one entry per server, in `--url` order.
-pub fn document(servers: &[ServerOutcome], tally: &PerServer, anchor: Option<ClockAnchor>) -> Value {
+pub fn document(
+    servers: &[ServerOutcome],
+    tally: &PerServer,
+    anchor: Option<ClockAnchor>,
+) -> Value {
     let list: Vec<Value> = servers
         .iter()
         .enumerate()
@@ -63,7 +67,9 @@ pub fn write(path: &Path, doc: &Value) -> io::Result<()> {
 
 /// The console table, plus one line per server that went down.
 pub fn console(servers: &[ServerOutcome], tally: &PerServer) -> String {
-    let fmt = |s: Option<Stats>, f: fn(&Stats) -> f64| s.map_or("N/A".into(), |s| format!("{:.2}", f(&s)));
+    let fmt = |s: Option<Stats>, f: fn(&Stats) -> f64| {
+        s.map_or("N/A".into(), |s| format!("{:.2}", f(&s)))
+    };
     let mut rows = vec![[
         "Server".to_string(),
         "Requests".into(),

@@ -29,14 +29,23 @@ pub struct Window {
     pub slice_ns: Option<u64>,
 }
 
+/// One histogram scrape: count, sum and the cumulative buckets (bound as
+/// written, count) in bound order.
+#[derive(Clone, Debug, Default)]
+struct HistPoint {
+    count: f64,
+    sum: f64,
+    buckets: Vec<(String, f64)>,
+}
+
 /// One series' scrapes, in time order.
 #[derive(Debug, Default)]
 struct Points {
     times: Vec<u64>,
     /// Gauge/counter values (empty for histograms).
     values: Vec<f64>,
-    /// Histogram scrapes: count, sum and cumulative buckets (bound text, count).
-    hist: Vec<(f64, f64, Vec<(String, f64)>)>,
+    /// Histogram scrapes.
+    hist: Vec<HistPoint>,
 }
 
 type SeriesKey = (String, Labels);
@@ -56,7 +65,10 @@ impl Collected {
             for (family, samples) in scrape.metrics {
                 let series = c.families.entry(family).or_default();
                 for s in samples {
-                    let key = (scrape.endpoint_url.clone(), s.labels.clone().unwrap_or_default());
+                    let key = (
+                        scrape.endpoint_url.clone(),
+                        s.labels.clone().unwrap_or_default(),
+                    );
                     let p = series.entry(key).or_default();
                     add(p, scrape.timestamp_ns, &s);
                 }
@@ -73,8 +85,11 @@ fn add(p: &mut Points, t: u64, s: &SlimSample) {
     if let Some(b) = &s.buckets {
         let mut buckets: Vec<(String, f64)> = b.iter().map(|(k, v)| (k.clone(), *v)).collect();
         buckets.sort_by(|x, y| bound(&x.0).total_cmp(&bound(&y.0)));
-        p.hist
-            .push((s.count.unwrap_or(0.0), s.sum.unwrap_or(0.0), buckets));
+        p.hist.push(HistPoint {
+            count: s.count.unwrap_or(0.0),
+            sum: s.sum.unwrap_or(0.0),
+            buckets,
+        });
         p.times.push(t);
     } else if let Some(v) = s.value {
         p.values.push(v);
@@ -105,7 +120,12 @@ fn unit(name: &str) -> Option<&'static str> {
 }
 
 fn stats_gauge(p: &Points, start: u64, end: u64) -> Option<Map<String, Value>> {
-    let pts: Vec<(u64, f64)> = p.times.iter().copied().zip(p.values.iter().copied()).collect();
+    let pts: Vec<(u64, f64)> = p
+        .times
+        .iter()
+        .copied()
+        .zip(p.values.iter().copied())
+        .collect();
     let g = window::gauge(&pts, start, end)?;
     let mut m = Map::new();
     m.insert("avg".into(), json!(g.avg));
@@ -124,37 +144,54 @@ fn stats_counter(p: &Points, start: u64, end: u64) -> Option<Map<String, Value>>
     let secs = (end.saturating_sub(start)) as f64 / 1e9;
     let mut m = Map::new();
     m.insert("total".into(), json!(total));
-    m.insert("rate".into(), json!(if secs > 0.0 { total / secs } else { 0.0 }));
+    m.insert(
+        "rate".into(),
+        json!(if secs > 0.0 { total / secs } else { 0.0 }),
+    );
     Some(m)
 }
 
 /// A histogram's change across the window: count, sum, buckets.
-fn hist_delta(p: &Points, start: u64, end: u64) -> Option<(f64, f64, Vec<(String, f64)>)> {
+fn hist_delta(p: &Points, start: u64, end: u64) -> Option<HistPoint> {
     let (a, b) = window::edges(&p.times, start, end)?;
-    let (c0, s0, b0) = &p.hist[a];
-    let (c1, s1, b1) = &p.hist[b];
-    let reset = c1 < c0;
-    let buckets = b1
+    let (h0, h1) = (&p.hist[a], &p.hist[b]);
+    let reset = h1.count < h0.count;
+    let buckets = h1
+        .buckets
         .iter()
         .map(|(le, v)| {
-            let before = b0.iter().find(|x| &x.0 == le).map_or(0.0, |x| x.1);
+            let before = h0.buckets.iter().find(|x| &x.0 == le).map_or(0.0, |x| x.1);
             (le.clone(), if reset { *v } else { (v - before).max(0.0) })
         })
         .collect();
     if reset {
-        return Some((*c1, *s1, buckets));
+        return Some(HistPoint {
+            buckets,
+            ..h1.clone()
+        });
     }
-    Some((c1 - c0, s1 - s0, buckets))
+    Some(HistPoint {
+        count: h1.count - h0.count,
+        sum: h1.sum - h0.sum,
+        buckets,
+    })
 }
 
 fn stats_histogram(p: &Points, start: u64, end: u64) -> Option<(Map<String, Value>, Value)> {
-    let (count, sum, buckets) = hist_delta(p, start, end)?;
+    let HistPoint {
+        count,
+        sum,
+        buckets,
+    } = hist_delta(p, start, end)?;
     let secs = (end.saturating_sub(start)) as f64 / 1e9;
     let rate = |x: f64| if secs > 0.0 { x / secs } else { 0.0 };
     let mut m = Map::new();
     m.insert("count".into(), json!(count as u64));
     m.insert("sum".into(), json!(sum));
-    m.insert("avg".into(), json!(if count > 0.0 { sum / count } else { 0.0 }));
+    m.insert(
+        "avg".into(),
+        json!(if count > 0.0 { sum / count } else { 0.0 }),
+    );
     m.insert("count_rate".into(), json!(rate(count)));
     m.insert("sum_rate".into(), json!(rate(sum)));
     let numeric: Vec<(f64, f64)> = buckets.iter().map(|(le, c)| (bound(le), *c)).collect();
@@ -339,10 +376,12 @@ pub fn write_csv(path: &Path, metrics: &Map<String, Value>, benchmark_id: &str) 
         .map(|s| s.to_string())
         .chain(PERCENTILES.iter().map(|p| p.1.to_string()))
         .collect();
-    let counter_cols: Vec<String> = ["total", "rate", "rate_avg", "rate_min", "rate_max", "rate_std"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let counter_cols: Vec<String> = [
+        "total", "rate", "rate_avg", "rate_min", "rate_max", "rate_std",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let hist_cols: Vec<String> = ["count", "count_rate", "sum", "sum_rate", "avg"]
         .iter()
         .map(|s| s.to_string())

@@ -76,7 +76,9 @@ const KEY_METRICS: &[(&str, &str)] = &[
 fn console_table(metrics: &serde_json::Map<String, Value>) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
     for (name, stat) in KEY_METRICS {
-        let Some(fam) = metrics.get(*name) else { continue };
+        let Some(fam) = metrics.get(*name) else {
+            continue;
+        };
         for s in fam["series"].as_array().into_iter().flatten() {
             let v = &s["stats"][*stat];
             let Some(v) = v.as_f64() else { continue };
@@ -104,7 +106,13 @@ fn console_table(metrics: &serde_json::Map<String, Value>) -> String {
     }
     let head = ["Endpoint", "Metric", "Stat", "Value"].map(String::from);
     let widths: Vec<usize> = (0..4)
-        .map(|i| rows.iter().chain([&head]).map(|r| r[i].len()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .chain([&head])
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |r: &[String; 4]| {
         format!(
@@ -173,18 +181,20 @@ pub fn finish(
         );
         match export::write_json(&path, &doc) {
             Ok(()) => out.files.push(path),
-            Err(e) => out
-                .warnings
-                .push(format!("server metrics: cannot write {}: {e}", path.display())),
+            Err(e) => out.warnings.push(format!(
+                "server metrics: cannot write {}: {e}",
+                path.display()
+            )),
         }
     }
     if formats.contains(&ServerMetricsFormat::Csv) {
         let path = dir.join(format!("{base}.csv"));
         match export::write_csv(&path, &metrics, benchmark_id) {
             Ok(()) => out.files.push(path),
-            Err(e) => out
-                .warnings
-                .push(format!("server metrics: cannot write {}: {e}", path.display())),
+            Err(e) => out.warnings.push(format!(
+                "server metrics: cannot write {}: {e}",
+                path.display()
+            )),
         }
     }
     if formats.contains(&ServerMetricsFormat::Jsonl) {

@@ -85,7 +85,9 @@ impl Exposition {
                     Some(Kind::Counter) if suffix == "_created" => return (base, Kind::Counter),
                     _ => {}
                 }
-                if suffix == "_created" && self.types.get(&format!("{base}_total")) == Some(&Kind::Counter) {
+                if suffix == "_created"
+                    && self.types.get(&format!("{base}_total")) == Some(&Kind::Counter)
+                {
                     return (base, Kind::Counter);
                 }
             }

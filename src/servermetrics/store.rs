@@ -61,7 +61,9 @@ impl Scrape {
                     });
                 if s.name.ends_with("_bucket") {
                     if let Some(le) = le {
-                        h.buckets.get_or_insert_with(BTreeMap::new).insert(le, s.value);
+                        h.buckets
+                            .get_or_insert_with(BTreeMap::new)
+                            .insert(le, s.value);
                     }
                 } else if s.name.ends_with("_sum") {
                     h.sum = Some(s.value);

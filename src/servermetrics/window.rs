@@ -82,7 +82,10 @@ pub fn gauge(pts: &[(u64, f64)], start: u64, end: u64) -> Option<GaugeStats> {
         min: v[0],
         max: v[v.len() - 1],
         std,
-        percentiles: PERCENTILES.iter().map(|(p, _)| percentile(&v, *p)).collect(),
+        percentiles: PERCENTILES
+            .iter()
+            .map(|(p, _)| percentile(&v, *p))
+            .collect(),
     })
 }
 
@@ -141,7 +144,15 @@ mod tests {
     #[test]
     fn gauge_is_exact_over_the_window() {
         // 0 before the load, 8 while it runs (from t=100 to t=1000), 0 after.
-        let pts = [(0, 0.0), (90, 0.0), (110, 8.0), (500, 8.0), (990, 8.0), (1010, 0.0), (2000, 0.0)];
+        let pts = [
+            (0, 0.0),
+            (90, 0.0),
+            (110, 8.0),
+            (500, 8.0),
+            (990, 8.0),
+            (1010, 0.0),
+            (2000, 0.0),
+        ];
         let g = gauge(&pts, 100, 1000).unwrap();
         // Edges interpolated: 4 at 100 and at 1000; in between 8.
         // Area: 10 * (4 + 8) / 2 + 880 * 8 + 10 * (8 + 4) / 2 = 7160 over 900.
@@ -169,11 +180,19 @@ mod tests {
 
     #[test]
     fn histogram_quantile_like_prometheus() {
-        let b = [(0.1, 0.0), (0.2, 50.0), (0.4, 100.0), (f64::INFINITY, 100.0)];
+        let b = [
+            (0.1, 0.0),
+            (0.2, 50.0),
+            (0.4, 100.0),
+            (f64::INFINITY, 100.0),
+        ];
         assert!((histogram_quantile(&b, 0.5).unwrap() - 0.2).abs() < 1e-12);
         assert!((histogram_quantile(&b, 0.25).unwrap() - 0.15).abs() < 1e-12);
         assert!((histogram_quantile(&b, 0.75).unwrap() - 0.3).abs() < 1e-12);
-        assert_eq!(histogram_quantile(&[(1.0, 0.0), (f64::INFINITY, 0.0)], 0.5), None);
+        assert_eq!(
+            histogram_quantile(&[(1.0, 0.0), (f64::INFINITY, 0.0)], 0.5),
+            None
+        );
         let over = [(1.0, 0.0), (f64::INFINITY, 4.0)];
         assert_eq!(histogram_quantile(&over, 0.5), Some(1.0));
     }
