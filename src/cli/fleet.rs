@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::parse::{normalize_choice, normalize_url, parse_target, split_list};
 use super::ProfileArgs;
 use crate::config::{
-    FlagError, Fleet, Scheme, ServerMetricsConfig, ServerMetricsFormat, Target, UrlStrategy,
+    FlagError, Fleet, Scheme, ServerMetricsConfig, ServerMetricsFormat, Target, TlsOptions,
+    UrlStrategy,
 };
 
 /// AIPerf's variable for the scrape interval (seconds).
@@ -34,7 +35,7 @@ pub(super) fn fleet(a: &ProfileArgs, urls: &[String]) -> Result<Fleet, FlagError
             ))
         }
     };
-    let tls = super::validate::tls_of(a);
+    let tls = tls_of(a);
     for t in targets.iter().skip(1) {
         if t.scheme == Scheme::Https {
             crate::tls::server_name(t, &tls)?;
@@ -45,6 +46,17 @@ pub(super) fn fleet(a: &ProfileArgs, urls: &[String]) -> Result<Fleet, FlagError
         targets,
         strategy,
     })
+}
+
+/// The TLS flags as given, unchecked (`validate` checks them for the first
+/// server, `fleet` for the others).
+pub(super) fn tls_of(a: &ProfileArgs) -> TlsOptions {
+    TlsOptions {
+        roots: a.tls_roots.unwrap_or_default(),
+        ca_file: a.ca_file.clone(),
+        insecure: a.insecure,
+        server_name: a.tls_server_name.clone(),
+    }
 }
 
 /// AIPerf's `normalize_metrics_endpoint_url`: `http://` when no scheme, no

@@ -231,21 +231,11 @@ fn urls(a: &ProfileArgs) -> Result<Vec<String>, FlagError> {
 /// a failure of every connection. For http:// the TLS flags are unused, but
 /// a given one is still checked.
 fn tls_options(a: &ProfileArgs, target: &Target) -> Result<TlsOptions, FlagError> {
-    let tls = tls_of(a);
+    let tls = super::fleet::tls_of(a);
     if target.scheme == Scheme::Https || tls != TlsOptions::default() {
         crate::tls::client_config(&tls).and_then(|_| crate::tls::server_name(target, &tls))?;
     }
     Ok(tls)
-}
-
-/// The TLS flags as given, unchecked.
-pub(super) fn tls_of(a: &ProfileArgs) -> TlsOptions {
-    TlsOptions {
-        roots: a.tls_roots.unwrap_or_default(),
-        ca_file: a.ca_file.clone(),
-        insecure: a.insecure,
-        server_name: a.tls_server_name.clone(),
-    }
 }
 
 /// `--header`: name/value pairs in order; values are text even when they
