@@ -170,6 +170,8 @@ fn running_gauge_average_is_the_concurrency_over_the_profiling_window() {
                     "--server-metrics-formats",
                     "json",
                     "jsonl",
+                    "--slice-duration",
+                    "1",
                 ],
             ),
             LIMIT,
@@ -183,6 +185,22 @@ fn running_gauge_average_is_the_concurrency_over_the_profiling_window() {
         let lines = read_jsonl(&dir.join("server_metrics_export.jsonl"));
         assert!(lines.len() >= 10, "{} scrapes", lines.len());
         assert!(lines[0]["metrics"]["vllm:num_requests_running"].is_array());
+        // Time slices of 1 s over the ~4 s window, each with its own stats.
+        let slices = running["timeslices"].as_array().expect("timeslices");
+        assert!((4..=5).contains(&slices.len()), "{slices:?}");
+        assert!(slices.iter().all(|s| s["avg"].as_f64().is_some()));
+        let gen = series_of(&doc, "vllm:generation_tokens", &mock.url, None);
+        let sliced: f64 = gen["timeslices"]
+            .as_array()
+            .expect("counter timeslices")
+            .iter()
+            .map(|s| s["total"].as_f64().unwrap_or(0.0))
+            .sum();
+        // The slices' increases add up to the window's.
+        assert!(
+            (sliced - stat_of(gen, "total")).abs() < 1e-6,
+            "{sliced} vs {gen}"
+        );
         ensure!(
             (avg - C).abs() <= 0.1 * C,
             "num_requests_running avg {avg}, concurrency {C}"

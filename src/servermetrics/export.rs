@@ -138,8 +138,17 @@ fn stats_gauge(p: &Points, start: u64, end: u64) -> Option<Map<String, Value>> {
     Some(m)
 }
 
-fn stats_counter(p: &Points, start: u64, end: u64) -> Option<Map<String, Value>> {
-    let (a, b) = window::edges(&p.times, start, end)?;
+/// The scrapes a counter's increase over `[start, end]` is taken between
+/// (`at`: given by the caller for time slices, so that they add up).
+type Span = (u64, u64, Option<(usize, usize)>);
+
+fn span_edges(p: &Points, (start, end, at): Span) -> Option<(usize, usize)> {
+    at.or_else(|| window::edges(&p.times, start, end))
+}
+
+fn stats_counter(p: &Points, span: Span) -> Option<Map<String, Value>> {
+    let (start, end, _) = span;
+    let (a, b) = span_edges(p, span)?;
     let total = window::increase(&p.values, a, b);
     let secs = (end.saturating_sub(start)) as f64 / 1e9;
     let mut m = Map::new();
@@ -152,8 +161,8 @@ fn stats_counter(p: &Points, start: u64, end: u64) -> Option<Map<String, Value>>
 }
 
 /// A histogram's change across the window: count, sum, buckets.
-fn hist_delta(p: &Points, start: u64, end: u64) -> Option<HistPoint> {
-    let (a, b) = window::edges(&p.times, start, end)?;
+fn hist_delta(p: &Points, span: Span) -> Option<HistPoint> {
+    let (a, b) = span_edges(p, span)?;
     let (h0, h1) = (&p.hist[a], &p.hist[b]);
     let reset = h1.count < h0.count;
     let buckets = h1
@@ -177,12 +186,13 @@ fn hist_delta(p: &Points, start: u64, end: u64) -> Option<HistPoint> {
     })
 }
 
-fn stats_histogram(p: &Points, start: u64, end: u64) -> Option<(Map<String, Value>, Value)> {
+fn stats_histogram(p: &Points, span: Span) -> Option<(Map<String, Value>, Value)> {
+    let (start, end, _) = span;
     let HistPoint {
         count,
         sum,
         buckets,
-    } = hist_delta(p, start, end)?;
+    } = hist_delta(p, span)?;
     let secs = (end.saturating_sub(start)) as f64 / 1e9;
     let rate = |x: f64| if secs > 0.0 { x / secs } else { 0.0 };
     let mut m = Map::new();
@@ -242,24 +252,32 @@ pub fn metrics_json(c: &Collected, report: &ScrapeReport, w: &Window) -> Map<Str
             if !labels.is_empty() {
                 s.insert("labels".into(), json!(labels));
             }
-            let one = |a: u64, b: u64| -> Option<(Map<String, Value>, Option<Value>)> {
+            let one = |span: Span| -> Option<(Map<String, Value>, Option<Value>)> {
                 match kind {
-                    Kind::Counter => stats_counter(p, a, b).map(|m| (m, None)),
-                    Kind::Histogram => stats_histogram(p, a, b).map(|(m, b)| (m, Some(b))),
-                    _ => stats_gauge(p, a, b).map(|m| (m, None)),
+                    Kind::Counter => stats_counter(p, span).map(|m| (m, None)),
+                    Kind::Histogram => stats_histogram(p, span).map(|(m, b)| (m, Some(b))),
+                    _ => stats_gauge(p, span.0, span.1).map(|m| (m, None)),
                 }
             };
-            if let Some((stats, buckets)) = one(w.start_ns, w.end_ns) {
+            if let Some((stats, buckets)) = one((w.start_ns, w.end_ns, None)) {
                 s.insert("stats".into(), Value::Object(stats));
                 if let Some(b) = buckets {
                     s.insert("buckets".into(), b);
                 }
             }
             if !cuts.is_empty() {
+                // Counters: each slice starts at the scrape the previous one
+                // ended at, so the slices' increases add up to the window's.
+                let mut from = window::edges(&p.times, w.start_ns, w.end_ns).map(|e| e.0);
                 let ts: Vec<Value> = cuts
                     .iter()
                     .filter_map(|&(a, b)| {
-                        let (mut m, _) = one(a, b)?;
+                        let at = from.map(|ia| {
+                            let ib = p.times.partition_point(|&t| t < b);
+                            (ia, ib.min(p.times.len().saturating_sub(1)).max(ia))
+                        });
+                        from = at.map(|e| e.1);
+                        let (mut m, _) = one((a, b, at))?;
                         if kind != Kind::Counter && kind != Kind::Histogram {
                             m.retain(|k, _| matches!(k.as_str(), "avg" | "min" | "max"));
                         }

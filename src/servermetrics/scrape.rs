@@ -27,6 +27,9 @@ pub const MAX_BODY: usize = 16 << 20;
 /// Most metric families whose types are kept (a hostile server could
 /// invent new names on every scrape).
 const MAX_FAMILIES: usize = 10_000;
+/// How long the run waits for the first scrapes before it starts the load
+/// anyway (an endpoint that does not answer only warns).
+const FIRST_ROUND_WAIT: Duration = Duration::from_secs(3);
 /// Connect and per-read timeout of one scrape.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -66,8 +69,9 @@ pub struct Scraper {
 }
 
 impl Scraper {
-    /// Starts the thread; the first scrape of every endpoint happens at once
-    /// (before any load: the counters' start values).
+    /// Starts the thread and waits (at most `FIRST_ROUND_WAIT`) for its first
+    /// scrape of every endpoint: taken before any load, it holds the
+    /// counters' start values.
     pub fn start(
         endpoints: &[Target],
         interval: Duration,
@@ -78,9 +82,11 @@ impl Scraper {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let endpoints = endpoints.to_vec();
+        let (first_round, done) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("audioperf-scrape".into())
-            .spawn(move || run(endpoints, interval, file, path, anchor, &flag))?;
+            .spawn(move || run(endpoints, interval, file, path, anchor, &flag, first_round))?;
+        let _ = done.recv_timeout(FIRST_ROUND_WAIT);
         Ok(Scraper { stop, handle })
     }
 
@@ -99,6 +105,7 @@ fn run(
     path: PathBuf,
     anchor: ClockAnchor,
     stop: &AtomicBool,
+    first_round: std::sync::mpsc::Sender<()>,
 ) -> ScrapeReport {
     let mut kinds = BTreeMap::new();
     let mut help = BTreeMap::new();
@@ -152,6 +159,7 @@ fn run(
                 }
             }
         }
+        let _ = first_round.send(());
         if last {
             break;
         }
