@@ -316,6 +316,14 @@ pub fn summary_json(report: &ScrapeReport, w: &Window) -> Value {
         let mut m = Map::new();
         m.insert("total_fetches".into(), json!(e.fetches));
         m.insert("failed_fetches".into(), json!(e.failures));
+        if let (Some(first), Some(last)) = (e.first_fetch_ns, e.last_fetch_ns) {
+            m.insert("first_fetch_ns".into(), json!(first));
+            m.insert("last_fetch_ns".into(), json!(last));
+            m.insert(
+                "duration_seconds".into(),
+                json!((last - first) as f64 / 1e9),
+            );
+        }
         let avg_ms = if e.fetches > 0 {
             e.latency_ns_sum as f64 / e.fetches as f64 / 1e6
         } else {

@@ -46,6 +46,9 @@ pub struct EndpointReport {
     pub latency_ns_sum: u64,
     /// Samples per successful scrape of the last one.
     pub series: usize,
+    /// Wall clock (ns) of the first and last successful fetch.
+    pub first_fetch_ns: Option<u64>,
+    pub last_fetch_ns: Option<u64>,
 }
 
 /// What the scraper thread hands back.
@@ -135,6 +138,8 @@ fn run(
                 Ok(text) => {
                     r.fetches += 1;
                     r.latency_ns_sum += end - begin;
+                    r.first_fetch_ns.get_or_insert(anchor.wall_of(begin));
+                    r.last_fetch_ns = Some(anchor.wall_of(begin));
                     let parsed = prom::parse(&text);
                     r.series = parsed.samples.len();
                     for (name, kind) in &parsed.types {
