@@ -42,6 +42,61 @@ pub fn duration(bytes: &[u8], format: AudioFormat) -> Result<f64, String> {
     }
 }
 
+/// The duration of an uploaded file of unknown format (a transcription's
+/// `file` part): WAV (`RIFF`), FLAC (`fLaC`) or MP3, told apart by their
+/// first bytes. Returns the format's name and the duration.
+pub fn sniff_duration(bytes: &[u8]) -> Result<(&'static str, f64), String> {
+    if bytes.is_empty() {
+        return Err("the audio is empty (0 bytes)".into());
+    }
+    if bytes.starts_with(b"RIFF") {
+        return wav_duration(bytes)
+            .map(|d| ("wav", d))
+            .map_err(|e| format!("not a valid WAV: {e}"));
+    }
+    if bytes.starts_with(b"fLaC") {
+        return flac_duration(bytes)
+            .map(|d| ("flac", d))
+            .map_err(|e| format!("not a valid FLAC: {e}"));
+    }
+    mp3_duration(bytes)
+        .map(|d| ("mp3", d))
+        .map_err(|e| format!("not WAV, FLAC or a valid MP3: {e}"))
+}
+
+/// A FLAC file's duration from its STREAMINFO block (total samples / rate).
+pub fn flac_duration(b: &[u8]) -> Result<f64, String> {
+    if !b.starts_with(b"fLaC") {
+        return Err("no fLaC marker".into());
+    }
+    // The first metadata block must be STREAMINFO (type 0, 34 bytes).
+    let header = b.get(4..8).ok_or("truncated before STREAMINFO")?;
+    let (kind, len) = (
+        header[0] & 0x7f,
+        u32::from_be_bytes([0, header[1], header[2], header[3]]),
+    );
+    if kind != 0 || len != 34 {
+        return Err(format!(
+            "first metadata block is type {kind} of {len} bytes, not STREAMINFO"
+        ));
+    }
+    let info = b.get(8..42).ok_or("truncated STREAMINFO")?;
+    let rate =
+        (u32::from(info[10]) << 12) | (u32::from(info[11]) << 4) | (u32::from(info[12]) >> 4);
+    let total = (u64::from(info[13] & 0x0f) << 32)
+        | u64::from(u32::from_be_bytes([info[14], info[15], info[16], info[17]]));
+    if rate == 0 {
+        return Err("sample rate 0".into());
+    }
+    if total == 0 {
+        return Err("no samples (or an unknown length)".into());
+    }
+    if b.len() <= 42 {
+        return Err("no audio frames after the metadata".into());
+    }
+    Ok(total as f64 / f64::from(rate))
+}
+
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }

@@ -171,6 +171,110 @@ impl fmt::Display for CustomDatasetType {
     }
 }
 
+/// `--endpoint-type`: which OpenAI API the requests speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EndpointType {
+    /// `POST /v1/chat/completions`, a JSON body with `input_audio` parts.
+    #[default]
+    Chat,
+    /// `POST /v1/audio/transcriptions`, a `multipart/form-data` body with
+    /// the clip as its `file` part (Whisper-style speech-to-text servers).
+    AudioTranscription,
+}
+
+impl EndpointType {
+    /// AIPerf's name, as exported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointType::Chat => "chat",
+            EndpointType::AudioTranscription => "audio_transcription",
+        }
+    }
+
+    /// The request path when `--custom-endpoint` does not give one.
+    pub fn default_path(self) -> &'static str {
+        match self {
+            EndpointType::Chat => "/v1/chat/completions",
+            EndpointType::AudioTranscription => "/v1/audio/transcriptions",
+        }
+    }
+}
+
+/// `--public-dataset`: AIPerf 0.13's ASR datasets on the Hugging Face hub,
+/// with the repository, subset (config) and split its loader registry names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicDataset {
+    Librispeech,
+    Voxpopuli,
+    Gigaspeech,
+    Ami,
+    Spgispeech,
+}
+
+impl PublicDataset {
+    pub const ALL: [PublicDataset; 5] = [
+        PublicDataset::Librispeech,
+        PublicDataset::Voxpopuli,
+        PublicDataset::Gigaspeech,
+        PublicDataset::Ami,
+        PublicDataset::Spgispeech,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PublicDataset::Librispeech => "librispeech",
+            PublicDataset::Voxpopuli => "voxpopuli",
+            PublicDataset::Gigaspeech => "gigaspeech",
+            PublicDataset::Ami => "ami",
+            PublicDataset::Spgispeech => "spgispeech",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The dataset repository on the hub.
+    pub fn repo(self) -> &'static str {
+        match self {
+            PublicDataset::Librispeech => "openslr/librispeech_asr",
+            PublicDataset::Voxpopuli => "facebook/voxpopuli",
+            PublicDataset::Gigaspeech => "speechcolab/gigaspeech",
+            PublicDataset::Ami => "edinburghcstr/ami",
+            PublicDataset::Spgispeech => "kensho/spgispeech",
+        }
+    }
+
+    /// The subset (config) AIPerf loads; `--hf-subset` overrides it.
+    pub fn subset(self) -> &'static str {
+        match self {
+            PublicDataset::Librispeech => "clean",
+            PublicDataset::Voxpopuli => "en",
+            PublicDataset::Gigaspeech => "xs",
+            PublicDataset::Ami => "ihm",
+            PublicDataset::Spgispeech => "test",
+        }
+    }
+
+    /// Every one of them is read from its `test` split.
+    pub fn split(self) -> &'static str {
+        "test"
+    }
+
+    /// The column holding each row's audio (`{bytes, path}`).
+    pub fn audio_column(self) -> &'static str {
+        "audio"
+    }
+}
+
+/// The public dataset a run reads and the subset chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicDatasetChoice {
+    pub dataset: PublicDataset,
+    /// `--hf-subset`, else the dataset's own.
+    pub subset: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UiType {
     None,
@@ -223,7 +327,9 @@ pub struct ProfileConfig {
     pub target: Target,
     /// Every `--url` server and the `/metrics` scraping (multi-server runs).
     pub fleet: Fleet,
-    /// Request path, default "/v1/chat/completions" (`--endpoint` overrides).
+    /// `--endpoint-type`: chat completions or audio transcriptions.
+    pub endpoint_type: EndpointType,
+    /// Request path, the endpoint type's own unless `--endpoint` overrides it.
     pub endpoint_path: String,
     pub streaming: bool,
     pub request_count: u64,
@@ -283,6 +389,8 @@ pub struct ProfileConfig {
     /// Merged into the top level of every request body.
     pub extra_inputs: serde_json::Map<String, serde_json::Value>,
     pub input_file: Option<PathBuf>,
+    /// `--public-dataset`: rows of real speech from the Hugging Face cache.
+    pub public_dataset: Option<PublicDatasetChoice>,
     pub custom_dataset_type: Option<CustomDatasetType>,
     pub tokenizer: Option<String>,
     /// `--tokenizer-revision`: branch, tag or commit in the Hugging Face cache/hub.

@@ -4,7 +4,7 @@
 //! none of this touches the workers' hot path (progress is read from plain
 //! counters by this thread only).
 
-use crate::config::{ExportLevel, ProfileConfig, UiType};
+use crate::config::{EndpointType, ExportLevel, ProfileConfig, UiType};
 use crate::engine::{self, Progress};
 use crate::record::{RecordQueue, RunOutput};
 use crate::report::selfcheck::ClientReport;
@@ -162,6 +162,10 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e),
     };
+    if let Some(note) = &ds.stats.source_note {
+        log.info(note);
+        eprintln!("{note}");
+    }
     let pool_line = pool_summary(&cfg, &ds);
     log.info(&pool_line);
     eprintln!("{pool_line}");
@@ -187,9 +191,11 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
             .with_raw(cfg.export_level == ExportLevel::Raw),
     );
     let counter = tokenizer.as_ref().map(|t| t as &dyn tokens::TokenCounter);
-    let prompts: Vec<&str> = match counter {
-        Some(_) => ds.requests.iter().map(|r| r.text.as_str()).collect(),
-        None => Vec::new(),
+    // A transcription request sends no prompt: like AIPerf (its endpoint does
+    // not tokenize input), its ISL is the server's count when it gives one.
+    let prompts: Vec<&str> = match (counter, cfg.endpoint_type) {
+        (Some(_), EndpointType::Chat) => ds.requests.iter().map(|r| r.text.as_str()).collect(),
+        _ => Vec::new(),
     };
     let audio_seconds: Vec<f64> = ds.requests.iter().map(|r| r.audio_seconds).collect();
     let body_bytes: Vec<u64> = ds.requests.iter().map(|r| r.body_len() as u64).collect();

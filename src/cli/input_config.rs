@@ -77,8 +77,12 @@ fn endpoint(a: &ProfileArgs, urls: &[String]) -> Value {
     let mut ep = Map::new();
     let urls: Vec<Value> = urls.iter().map(|u| Value::from(normalize_url(u))).collect();
     ep.insert("urls".into(), Value::Array(urls));
-    if a.endpoint_type.is_some() {
-        ep.insert("type".into(), json!("chat"));
+    if let Some(t) = &a.endpoint_type {
+        let name = match normalize_choice(t).as_str() {
+            "audio-transcription" => "audio_transcription",
+            _ => "chat",
+        };
+        ep.insert("type".into(), json!(name));
     }
     if let Some(p) = &a.custom_endpoint {
         ep.insert("path".into(), json!(p));
@@ -128,6 +132,17 @@ fn dataset(a: &ProfileArgs, dataset_type: Option<CustomDatasetType>) -> Value {
         .map(u64::from)
         .or(a.conversation_num.map(u64::from))
         .or(a.request_count);
+    if let Some(name) = &a.public_dataset {
+        ds.insert("type".into(), json!("public"));
+        ds.insert("dataset".into(), json!(name.trim().to_ascii_lowercase()));
+        if let Some(s) = &a.hf_subset {
+            ds.insert("hf_subset".into(), json!(s));
+        }
+        if let Some(e) = entries {
+            ds.insert("entries".into(), json!(e));
+        }
+        return Value::Object(ds);
+    }
     if let Some(path) = &a.input_file {
         ds.insert("type".into(), json!("file"));
         ds.insert("path".into(), json!(path.to_string_lossy()));

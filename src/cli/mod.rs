@@ -42,7 +42,6 @@ use parse::{
 /// AIPerf's defaults, in one place (values from AIPerf 0.13.0's `CLIConfig`).
 pub mod defaults {
     pub const URL: &str = "http://localhost:8000";
-    pub const ENDPOINT_PATH: &str = "/v1/chat/completions";
     pub const REQUEST_TIMEOUT_S: f64 = 21600.0;
     /// Requests sent when neither a count, a duration nor a session count is given.
     pub const REQUEST_COUNT: u64 = 10;
@@ -64,14 +63,16 @@ pub struct ProfileArgs {
     /// Model name(s) to benchmark; a comma-separated list or repeated flag.
     #[arg(long = "model-names", visible_alias = "model", short = 'm', action = ArgAction::Append, value_name = "NAMES")]
     pub model_names: Vec<String>,
-    /// Custom API path (e.g. /v1/custom); default /v1/chat/completions.
+    /// Custom API path (e.g. /v1/custom); default: the endpoint type's
+    /// (/v1/chat/completions, /v1/audio/transcriptions).
     #[arg(
         long = "custom-endpoint",
         visible_alias = "endpoint",
         value_name = "PATH"
     )]
     pub custom_endpoint: Option<String>,
-    /// API endpoint type; audioperf serves `chat`.
+    /// API endpoint type: `chat` (default) or `audio_transcription`
+    /// (multipart/form-data to /v1/audio/transcriptions).
     #[arg(long = "endpoint-type", value_name = "TYPE")]
     pub endpoint_type: Option<String>,
     /// Stream responses (SSE); enables TTFT and ITL.
@@ -107,6 +108,14 @@ pub struct ProfileArgs {
     /// JSONL file with the dataset (single_turn: one request per line).
     #[arg(long = "input-file", value_name = "PATH")]
     pub input_file: Option<PathBuf>,
+    /// Real speech from a Hugging Face ASR dataset in the local cache:
+    /// librispeech, voxpopuli, gigaspeech, ami or spgispeech (each row sent
+    /// as WAV with the prompt "Transcribe this audio."; clips over 30 s skipped).
+    #[arg(long = "public-dataset", value_name = "NAME")]
+    pub public_dataset: Option<String>,
+    /// Subset (config) of --public-dataset, instead of the dataset's default.
+    #[arg(long = "hf-subset", value_name = "NAME")]
+    pub hf_subset: Option<String>,
     /// Format of --input-file (audioperf reads single_turn).
     #[arg(long = "custom-dataset-type", value_name = "TYPE")]
     pub custom_dataset_type: Option<String>,

@@ -121,7 +121,6 @@ pub const UNSUPPORTED_AIPERF_FLAGS: &[&str] = &[
     "--warmup-request-rate",
     "--num-warmup-sessions",
     "--warmup-grace-period",
-    "--public-dataset",
     "--model-selection-strategy",
     "--dataset-sampling-strategy",
     "--conversation-turn-mean",

@@ -586,7 +586,7 @@ fn python_float_repr() {
 
 #[test]
 fn validation_errors_name_their_flag() {
-    let cases: [(&str, &str, &str); 24] = [
+    let cases: [(&str, &str, &str); 28] = [
         (
             "--audio-depths 24x",
             "--audio-depths",
@@ -622,7 +622,31 @@ fn validation_errors_name_their_flag() {
             "--endpoint-type",
             "not supported by audioperf",
         ),
-        ("--endpoint-type bogus", "--endpoint-type", "allowed: chat"),
+        (
+            "--endpoint-type bogus",
+            "--endpoint-type",
+            "allowed: chat, audio_transcription",
+        ),
+        (
+            "--public-dataset sharegpt",
+            "--public-dataset",
+            "allowed: librispeech, voxpopuli, gigaspeech, ami, spgispeech",
+        ),
+        (
+            "--hf-subset other",
+            "--hf-subset",
+            "only with --public-dataset",
+        ),
+        (
+            "--public-dataset ami --hf-subset ../x",
+            "--hf-subset",
+            "not a subset name",
+        ),
+        (
+            "--public-dataset ami --input-file Cargo.toml",
+            "--input-file",
+            "cannot be combined with --public-dataset",
+        ),
         (
             "--custom-endpoint v1/chat",
             "--custom-endpoint",
@@ -998,4 +1022,34 @@ fn several_urls_and_server_metrics() {
         err("-m a --server-metrics-formats xml").flag,
         "--server-metrics-formats"
     );
+}
+
+#[test]
+fn asr_endpoint_and_public_datasets() {
+    let c = ok("--model m --endpoint-type audio_transcription --public-dataset librispeech");
+    assert_eq!(
+        c.endpoint_type,
+        crate::config::EndpointType::AudioTranscription
+    );
+    assert_eq!(c.endpoint_path, "/v1/audio/transcriptions");
+    assert_eq!(c.url(), "http://localhost:8000/v1/audio/transcriptions");
+    let p = c.public_dataset.clone().unwrap();
+    assert_eq!(
+        (p.dataset.repo(), p.subset.as_str()),
+        ("openslr/librispeech_asr", "clean")
+    );
+    assert_eq!(
+        c.input_config_json["endpoint"]["type"],
+        "audio_transcription"
+    );
+    assert_eq!(
+        c.input_config_json["datasets"][0],
+        json!({"name": "main", "type": "public", "dataset": "librispeech"})
+    );
+    // AIPerf's hyphen spelling, another dataset's default subset, --hf-subset.
+    let c = ok("--model m --endpoint-type audio-transcription --public-dataset voxpopuli");
+    assert_eq!(c.public_dataset.unwrap().subset, "en");
+    let c = ok("--model m --public-dataset ami --hf-subset sdm");
+    assert_eq!(c.public_dataset.unwrap().subset, "sdm");
+    assert_eq!(c.endpoint_path, "/v1/chat/completions");
 }

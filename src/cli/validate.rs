@@ -17,8 +17,9 @@ use super::parse::{
 };
 use super::{defaults, ProfileArgs};
 use crate::config::{
-    ArrivalPattern, AudioConfig, AudioFormat, CustomDatasetType, ExportLevel, FlagError,
-    ProfileConfig, PromptConfig, Scheme, Target, TlsOptions, UiType,
+    ArrivalPattern, AudioConfig, AudioFormat, CustomDatasetType, EndpointType, ExportLevel,
+    FlagError, ProfileConfig, PromptConfig, PublicDataset, PublicDatasetChoice, Scheme, Target,
+    TlsOptions, UiType,
 };
 
 /// The longest time any flag may name: 10^9 s (about 32 years), which every
@@ -39,7 +40,8 @@ pub const MAX_ENTRIES_FROM_COUNT: u64 = 100_000;
 const ALLOWED_DEPTHS: [u16; 4] = [8, 16, 24, 32];
 /// Sample rates (Hz) an MP3 encoder accepts (MPEG-1, -2 and -2.5 layer III).
 const MP3_RATES_HZ: [u32; 9] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
-/// Every `--endpoint-type` AIPerf knows; only `chat` is served by audioperf.
+/// Every `--endpoint-type` AIPerf knows; audioperf serves `chat` and
+/// `audio-transcription` (compared after `normalize_choice`).
 const AIPERF_ENDPOINT_TYPES: [&str; 19] = [
     "audio-transcription",
     "chat",
@@ -68,7 +70,8 @@ impl ProfileArgs {
     pub fn into_config(self, cli_command: String) -> Result<ProfileConfig, FlagError> {
         let a = self;
         let model_names = model_names(&a)?;
-        let endpoint_path = endpoint_path(&a)?;
+        let endpoint_type = endpoint_type(&a)?;
+        let endpoint_path = endpoint_path(&a, endpoint_type)?;
         let urls = urls(&a)?;
         let target = parse_target(&urls[0])?;
         let tls = tls_options(&a, &target)?;
@@ -81,6 +84,7 @@ impl ProfileArgs {
         let headers = headers(&a)?;
         let extra_inputs = extra_inputs(&a)?;
         let custom_dataset_type = input_file(&a)?;
+        let public_dataset = public_dataset(&a)?;
         check_load_flag_pairs(&a)?;
         check_schedule_size(&a)?;
         check_token_limits(&a)?;
@@ -117,6 +121,7 @@ impl ProfileArgs {
             model_names,
             target,
             fleet,
+            endpoint_type,
             endpoint_path,
             streaming: a.streaming,
             request_count: run.request_count,
@@ -159,6 +164,7 @@ impl ProfileArgs {
             headers,
             extra_inputs,
             input_file: a.input_file,
+            public_dataset,
             custom_dataset_type,
             tokenizer: a.tokenizer,
             tokenizer_revision: a.tokenizer_revision,
@@ -186,27 +192,83 @@ fn model_names(a: &ProfileArgs) -> Result<Vec<String>, FlagError> {
     Ok(names)
 }
 
-/// `--endpoint-type` (only `chat`) and `--custom-endpoint`: the request path.
-fn endpoint_path(a: &ProfileArgs) -> Result<String, FlagError> {
-    if let Some(t) = &a.endpoint_type {
-        let n = normalize_choice(t);
-        if n != "chat" {
-            let msg = if AIPERF_ENDPOINT_TYPES.contains(&n.as_str()) {
-                format!("'{t}' is not supported by audioperf; allowed: chat")
+/// `--endpoint-type`: `chat` (the default) or `audio_transcription`.
+fn endpoint_type(a: &ProfileArgs) -> Result<EndpointType, FlagError> {
+    let Some(t) = &a.endpoint_type else {
+        return Ok(EndpointType::Chat);
+    };
+    match normalize_choice(t).as_str() {
+        "chat" => Ok(EndpointType::Chat),
+        "audio-transcription" => Ok(EndpointType::AudioTranscription),
+        n => {
+            let what = if AIPERF_ENDPOINT_TYPES.contains(&n) {
+                "is not supported by audioperf"
             } else {
-                format!("'{t}' is not an endpoint type; allowed: chat")
+                "is not an endpoint type"
             };
-            return Err(FlagError::new("--endpoint-type", msg));
+            Err(FlagError::new(
+                "--endpoint-type",
+                format!("'{t}' {what}; allowed: chat, audio_transcription"),
+            ))
         }
     }
+}
+
+/// `--custom-endpoint`, else the endpoint type's path.
+fn endpoint_path(a: &ProfileArgs, endpoint_type: EndpointType) -> Result<String, FlagError> {
     match &a.custom_endpoint {
         Some(p) if !p.starts_with('/') => Err(FlagError::new(
             "--custom-endpoint",
-            format!("'{p}' must start with '/' (e.g. /v1/chat/completions)"),
+            format!(
+                "'{p}' must start with '/' (e.g. {})",
+                endpoint_type.default_path()
+            ),
         )),
         Some(p) => Ok(p.clone()),
-        None => Ok(defaults::ENDPOINT_PATH.to_string()),
+        None => Ok(endpoint_type.default_path().to_string()),
     }
+}
+
+/// `--public-dataset` (one of AIPerf's ASR datasets) and `--hf-subset`.
+fn public_dataset(a: &ProfileArgs) -> Result<Option<PublicDatasetChoice>, FlagError> {
+    let Some(name) = &a.public_dataset else {
+        if a.hf_subset.is_some() {
+            return Err(FlagError::new(
+                "--hf-subset",
+                "applies only with --public-dataset",
+            ));
+        }
+        return Ok(None);
+    };
+    let allowed = PublicDataset::ALL.map(PublicDataset::name).join(", ");
+    let dataset = PublicDataset::from_name(&name.trim().to_ascii_lowercase()).ok_or_else(|| {
+        FlagError::new(
+            "--public-dataset",
+            format!("'{name}' is not a dataset audioperf can read; allowed: {allowed}"),
+        )
+    })?;
+    for (flag, set) in [
+        ("--input-file", a.input_file.is_some()),
+        ("--custom-dataset-type", a.custom_dataset_type.is_some()),
+    ] {
+        if set {
+            return Err(FlagError::new(
+                flag,
+                "cannot be combined with --public-dataset (one dataset per run)",
+            ));
+        }
+    }
+    let subset = match &a.hf_subset {
+        Some(s) if s.trim().is_empty() || s.contains(['/', '\\']) || s.contains("..") => {
+            return Err(FlagError::new(
+                "--hf-subset",
+                format!("'{s}' is not a subset name"),
+            ))
+        }
+        Some(s) => s.trim().to_string(),
+        None => dataset.subset().to_string(),
+    };
+    Ok(Some(PublicDatasetChoice { dataset, subset }))
 }
 
 /// `--url` as given (AIPerf's default when absent): every value of every

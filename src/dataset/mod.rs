@@ -12,11 +12,13 @@
 
 pub mod audio;
 pub mod input;
+pub mod multipart;
 pub mod pool;
 pub mod prompt;
+pub mod public;
 pub mod request;
 
-use crate::config::{AudioFormat, CustomDatasetType, ProfileConfig};
+use crate::config::{AudioFormat, CustomDatasetType, EndpointType, ProfileConfig};
 use crate::tokens::{ApproxTokenCounter, TokenCounter};
 use anyhow::bail;
 use audio::{ClipPlanner, ClipSpec};
@@ -57,6 +59,9 @@ pub struct PreparedRequest {
     pub timestamp_ms: Option<f64>,
     /// `--input-file` line's `delay`: ms to wait before sending.
     pub delay_ms: Option<f64>,
+    /// A multipart (transcription) request's fields, for the exports: its
+    /// body is not JSON. None for chat requests.
+    pub form: Option<Arc<multipart::FormPayload>>,
 }
 
 impl PreparedRequest {
@@ -121,6 +126,8 @@ pub struct BuildStats {
     pub requested_entries: u64,
     /// Clips held once and shared by several entries.
     pub shared_clips: u64,
+    /// What a `--public-dataset` read and skipped (one line), when one was.
+    pub source_note: Option<String>,
 }
 
 impl BuildStats {
@@ -151,6 +158,7 @@ fn finish_stats(requests: &[PreparedRequest], requested: u64, started: Instant) 
         memory_bytes: memory,
         requested_entries: requested,
         shared_clips: seen.values().filter(|&&n| n > 1).count() as u64,
+        source_note: None,
     }
 }
 
@@ -204,7 +212,7 @@ fn clip_seeds(seed: u64) -> [u64; 3] {
 /// The order requests take entries in: a seeded reuse order for synthetic
 /// datasets (`--random-seed`, 0 when none), file order for input files.
 pub fn reuse_order(cfg: &ProfileConfig, entries: usize) -> pool::ReuseOrder {
-    if cfg.input_file.is_some() {
+    if cfg.input_file.is_some() || cfg.public_dataset.is_some() {
         pool::ReuseOrder::sequential(entries)
     } else {
         pool::ReuseOrder::seeded(entries, cfg.random_seed.unwrap_or(0))
@@ -217,7 +225,7 @@ pub fn reuse_order(cfg: &ProfileConfig, entries: usize) -> pool::ReuseOrder {
 /// explicit `--num-dataset-entries` that cannot fit `--dataset-memory-mb`.
 pub fn validate(cfg: &ProfileConfig) -> anyhow::Result<()> {
     validate_options(cfg)?;
-    if cfg.input_file.is_none() {
+    if cfg.input_file.is_none() && cfg.public_dataset.is_none() {
         pool::check_explicit(cfg, clip_seeds(cfg.random_seed.unwrap_or(0)))?;
     }
     Ok(())
@@ -231,7 +239,7 @@ fn validate_options(cfg: &ProfileConfig) -> anyhow::Result<()> {
     if cfg.dataset_memory_mb == 0 {
         bail!("--dataset-memory-mb must be at least 1");
     }
-    if cfg.input_file.is_some() {
+    if cfg.input_file.is_some() || cfg.public_dataset.is_some() {
         return Ok(());
     }
     if cfg.num_dataset_entries == 0 {
@@ -278,6 +286,9 @@ pub fn build_with(
     validate_options(cfg)?;
     if let Some(path) = &cfg.input_file {
         return build_from_file(cfg, path, started, ctl);
+    }
+    if let Some(choice) = &cfg.public_dataset {
+        return build_from_public(cfg, choice, started, ctl);
     }
     let plans = plan_entries(cfg, counter, ctl)?;
     let progress = Counter::default();
@@ -376,7 +387,7 @@ fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedR
             AudioFormat::Mp3 => audio::mp3::render_mp3(clip)?,
         };
         audios.push(SharedAudio {
-            b64: request::encode_shared(&file),
+            bytes: request::shared_clip(cfg.endpoint_type, &file),
             format: cfg.audio.format,
         });
     }
@@ -386,9 +397,11 @@ fn render_one(cfg: &ProfileConfig, plan: &EntryPlan) -> anyhow::Result<PreparedR
     Ok(request)
 }
 
-/// The one request builder, for synthetic and file entries alike: the HTTP
-/// bytes, as segments sharing each clip's base64, and what the exports need
-/// to know about them.
+/// The one request builder, for synthetic, file and public-dataset entries
+/// alike: the HTTP bytes, as segments sharing each clip, and what the
+/// exports need to know about them. A transcription request carries only
+/// its clip and form fields (AIPerf sends no prompt and no max tokens to
+/// that endpoint), so it has no text to count.
 fn prepare(
     cfg: &ProfileConfig,
     model: &str,
@@ -396,13 +409,25 @@ fn prepare(
     audios: &[SharedAudio],
     max_tokens: Option<u32>,
 ) -> anyhow::Result<PreparedRequest> {
-    let segs = request::build_segments(cfg, model, texts, audios, max_tokens)?;
+    let (segs, text, form, max_tokens) = match cfg.endpoint_type {
+        EndpointType::Chat => (
+            request::build_segments(cfg, model, texts, audios, max_tokens)?,
+            texts.join("\n"),
+            None,
+            max_tokens,
+        ),
+        EndpointType::AudioTranscription => {
+            let (segs, form) = multipart::build_segments(cfg, model, audios)?;
+            (segs, String::new(), Some(Arc::new(form)), None)
+        }
+    };
     Ok(PreparedRequest {
         body_offset: segs.head.len(),
         http: segs.head,
         tail: segs.body,
-        text: texts.join("\n"),
+        text,
         max_tokens,
+        form,
         ..Default::default()
     })
 }
@@ -451,17 +476,72 @@ fn build_from_file(
         .map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
     let entries = input::load_single_turn(path, &cwd)?;
     ctl.check()?;
+    let requests = requests_from_entries(cfg, &entries, ctl, |line| {
+        format!(
+            "--input-file {}: line {line} takes the dataset past the dataset memory budget of {} MB \
+             (every line is held in memory before the run); raise it with --dataset-memory-mb",
+            path.display(),
+            cfg.dataset_memory_mb
+        )
+    })?;
+    Ok(Dataset {
+        stats: finish_stats(&requests, entries.len() as u64, started),
+        requests,
+    })
+}
+
+/// `--public-dataset`: the cached rows, decoded to WAV, sent in order with
+/// AIPerf's prompt. As many rows as the run sends (`--request-count`, else
+/// `--num-dataset-entries`, else all), and no more than the memory budget holds.
+fn build_from_public(
+    cfg: &ProfileConfig,
+    choice: &crate::config::PublicDatasetChoice,
+    started: Instant,
+    ctl: &BuildControl,
+) -> anyhow::Result<Dataset> {
+    let max_rows = if cfg.benchmark_duration.is_none() {
+        Some(cfg.request_count.max(1))
+    } else if cfg.num_dataset_entries_flag.is_some() {
+        Some(u64::from(cfg.num_dataset_entries))
+    } else {
+        None
+    };
+    let hub = crate::tokens::hub::HubConfig::from_env();
+    let loaded = public::load(choice, &hub, max_rows, pool::budget_bytes(cfg), ctl)?;
+    let requests = requests_from_entries(cfg, &loaded.entries, ctl, |row| {
+        format!(
+            "--public-dataset {}: row {row} takes the dataset past the dataset memory budget \
+             of {} MB; raise it with --dataset-memory-mb",
+            choice.dataset.name(),
+            cfg.dataset_memory_mb
+        )
+    })?;
+    let mut stats = finish_stats(&requests, requests.len() as u64, started);
+    stats.source_note = Some(loaded.summary(choice));
+    Ok(Dataset { stats, requests })
+}
+
+/// Builds one request per entry, in order: models round-robin, the entry's
+/// `output_length` else a drawn `--output-tokens-mean` as its max tokens, a
+/// clip named by many entries encoded and held once. `over_budget(line)`
+/// words the error when the entries do not fit `--dataset-memory-mb`.
+fn requests_from_entries(
+    cfg: &ProfileConfig,
+    entries: &[input::FileEntry],
+    ctl: &BuildControl,
+    over_budget: impl Fn(usize) -> String,
+) -> anyhow::Result<Vec<PreparedRequest>> {
     let seed = cfg.random_seed.unwrap_or_else(rand::random);
     let mut max_tokens_rng = StdRng::seed_from_u64(derive_seed(seed, "composer.turn.max_tokens"));
-    // One base64 per distinct file (the loader shares a file's bytes).
+    // One encoding per distinct file (the loader shares a file's bytes).
     let mut encoded: HashMap<*const Vec<u8>, Arc<[u8]>> = HashMap::new();
     let budget = pool::budget_bytes(cfg);
     let mut held = 0u64;
     let mut requests = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         ctl.check()?;
-        // Drawn for every line, used only where the line sets none, so a
-        // line's value never shifts the draws of the lines after it.
+        // Drawn for every entry, used only where the entry sets none, so an
+        // entry's value never shifts the draws of the entries after it.
         let drawn = draw_max_tokens(cfg, &mut max_tokens_rng);
         let max_tokens = e.max_tokens.or(drawn);
         let mut cost = 0u64;
@@ -469,12 +549,12 @@ fn build_from_file(
             .audios
             .iter()
             .map(|a| SharedAudio {
-                b64: encoded
+                bytes: encoded
                     .entry(Arc::as_ptr(&a.bytes))
                     .or_insert_with(|| {
-                        let b64 = request::encode_shared(&a.bytes);
-                        cost += b64.len() as u64;
-                        b64
+                        let shared = request::shared_clip(cfg.endpoint_type, &a.bytes);
+                        cost += shared.len() as u64;
+                        shared
                     })
                     .clone(),
                 format: a.format,
@@ -484,23 +564,14 @@ fn build_from_file(
         cost += pool::entry_bytes(request.text.len() as u64, 0);
         held = held.saturating_add(cost);
         if held > budget {
-            bail!(
-                "--input-file {}: line {} takes the dataset past the dataset memory budget of {} MB \
-                 (every line is held in memory before the run); raise it with --dataset-memory-mb",
-                path.display(),
-                e.line,
-                cfg.dataset_memory_mb
-            );
+            bail!("{}", over_budget(e.line));
         }
         request.audio_seconds = e.audios.iter().map(|a| a.seconds).sum();
         request.timestamp_ms = e.timestamp_ms;
         request.delay_ms = e.delay_ms;
         requests.push(request);
     }
-    Ok(Dataset {
-        stats: finish_stats(&requests, entries.len() as u64, started),
-        requests,
-    })
+    Ok(requests)
 }
 
 /// Renders every entry on all cores (rayon's work stealing balances long and
@@ -544,6 +615,7 @@ pub(crate) fn test_config() -> ProfileConfig {
             query: String::new(),
         },
         fleet: Fleet::default(),
+        endpoint_type: EndpointType::Chat,
         endpoint_path: "/v1/chat/completions".into(),
         streaming: true,
         request_count: 10,
@@ -593,6 +665,7 @@ pub(crate) fn test_config() -> ProfileConfig {
         headers: Vec::new(),
         extra_inputs: serde_json::Map::new(),
         input_file: None,
+        public_dataset: None,
         custom_dataset_type: None,
         tokenizer: None,
         tokenizer_revision: None,

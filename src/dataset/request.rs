@@ -10,7 +10,7 @@
 //! orjson, so the base64 of each clip goes straight into the body buffer
 //! (base64-simd), never through an intermediate `String` or `Value`.
 
-use crate::config::{AudioFormat, ProfileConfig};
+use crate::config::{AudioFormat, EndpointType, ProfileConfig};
 use anyhow::{bail, Result};
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -23,13 +23,23 @@ pub struct AudioPart<'a> {
     pub format: AudioFormat,
 }
 
-/// One audio part whose base64 is already encoded and shared: every request
+/// One audio part already in its body form and shared: every request
 /// carrying the same clip points at the same bytes (see [`build_segments`]).
 #[derive(Clone, Debug)]
 pub struct SharedAudio {
-    /// The base64 of the file, exactly as it appears in the body.
-    pub b64: Arc<[u8]>,
+    /// The clip exactly as it appears in the body: its base64 in a chat
+    /// body, the file itself in a multipart (transcription) body.
+    pub bytes: Arc<[u8]>,
     pub format: AudioFormat,
+}
+
+/// A clip's bytes as `endpoint`'s body carries them, once, in a buffer
+/// requests can share.
+pub fn shared_clip(endpoint: EndpointType, file: &[u8]) -> Arc<[u8]> {
+    match endpoint {
+        EndpointType::Chat => encode_shared(file),
+        EndpointType::AudioTranscription => Arc::from(file),
+    }
 }
 
 /// The base64 of `bytes`, once, in a buffer requests can share.
@@ -246,7 +256,7 @@ fn write_messages(out: &mut BodyOut<'_>, all_texts: &[String], audios: Audios<'_
                     // The clip's base64 is its own segment, shared by every
                     // request that carries the clip.
                     let a = &parts[i];
-                    out.push_shared(&a.b64);
+                    out.push_shared(&a.bytes);
                     a.format
                 }
             };
@@ -300,11 +310,20 @@ pub fn validate_head(cfg: &ProfileConfig) -> Result<()> {
     Ok(())
 }
 
+/// The content type of a chat body.
+pub const JSON: &str = "application/json";
+
 /// Writes the HTTP/1.1 request head for a body of `body_len` bytes.
 /// `validate_head` must have accepted `cfg`. A `--header` named Host,
 /// User-Agent, Accept, Content-Type or Authorization replaces ours (it is
 /// written in its own place among the user headers).
-pub fn write_head(out: &mut Vec<u8>, cfg: &ProfileConfig, body_len: usize, stream: bool) {
+pub fn write_head(
+    out: &mut Vec<u8>,
+    cfg: &ProfileConfig,
+    content_type: &str,
+    body_len: usize,
+    stream: bool,
+) {
     let user_sets = |name: &str| {
         cfg.headers
             .iter()
@@ -331,7 +350,7 @@ pub fn write_head(out: &mut Vec<u8>, cfg: &ProfileConfig, body_len: usize, strea
         let _ = write!(out, "Accept: {accept}\r\n");
     }
     if !user_sets("content-type") {
-        out.extend_from_slice(b"Content-Type: application/json\r\n");
+        let _ = write!(out, "Content-Type: {content_type}\r\n");
     }
     let _ = write!(out, "Content-Length: {body_len}\r\n");
     if let Some(key) = &cfg.api_key {
@@ -383,7 +402,7 @@ pub fn build_segments(
     }
     let body_len = segs.iter().map(|s| s.len()).sum();
     let mut head = Vec::with_capacity(512);
-    write_head(&mut head, cfg, body_len, stream);
+    write_head(&mut head, cfg, JSON, body_len, stream);
     Ok(Segments {
         head,
         body: segs,
@@ -402,7 +421,7 @@ pub fn build_http(cfg: &ProfileConfig, inputs: &RequestInputs<'_>) -> Result<(Ve
     let mut body = Vec::with_capacity(audio_b64 + text_len + 256 + 96 * inputs.audios.len());
     let stream = write_body(&mut body, cfg, inputs)?;
     let mut http = Vec::with_capacity(body.len() + 512);
-    write_head(&mut http, cfg, body.len(), stream);
+    write_head(&mut http, cfg, JSON, body.len(), stream);
     let body_offset = http.len();
     http.extend_from_slice(&body);
     Ok((http, body_offset))

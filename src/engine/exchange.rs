@@ -9,10 +9,11 @@
 //! worker hands it to the collector once per request.
 
 use super::stream::Stream;
+use crate::config::EndpointType;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
 use crate::http::sse::{SseSplitter, MAX_EVENT_BYTES};
-use crate::openai::{classify, parse_completion, StreamChunk};
+use crate::openai::{classify, parse_completion, parse_transcription, StreamChunk};
 use crate::record::{
     ErrorKind, RawKind, RawResponse, RequestError, RequestRecord, MAX_TOKEN_TIMES,
 };
@@ -43,6 +44,8 @@ pub struct ConnState {
     /// Arrival times of the current request's token events; the worker
     /// copies them into the record once the request ends.
     pub token_ns: Vec<Nanos>,
+    /// The API the connection's responses speak.
+    pub endpoint: EndpointType,
 }
 
 impl Default for ConnState {
@@ -60,11 +63,20 @@ impl Default for ConnState {
             reasoning_len: 0,
             raw: None,
             token_ns: Vec::new(),
+            endpoint: EndpointType::Chat,
         }
     }
 }
 
 impl ConnState {
+    /// A fresh connection's state for responses of `endpoint`.
+    pub fn for_endpoint(endpoint: EndpointType) -> Self {
+        ConnState {
+            endpoint,
+            ..ConnState::default()
+        }
+    }
+
     /// Forgets the previous exchange (keeping the buffers' capacity) before
     /// the next request is written.
     fn begin(&mut self) {
@@ -114,6 +126,12 @@ impl EventSink<'_, '_> {
         self.events += 1;
         match classify(data) {
             StreamChunk::Done => self.saw_done = true,
+            StreamChunk::TranscriptDone(usage) => {
+                self.saw_done = true;
+                if usage.is_some() {
+                    self.rec.usage = usage;
+                }
+            }
             StreamChunk::Delta(delta) => {
                 let reasoning = delta.reasoning.as_deref().filter(|s| !s.is_empty());
                 let content = delta.content.as_deref().filter(|s| !s.is_empty());
@@ -313,6 +331,7 @@ pub async fn read_response<S: AsyncReadRent>(
         }
     } else {
         read_completion(
+            st.endpoint,
             &st.body.buffered,
             head.status,
             rec,
@@ -534,13 +553,18 @@ fn status_error(body: &[u8], status: u16) -> RequestError {
 
 /// Reads a whole non-streaming 2xx body into `text` (reasoning first) and `rec`.
 fn read_completion(
+    endpoint: EndpointType,
     body: &[u8],
     status: u16,
     rec: &mut RequestRecord,
     text: &mut Vec<u8>,
     reasoning_len: &mut usize,
 ) {
-    match parse_completion(body) {
+    let parsed = match endpoint {
+        EndpointType::Chat => parse_completion(body),
+        EndpointType::AudioTranscription => parse_transcription(body),
+    };
+    match parsed {
         Ok(c) => {
             text.extend_from_slice(c.reasoning.as_bytes());
             *reasoning_len = c.reasoning.len();

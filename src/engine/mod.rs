@@ -125,6 +125,7 @@ fn run_workers(
         phase_start: AtomicU64::new(0),
         seed: cfg.random_seed.unwrap_or(0),
         records: records.clone(),
+        endpoint: cfg.endpoint_type,
     });
     let handles: Vec<_> = plans
         .into_iter()

@@ -128,7 +128,12 @@ async fn open_for(local: &Local, server: u16, rec: &mut RequestRecord, t0: Nanos
         Ok(stream) => {
             set_failures(conns, server, 0);
             conns.connected_once.set(true);
-            Some(Conn::new(server, stream, now_ns().saturating_sub(begin)))
+            Some(Conn::new(
+                server,
+                stream,
+                now_ns().saturating_sub(begin),
+                local.shared.endpoint,
+            ))
         }
         Err(error) => {
             rec.start_ns = t0;

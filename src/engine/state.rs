@@ -6,6 +6,7 @@ use super::exchange::ConnState;
 use super::plan::PhasePlan;
 use super::progress::Progress;
 use super::stream::Stream;
+use crate::config::EndpointType;
 use crate::record::RecordQueue;
 use crate::sys::clock::Nanos;
 use std::cell::{Cell, RefCell};
@@ -39,6 +40,8 @@ pub struct Shared {
     pub seed: u64,
     /// Where finished requests go (the collector drains it during the run).
     pub records: Arc<RecordQueue>,
+    /// Which API the responses speak (how a non-streaming body is read).
+    pub endpoint: EndpointType,
 }
 
 /// Every dataset entry's request bytes, as the segments that go on the wire
@@ -104,11 +107,11 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub fn new(server: u16, stream: Stream, setup_ns: Nanos) -> Conn {
+    pub fn new(server: u16, stream: Stream, setup_ns: Nanos, endpoint: EndpointType) -> Conn {
         Conn {
             server,
             stream,
-            st: ConnState::default(),
+            st: ConnState::for_endpoint(endpoint),
             setup_ns,
             carried: 0,
         }

@@ -174,7 +174,12 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
                                 monoio::spawn(async move {
                                     let begin = now_ns();
                                     let stream = connect(&shared, s).await.ok()?;
-                                    Some(Conn::new(s, stream, now_ns().saturating_sub(begin)))
+                                    Some(Conn::new(
+                                        s,
+                                        stream,
+                                        now_ns().saturating_sub(begin),
+                                        shared.endpoint,
+                                    ))
                                 }),
                             ));
                         }

@@ -27,6 +27,8 @@ pub struct RequestHead {
     pub keep_alive: bool,
     /// `Expect: 100-continue` was sent (curl does so for bodies over 1 MiB).
     pub expect_continue: bool,
+    /// The `Content-Type` value (a multipart body's boundary is in it).
+    pub content_type: Option<String>,
     /// Bytes of the head, including the blank line.
     pub head_len: usize,
 }
@@ -88,6 +90,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HttpError> {
     let mut keep_alive = !http10;
     let mut content_length: Option<usize> = None;
     let mut expect_continue = false;
+    let mut content_type = None;
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
@@ -113,6 +116,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HttpError> {
             }
         } else if name.eq_ignore_ascii_case("expect") {
             expect_continue = contains_token(h.value, b"100-continue");
+        } else if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(String::from_utf8_lossy(h.value).into_owned());
         }
     }
     Ok(Some(RequestHead {
@@ -121,6 +126,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HttpError> {
         content_length: content_length.unwrap_or(0),
         keep_alive,
         expect_continue,
+        content_type,
         head_len,
     }))
 }
@@ -252,6 +258,7 @@ mod tests {
                 content_length: 12,
                 keep_alive: true,
                 expect_continue: false,
+                content_type: None,
                 head_len: raw.len() - 7,
             }
         );

@@ -1,6 +1,8 @@
 //! The built-in OpenAI-compatible mock server (`audioperf mock-server`).
 //!
 //! It answers `POST /v1/chat/completions` (streaming and not) the way vLLM does,
+//! and `POST /v1/audio/transcriptions` (multipart, `transcription`) in OpenAI's
+//! or vLLM's stream form,
 //! with exact, drift-free token timing, validates every `input_audio` part it
 //! receives, and counts what it served (`GET /v1/mock/stats`). Tests, examples and
 //! benchmarks run against it.
@@ -30,12 +32,14 @@ pub mod server;
 mod socket;
 mod stats;
 pub mod tls;
+mod transcription;
 mod worker;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+use openai::TranscriptStream;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -89,6 +93,10 @@ pub struct MockServerArgs {
     /// Gap between bytes for `--fault trickle`, microseconds.
     #[arg(long = "trickle-us", default_value_t = 100)]
     pub trickle_us: u64,
+    /// How transcriptions stream: OpenAI's `transcript.text.delta` events
+    /// (`openai`) or vLLM's `transcription.chunk` objects (`vllm`).
+    #[arg(long = "transcription-stream", value_enum, default_value_t = TranscriptStream::Openai)]
+    pub transcription_stream: TranscriptStream,
     /// Largest request body accepted, bytes (413 above).
     #[arg(long = "max-body-bytes", default_value_t = 256 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -122,6 +130,7 @@ impl Default for MockServerArgs {
             fault_every: None,
             trickle_us: 100,
             max_body_bytes: 256 * 1024 * 1024,
+            transcription_stream: TranscriptStream::Openai,
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,

@@ -42,6 +42,15 @@ impl ApiError {
         }
     }
 
+    /// vLLM's answer for a model it does not serve.
+    pub fn not_found_model(model: &str) -> Self {
+        ApiError {
+            status: 404,
+            kind: "NotFoundError",
+            message: format!("The model `{model}` does not exist."),
+        }
+    }
+
     /// `{"error":{"message":..,"type":..,"param":null,"code":status}}`
     pub fn body(&self) -> Vec<u8> {
         error_body(self.status, self.kind, &self.message)
@@ -67,6 +76,39 @@ pub struct ChatRequest {
     pub max_tokens: Option<u64>,
     pub audio_parts: u64,
     pub audio_seconds: f64,
+    /// Which API it came in on: how the answer is shaped.
+    pub api: Api,
+}
+
+/// The API of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Chat,
+    /// `/v1/audio/transcriptions` with its `response_format`.
+    Transcription(TranscriptFormat),
+}
+
+/// A transcription's `response_format` (what a non-streaming answer is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TranscriptFormat {
+    Json,
+    VerboseJson,
+    Text,
+    Srt,
+    Vtt,
+}
+
+/// How the mock streams a transcription (`--transcription-stream`): the two
+/// forms servers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TranscriptStream {
+    /// OpenAI's `transcript.text.delta` events, then `transcript.text.done`
+    /// (with the usage), and no `[DONE]`.
+    #[default]
+    Openai,
+    /// vLLM's `transcription.chunk` objects with `choices[0].delta.content`,
+    /// a finish chunk, the usage chunk when `stream_include_usage`, `[DONE]`.
+    Vllm,
 }
 
 #[derive(Deserialize)]
@@ -171,11 +213,7 @@ pub fn decode_chat_request(
         .ok_or_else(|| ApiError::bad_request("missing required field \"model\""))?;
     if let Some(served) = served_model {
         if model != served {
-            return Err(ApiError {
-                status: 404,
-                kind: "NotFoundError",
-                message: format!("The model `{model}` does not exist."),
-            });
+            return Err(ApiError::not_found_model(&model));
         }
     }
     let messages = raw
@@ -240,6 +278,7 @@ pub fn decode_chat_request(
         max_tokens,
         audio_parts,
         audio_seconds,
+        api: Api::Chat,
     })
 }
 
@@ -269,11 +308,21 @@ impl TokenPlan {
     }
 }
 
+/// The shape of a stream's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventStyle {
+    Chat,
+    TranscriptOpenai,
+    TranscriptVllm,
+}
+
 /// Builds the `data: {...}\n\n` events of one streamed response. The fixed
 /// prefix is serialised once per request; each event appends only its delta.
+/// An event a style does not have is written as nothing.
 pub struct EventBuilder {
     /// `{"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[`
     head: Vec<u8>,
+    style: EventStyle,
 }
 
 const CHOICE_OPEN: &[u8] = b"{\"index\":0,\"delta\":{";
@@ -281,17 +330,40 @@ const CHOICE_CLOSE: &[u8] = b"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
 
 impl EventBuilder {
     pub fn new(id: &str, created: u64, model: &str) -> Self {
+        Self::for_api(id, created, model, Api::Chat, TranscriptStream::Openai)
+    }
+
+    /// The events of a response to a request of `api`, transcriptions
+    /// streamed in the `stream` form.
+    pub fn for_api(
+        id: &str,
+        created: u64,
+        model: &str,
+        api: Api,
+        stream: TranscriptStream,
+    ) -> Self {
+        let (style, object) = match (api, stream) {
+            (Api::Chat, _) => (EventStyle::Chat, "chat.completion.chunk"),
+            (Api::Transcription(_), TranscriptStream::Openai) => (EventStyle::TranscriptOpenai, ""),
+            (Api::Transcription(_), TranscriptStream::Vllm) => {
+                (EventStyle::TranscriptVllm, "transcription.chunk")
+            }
+        };
         let model_json = serde_json::to_string(model).unwrap_or_else(|_| "\"\"".into());
         let head = format!(
-            "data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"created\":{created},\"model\":{model_json},\"choices\":["
+            "data: {{\"id\":\"{id}\",\"object\":\"{object}\",\"created\":{created},\"model\":{model_json},\"choices\":["
         );
         EventBuilder {
             head: head.into_bytes(),
+            style,
         }
     }
 
-    /// The first event: role only, empty content.
+    /// The first event: role only, empty content (chat only).
     pub fn role(&self, out: &mut Vec<u8>) {
+        if self.style != EventStyle::Chat {
+            return;
+        }
         out.extend_from_slice(&self.head);
         out.extend_from_slice(CHOICE_OPEN);
         out.extend_from_slice(b"\"role\":\"assistant\",\"content\":\"\"");
@@ -301,6 +373,12 @@ impl EventBuilder {
     /// One token: `delta.reasoning_content` or `delta.content` = `word` (no escaping
     /// needed: the words are plain ASCII letters and spaces).
     pub fn token(&self, out: &mut Vec<u8>, word: &str, reasoning: bool) {
+        if self.style == EventStyle::TranscriptOpenai {
+            out.extend_from_slice(b"data: {\"type\":\"transcript.text.delta\",\"delta\":\"");
+            out.extend_from_slice(word.as_bytes());
+            out.extend_from_slice(b"\"}\n\n");
+            return;
+        }
         out.extend_from_slice(&self.head);
         out.extend_from_slice(CHOICE_OPEN);
         out.extend_from_slice(if reasoning {
@@ -313,23 +391,122 @@ impl EventBuilder {
         out.extend_from_slice(CHOICE_CLOSE);
     }
 
-    /// The finish event: empty content and the finish reason.
-    pub fn finish(&self, out: &mut Vec<u8>, finish_reason: &str) {
+    /// The finish event: empty content and the finish reason; for OpenAI's
+    /// transcription stream, `transcript.text.done` with the whole text and usage.
+    pub fn finish(&self, out: &mut Vec<u8>, prompt: u64, plan: &TokenPlan) {
+        if self.style == EventStyle::TranscriptOpenai {
+            let done = serde_json::json!({
+                "type": "transcript.text.done",
+                "text": words(plan.reasoning, plan.content),
+                "usage": transcription_usage(prompt, plan),
+            });
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(done.to_string().as_bytes());
+            out.extend_from_slice(b"\n\n");
+            return;
+        }
         out.extend_from_slice(&self.head);
         out.extend_from_slice(CHOICE_OPEN);
         out.extend_from_slice(b"\"content\":\"\"},\"logprobs\":null,\"finish_reason\":\"");
-        out.extend_from_slice(finish_reason.as_bytes());
+        out.extend_from_slice(plan.finish_reason.as_bytes());
         out.extend_from_slice(b"\",\"stop_reason\":null}]}\n\n");
     }
 
-    /// The usage-only event (`choices: []`) sent when `include_usage` was asked.
+    /// The usage-only event (`choices: []`) sent when `include_usage` was
+    /// asked (OpenAI's transcription stream has its usage in the done event).
     pub fn usage(&self, out: &mut Vec<u8>, prompt: u64, plan: &TokenPlan) {
+        if self.style == EventStyle::TranscriptOpenai {
+            return;
+        }
         out.extend_from_slice(&self.head);
         out.extend_from_slice(b"],\"usage\":");
         out.extend_from_slice(usage_json(prompt, plan).to_string().as_bytes());
         out.extend_from_slice(b"}\n\n");
     }
+
+    /// The end-of-stream sentinel (none in OpenAI's transcription stream).
+    pub fn done(&self) -> &'static [u8] {
+        match self.style {
+            EventStyle::TranscriptOpenai => b"",
+            _ => DONE_EVENT,
+        }
+    }
 }
+
+/// OpenAI's transcription usage (token-billed models).
+fn transcription_usage(prompt: u64, plan: &TokenPlan) -> serde_json::Value {
+    serde_json::json!({
+        "type": "tokens",
+        "input_tokens": prompt,
+        "output_tokens": plan.total(),
+        "total_tokens": prompt + plan.total(),
+    })
+}
+
+/// The whole (non-streaming) body of an answer to `req` and its content type.
+pub fn whole_body(
+    req: &ChatRequest,
+    id: &str,
+    created: u64,
+    plan: &TokenPlan,
+) -> (&'static str, Vec<u8>) {
+    let format = match req.api {
+        Api::Chat => {
+            let body = completion_body(id, created, &req.model, req.prompt_tokens, plan);
+            return (super::http::JSON, body);
+        }
+        Api::Transcription(f) => f,
+    };
+    let text = words(plan.reasoning, plan.content);
+    let secs = req.audio_seconds;
+    let stamp = |s: f64, sep: char| {
+        let ms = (s * 1000.0).round() as u64;
+        format!(
+            "{:02}:{:02}:{:02}{sep}{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        )
+    };
+    match format {
+        TranscriptFormat::Json => (
+            super::http::JSON,
+            serde_json::json!({"text": text, "usage": transcription_usage(req.prompt_tokens, plan)})
+                .to_string()
+                .into_bytes(),
+        ),
+        TranscriptFormat::VerboseJson => (
+            super::http::JSON,
+            serde_json::json!({
+                "task": "transcribe",
+                "language": "english",
+                "duration": secs,
+                "text": text,
+                "segments": [{
+                    "id": 0, "seek": 0, "start": 0.0, "end": secs, "text": text, "tokens": [],
+                    "temperature": 0.0, "avg_logprob": 0.0, "compression_ratio": 1.0,
+                    "no_speech_prob": 0.0,
+                }],
+                "usage": {"type": "duration", "seconds": secs.ceil()},
+            })
+            .to_string()
+            .into_bytes(),
+        ),
+        TranscriptFormat::Text => (TEXT, text.into_bytes()),
+        TranscriptFormat::Srt => (
+            TEXT,
+            format!("1\n{} --> {}\n{}\n\n", stamp(0.0, ','), stamp(secs, ','), text.trim()).into_bytes(),
+        ),
+        TranscriptFormat::Vtt => (
+            TEXT,
+            format!("WEBVTT\n\n{} --> {}\n{}\n\n", stamp(0.0, '.'), stamp(secs, '.'), text.trim())
+                .into_bytes(),
+        ),
+    }
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
 
 pub const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
 
@@ -430,6 +607,7 @@ mod tests {
                 max_tokens: Some(7),
                 audio_parts: 2,
                 audio_seconds: 1.5,
+                api: Api::Chat,
             }
         );
     }
@@ -529,7 +707,7 @@ mod tests {
                 "completion_tokens_details":{"reasoning_tokens":2}})
         );
         out.clear();
-        b.finish(&mut out, "length");
+        b.finish(&mut out, 11, &TokenPlan::new(3, 2, Some(4)));
         let v: Value = serde_json::from_slice(&out[6..out.len() - 2]).unwrap();
         assert_eq!(v["choices"][0]["finish_reason"], "length");
         assert_eq!(v["choices"][0]["delta"]["content"], "");

@@ -46,13 +46,7 @@ pub(super) async fn answer<S: Io>(
         FaultMode::ContentLengthShort | FaultMode::ContentLengthLong => {
             // A whole JSON completion even when a stream was asked for: the
             // framing is what is wrong, so it is written in one piece.
-            let body = openai::completion_body(
-                &w.next_id(),
-                unix_secs(),
-                &req.model,
-                req.prompt_tokens,
-                &plan,
-            );
+            let (content_type, body) = openai::whole_body(req, &w.next_id(), unix_secs(), &plan);
             let declared = if fault == FaultMode::ContentLengthShort {
                 body.len() + SHORT_BY
             } else {
@@ -61,7 +55,7 @@ pub(super) async fn answer<S: Io>(
             w.timer
                 .sleep_until(w.token_due(arrival, plan.total().saturating_sub(1)))
                 .await;
-            http::write_head(wr.out, 200, JSON, Framing::Length(declared), close);
+            http::write_head(wr.out, 200, content_type, Framing::Length(declared), close);
             wr.out.extend_from_slice(&body);
             send(wr.stream, wr.out).await;
             return false;
@@ -156,7 +150,13 @@ struct Completion<'a> {
 
 async fn stream_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> bool {
     let (w, fault, req, plan, arrival) = (wr.w, wr.fault, c.req, &c.plan, c.arrival);
-    let events = EventBuilder::new(&c.id, c.created, &req.model);
+    let events = EventBuilder::for_api(
+        &c.id,
+        c.created,
+        &req.model,
+        req.api,
+        w.cfg.transcription_stream,
+    );
     let mut event = Vec::with_capacity(512);
     let mut scratch = Vec::with_capacity(512);
     let n = plan.total();
@@ -171,7 +171,9 @@ async fn stream_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> b
         http::write_stream_head(wr.out, c.close);
     }
     events.role(&mut event);
-    wr.event(&mut scratch, 0, &event);
+    if !event.is_empty() {
+        wr.event(&mut scratch, 0, &event);
+    }
     if !wr.flush().await {
         return false;
     }
@@ -240,21 +242,25 @@ async fn stream_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> b
     }
     // The closing events are all due with the last token; one chunk per event.
     event.clear();
-    events.finish(&mut event, plan.finish_reason);
+    events.finish(&mut event, req.prompt_tokens, plan);
     wr.event(&mut scratch, n, &event);
     if req.include_usage {
         event.clear();
         events.usage(&mut event, req.prompt_tokens, plan);
-        wr.event(&mut scratch, n, &event);
+        if !event.is_empty() {
+            wr.event(&mut scratch, n, &event);
+        }
     }
-    wr.event(&mut scratch, n, openai::DONE_EVENT);
+    if !events.done().is_empty() {
+        wr.event(&mut scratch, n, events.done());
+    }
     wr.last_chunk();
     wr.flush().await
 }
 
 async fn whole_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> bool {
     let (w, fault, req, plan) = (wr.w, wr.fault, c.req, &c.plan);
-    let body = openai::completion_body(&c.id, c.created, &req.model, req.prompt_tokens, plan);
+    let (content_type, body) = openai::whole_body(req, &c.id, c.created, plan);
     let chunked = matches!(
         fault,
         FaultMode::BadChunkSize | FaultMode::ChunkExtensions | FaultMode::SplitBytes
@@ -266,7 +272,7 @@ async fn whole_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> bo
     } else {
         Framing::Length(body.len())
     };
-    http::write_head(wr.out, 200, JSON, framing, c.close);
+    http::write_head(wr.out, 200, content_type, framing, c.close);
     if fault == FaultMode::StallAfterHead {
         // Everything but the body: the head ends at the blank line.
         if wr.flush().await {

@@ -1,5 +1,6 @@
-//! Routing one request: the chat completion (decoded, counted, given its
-//! fault), health, models and the stats endpoints, 404 and 405 for the rest.
+//! Routing one request: the chat completion or transcription (decoded,
+//! counted, given its fault), health, models and the stats endpoints, 404
+//! and 405 for the rest.
 
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -10,6 +11,7 @@ use super::http::{self, Method, RequestHead, JSON};
 use super::openai::{self, unix_secs, ApiError};
 use super::respond;
 use super::socket::{send, Io};
+use super::transcription;
 use super::worker::Worker;
 use super::writer::Writer;
 use crate::sys::clock::Nanos;
@@ -41,6 +43,7 @@ pub(super) async fn handle(
     let close = !head.keep_alive;
     match (head.method, path) {
         (Method::Post, "/v1/chat/completions") => return chat(w, req, stream, fd, out).await,
+        (Method::Post, "/v1/audio/transcriptions") => return chat(w, req, stream, fd, out).await,
         (Method::Get, "/health") => http::write_response(out, 200, JSON, b"", close),
         (Method::Get, "/v1/models") => {
             let model = w.cfg.model.as_deref().unwrap_or("mock");
@@ -70,7 +73,15 @@ pub(super) async fn handle(
             w.stats.reset();
             http::write_response(out, 200, JSON, w.stats.to_json().as_bytes(), close)
         }
-        (_, "/v1/chat/completions" | "/health" | "/v1/models" | "/v1/mock/stats" | "/metrics") => {
+        (
+            _,
+            "/v1/chat/completions"
+            | "/v1/audio/transcriptions"
+            | "/health"
+            | "/v1/models"
+            | "/v1/mock/stats"
+            | "/metrics",
+        ) => {
             let body = openai::error_body(405, "MethodNotAllowed", "Method Not Allowed");
             http::write_response(out, 405, JSON, &body, close)
         }
@@ -82,8 +93,8 @@ pub(super) async fn handle(
     send(stream, out).await
 }
 
-/// Counts and decodes a chat-completions request, picks its fault and
-/// answers it.
+/// Counts and decodes a chat-completions or transcription request, picks
+/// its fault and answers it.
 async fn chat(
     w: &Rc<Worker>,
     request: &Request<'_>,
@@ -94,7 +105,17 @@ async fn chat(
     let keep_alive = request.head.keep_alive;
     let stats = &w.stats;
     let nth = stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    let req = match openai::decode_chat_request(request.body, w.cfg.model.as_deref()) {
+    let path = request.head.path.split('?').next().unwrap_or("");
+    let decoded = if path == "/v1/audio/transcriptions" {
+        transcription::decode_transcription_request(
+            request.head,
+            request.body,
+            w.cfg.model.as_deref(),
+        )
+    } else {
+        openai::decode_chat_request(request.body, w.cfg.model.as_deref())
+    };
+    let req = match decoded {
         Ok(r) => r,
         Err(e) => return reject(w, &e, !keep_alive, stream, out).await,
     };

@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::fault::{FaultMode, FaultPlan};
+use super::openai::TranscriptStream;
 use super::{MockServerArgs, Stats};
 use crate::sys::clock::Nanos;
 use crate::sys::timer::PreciseTimer;
@@ -23,6 +24,7 @@ pub(super) struct Config {
     pub(super) faults: FaultPlan,
     pub(super) trickle_ns: Nanos,
     pub(super) max_body_bytes: usize,
+    pub(super) transcription_stream: TranscriptStream,
 }
 
 impl Config {
@@ -40,6 +42,7 @@ impl Config {
             },
             trickle_ns: args.trickle_us.saturating_mul(1000),
             max_body_bytes: args.max_body_bytes,
+            transcription_stream: args.transcription_stream,
         }
     }
 }

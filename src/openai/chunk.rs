@@ -42,6 +42,20 @@ pub fn classify_with_serde(data: &[u8]) -> StreamChunk<'_> {
     if let Some(msg) = raw.error_message() {
         return StreamChunk::Error(msg);
     }
+    // OpenAI's transcription stream: `{"type":"transcript.text.delta","delta":...}`
+    // events, then one `transcript.text.done`.
+    match raw.kind.as_ref().map(|k| &*k.0) {
+        Some("transcript.text.delta") => {
+            return StreamChunk::Delta(Delta {
+                content: raw.delta.map(|d| d.0),
+                ..Delta::default()
+            })
+        }
+        Some("transcript.text.done") => {
+            return StreamChunk::TranscriptDone(raw.usage.map(RawUsage::into_usage))
+        }
+        _ => {}
+    }
     if raw.choices.is_none() && raw.usage.is_none() {
         return StreamChunk::Invalid(format!("not a chat completion chunk: {}", preview(data)));
     }
@@ -89,6 +103,55 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, String> {
     })
 }
 
+/// Reads a whole non-streaming transcription body, in each of the forms
+/// servers answer: `json` and `verbose_json` (`{"text": ..., "usage": ...}`,
+/// the transcript in `text`), a chat-shaped completion (some servers), or
+/// `text`/`srt`/`vtt`, where the body itself is the transcript (AIPerf's
+/// `AudioTranscriptionEndpoint.parse_response`). An empty transcript is an error.
+pub fn parse_transcription(body: &[u8]) -> Result<Completion, String> {
+    let trimmed = body.trim_ascii();
+    if trimmed.first() == Some(&b'{') {
+        let raw: RawBody<'_> = serde_json::from_slice(body)
+            .map_err(|e| format!("invalid JSON in response ({e}): {}", preview(body)))?;
+        if let Some(msg) = raw.error_message() {
+            return Err(msg);
+        }
+        let usage = raw.usage.map(RawUsage::into_usage);
+        if let Some(text) = raw.text {
+            if text.0.is_empty() {
+                return Err(format!("empty transcript: {}", preview(body)));
+            }
+            return Ok(Completion {
+                content: text.0.into_owned(),
+                reasoning: String::new(),
+                usage,
+            });
+        }
+        if let Some(message) = raw.choices.and_then(|c| c.0).and_then(|c| c.message) {
+            let (content, reasoning) = message.split();
+            return Ok(Completion {
+                content: content.map(Cow::into_owned).unwrap_or_default(),
+                reasoning: reasoning.map(Cow::into_owned).unwrap_or_default(),
+                usage,
+            });
+        }
+        return Err(format!(
+            "not a transcription (no \"text\" field): {}",
+            preview(body)
+        ));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| format!("transcript is not UTF-8 text: {}", preview(body)))?;
+    if text.trim().is_empty() {
+        return Err("empty transcript".into());
+    }
+    Ok(Completion {
+        content: text.to_string(),
+        reasoning: String::new(),
+        usage: None,
+    })
+}
+
 /// At most 200 bytes of a payload, for error messages.
 fn preview(data: &[u8]) -> String {
     const MAX: usize = 200;
@@ -121,6 +184,12 @@ struct RawBody<'a> {
     message: Option<Str<'a>>,
     #[serde(borrow, default, rename = "type")]
     kind: Option<Str<'a>>,
+    /// `transcript.text.delta`'s text.
+    #[serde(borrow, default)]
+    delta: Option<Str<'a>>,
+    /// A transcription's transcript (non-streaming, `transcript.text.done`).
+    #[serde(borrow, default)]
+    text: Option<Str<'a>>,
 }
 
 impl RawBody<'_> {
@@ -209,9 +278,10 @@ impl<'a> RawMessage<'a> {
 
 #[derive(Deserialize)]
 struct RawUsage {
-    #[serde(default)]
+    /// `input_tokens`/`output_tokens`: OpenAI's transcription usage names.
+    #[serde(default, alias = "input_tokens")]
     prompt_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, alias = "output_tokens")]
     completion_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens_details: Option<RawTokenDetails>,
@@ -241,6 +311,69 @@ mod tests {
     use crate::http::sse::tests::{pieces, split_once, VLLM_STREAM};
     use crate::http::SseSplitter;
     use proptest::prelude::*;
+
+    #[test]
+    fn transcription_stream_events_in_both_forms() {
+        // OpenAI: deltas, then the done event (whose text is not a token).
+        let d = classify(br#"{"type":"transcript.text.delta","delta":" hello"}"#);
+        assert_eq!(
+            d,
+            StreamChunk::Delta(Delta {
+                content: Some(" hello".into()),
+                ..Delta::default()
+            })
+        );
+        let done = classify(
+            br#"{"type":"transcript.text.done","text":" hello world","usage":{"type":"tokens","input_tokens":7,"output_tokens":2,"total_tokens":9}}"#,
+        );
+        let usage = Usage {
+            prompt_tokens: Some(7),
+            completion_tokens: Some(2),
+            reasoning_tokens: None,
+        };
+        assert_eq!(done, StreamChunk::TranscriptDone(Some(usage)));
+        // vLLM: chat-shaped chunks (the fast path reads them).
+        let v = classify(
+            br#"{"id":"t","object":"transcription.chunk","created":1,"model":"w","choices":[{"delta":{"content":" hi"},"finish_reason":null}]}"#,
+        );
+        assert!(matches!(v, StreamChunk::Delta(d) if d.content.as_deref() == Some(" hi")));
+        // An error event is still an error.
+        let e = classify(br#"{"type":"error","error":{"message":"boom"}}"#);
+        assert!(matches!(e, StreamChunk::Error(m) if m.contains("boom")));
+    }
+
+    #[test]
+    fn transcription_bodies_in_every_response_format() {
+        let json =
+            parse_transcription(br#"{"text":" a b","usage":{"type":"duration","seconds":3}}"#)
+                .unwrap();
+        assert_eq!(json.content, " a b");
+        let verbose = parse_transcription(
+            br#"{"task":"transcribe","language":"english","duration":2.5,"text":"x y","segments":[{"id":0,"text":"x y"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(verbose.content, "x y");
+        assert_eq!(
+            parse_transcription(b"plain words\n").unwrap().content,
+            "plain words\n"
+        );
+        let chat = parse_transcription(br#"{"choices":[{"message":{"content":"c"}}]}"#).unwrap();
+        assert_eq!(chat.content, "c");
+        for (body, want) in [
+            (&br#"{"segments":[]}"#[..], "no \"text\" field"),
+            (br#"{"text":""}"#, "empty transcript"),
+            (b"  \n", "empty transcript"),
+            (br#"{"text":"#, "invalid JSON"),
+            (b"\xff\xfe", "not UTF-8"),
+            (
+                br#"{"error":{"message":"bad audio","type":"BadRequestError"}}"#,
+                "bad audio",
+            ),
+        ] {
+            let e = parse_transcription(body).unwrap_err();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
 
     #[test]
     fn vllm_stream_events_and_classes() {

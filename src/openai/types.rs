@@ -11,6 +11,10 @@ use std::borrow::Cow;
 pub enum StreamChunk<'a> {
     /// `[DONE]`: the end-of-stream sentinel.
     Done,
+    /// `transcript.text.done` (OpenAI's transcription stream): the end of
+    /// the stream, with the final usage when the server sends it. Its
+    /// `text` repeats the whole transcript and is not another token.
+    TranscriptDone(Option<Usage>),
     Delta(Delta<'a>),
     /// The server reported an error inside the stream.
     Error(String),

@@ -30,7 +30,12 @@ pub fn write(w: &mut impl Write, dataset: &Dataset) -> io::Result<()> {
             "    {{\n      \"session_id\": \"{}\",\n      \"payloads\": [\n        ",
             session_id(i)
         )?;
-        reindent(&req.body(), 4, w).map_err(|e| {
+        // A multipart body is not JSON: AIPerf shows its form as one object.
+        let body = match &req.form {
+            Some(form) => std::borrow::Cow::Owned(form.to_json(true).to_string().into_bytes()),
+            None => req.body(),
+        };
+        reindent(&body, 4, w).map_err(|e| {
             io::Error::new(io::ErrorKind::InvalidData, format!("request body {i}: {e}"))
         })??;
         w.write_all(b"\n      ]\n    }")?;

@@ -47,8 +47,13 @@ impl RawRequest {
                 (k.to_string(), v)
             })
             .collect();
-        // A body that is not JSON (hand-made requests) is shown as text.
-        let payload = match serde_json::from_slice::<Value>(body) {
+        // A multipart body is shown as its form; a body that is not JSON
+        // (hand-made requests) as text.
+        let parsed = match &req.form {
+            Some(form) => Ok(form.to_json(keep_audio)),
+            None => serde_json::from_slice::<Value>(body),
+        };
+        let payload = match parsed {
             Ok(mut v) => {
                 if !keep_audio {
                     elide_audio(&mut v);

@@ -224,7 +224,7 @@ fn is_repo_id(spec: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::hub::cached_file;
     use super::*;
     use crate::dataset::prompt::PromptGenerator;
@@ -408,7 +408,7 @@ mod tests {
     /// A one-shot HTTP server on 127.0.0.1: answers the i-th connection with
     /// `responses[i]` and closes it; returns the request heads it read. Gives
     /// up after 10 s so a broken client cannot hang the test run.
-    fn serve(responses: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    pub(crate) fn serve(responses: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -441,7 +441,7 @@ mod tests {
         (port, handle)
     }
 
-    fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    pub(crate) fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
         let mut r = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
         for (k, v) in headers {
             r.push_str(&format!("{k}: {v}\r\n"));

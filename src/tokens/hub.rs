@@ -1,6 +1,7 @@
 //! The Hugging Face hub and its local cache, as `huggingface_hub` lays it out:
 //! where the cache is (`HF_HUB_CACHE`, `HF_HOME`, ...), finding a file of a
-//! cached snapshot, and downloading one into that layout.
+//! cached snapshot, listing a repo's files and downloading one into that
+//! layout, for model repos (tokenizers) and dataset repos (`--public-dataset`).
 //!
 //! Hand-written over `ureq` rather than the `hf-hub` crate: `hf-hub`'s blocking
 //! client has no connect/response timeouts (an unreachable hub would stall the
@@ -82,9 +83,54 @@ impl HubConfig {
     }
 }
 
-/// `models--org--name`, the cache folder of a model repo.
+/// Which kind of hub repository: they live under different URLs and cache folders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RepoKind {
+    Model,
+    Dataset,
+}
+
+impl RepoKind {
+    /// The URL path segment before `org/name` ("" for models).
+    fn url_prefix(self) -> &'static str {
+        match self {
+            RepoKind::Model => "",
+            RepoKind::Dataset => "datasets/",
+        }
+    }
+
+    fn api_segment(self) -> &'static str {
+        match self {
+            RepoKind::Model => "models",
+            RepoKind::Dataset => "datasets",
+        }
+    }
+
+    /// How big and how slow one download may be: a tokenizer is megabytes,
+    /// a dataset shard hundreds of them.
+    fn limits(self) -> (u64, Duration) {
+        match self {
+            RepoKind::Model => (MAX_DOWNLOAD_BYTES, DOWNLOAD_TIMEOUT),
+            RepoKind::Dataset => (MAX_DATASET_FILE_BYTES, DATASET_DOWNLOAD_TIMEOUT),
+        }
+    }
+}
+
+/// A dataset file is bounded by the disk, not the tokenizer's 256 MB.
+const MAX_DATASET_FILE_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+const DATASET_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// `models--org--name` or `datasets--org--name`: a repo's cache folder.
+pub fn repo_folder_of(cache_dir: &Path, kind: RepoKind, repo: &str) -> PathBuf {
+    let prefix = match kind {
+        RepoKind::Model => "models",
+        RepoKind::Dataset => "datasets",
+    };
+    cache_dir.join(format!("{prefix}--{}", repo.replace('/', "--")))
+}
+
 fn repo_folder(cache_dir: &Path, repo: &str) -> PathBuf {
-    cache_dir.join(format!("models--{}", repo.replace('/', "--")))
+    repo_folder_of(cache_dir, RepoKind::Model, repo)
 }
 
 /// A file of a cached snapshot: `refs/<revision>` names the commit, or the
@@ -110,14 +156,29 @@ pub fn download(
     revision: &str,
     file: &str,
 ) -> Result<PathBuf, String> {
+    download_file(hub, RepoKind::Model, repo, revision, file)
+}
+
+/// [`download`] for any kind of repo; `file` may be a path (`clean/test/0000.parquet`).
+pub fn download_file(
+    hub: &HubConfig,
+    kind: RepoKind,
+    repo: &str,
+    revision: &str,
+    file: &str,
+) -> Result<PathBuf, String> {
     if hub.offline {
         return Err("HF_HUB_OFFLINE is set".to_string());
     }
+    if file.split('/').any(|c| c.is_empty() || c == "..") {
+        return Err(format!("refusing the file name {file:?}"));
+    }
+    let (max_bytes, timeout) = kind.limits();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .timeout_resolve(Some(CONNECT_TIMEOUT))
         .timeout_recv_response(Some(RESPONSE_TIMEOUT))
-        .timeout_global(Some(DOWNLOAD_TIMEOUT))
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         // Redirects by hand: the commit hash is a header of the first
         // (hub) response, and the token must not follow us to the CDN.
@@ -126,8 +187,9 @@ pub fn download(
         .into();
     // A revision such as `refs/pr/1` is one path segment to the hub.
     let mut url = format!(
-        "{}/{repo}/resolve/{}/{file}",
+        "{}/{}{repo}/resolve/{}/{file}",
         hub.endpoint,
+        kind.url_prefix(),
         revision.replace('/', "%2F")
     );
     let mut commit: Option<String> = None;
@@ -165,7 +227,8 @@ pub fn download(
             return Err(format!("GET {url}: HTTP {status}{hint}"));
         }
         let commit = commit.unwrap_or_else(|| revision.to_string());
-        return store(hub, repo, revision, &commit, file, resp, &url);
+        let folder = repo_folder_of(&hub.cache_dir, kind, repo);
+        return store(&folder, revision, &commit, file, resp, &url, max_bytes);
     }
     Err(format!("GET {url}: too many redirects"))
 }
@@ -174,29 +237,33 @@ pub fn download(
 /// file (a crash or a concurrent run never leaves a half file in place), then
 /// `refs/<revision>` when the revision is a name, not the commit.
 fn store(
-    hub: &HubConfig,
-    repo: &str,
+    folder: &Path,
     revision: &str,
     commit: &str,
     file: &str,
     resp: ureq::http::Response<ureq::Body>,
     url: &str,
+    max_bytes: u64,
 ) -> Result<PathBuf, String> {
     if commit.contains('/') || commit.contains("..") {
         return Err(format!("GET {url}: unexpected commit {commit:?}"));
     }
-    let folder = repo_folder(&hub.cache_dir, repo);
     let snapshot = folder.join("snapshots").join(commit);
     let io_err = |what: &Path, e: io::Error| format!("{}: {e}", what.display());
-    fs::create_dir_all(&snapshot).map_err(|e| io_err(&snapshot, e))?;
     let dest = snapshot.join(file);
-    let tmp = snapshot.join(format!(".{file}.{}.part", std::process::id()));
+    let dir = dest.parent().unwrap_or(&snapshot).to_path_buf();
+    fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.part", std::process::id()));
     let result = (|| {
         let mut out = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
         let mut body = resp
             .into_body()
             .into_with_config()
-            .limit(MAX_DOWNLOAD_BYTES)
+            .limit(max_bytes)
             .reader();
         io::copy(&mut body, &mut out).map_err(|e| format!("GET {url}: {e}"))?;
         out.sync_all().map_err(|e| io_err(&tmp, e))?;
@@ -214,6 +281,61 @@ fn store(
         fs::write(&refs, commit).map_err(|e| io_err(&refs, e))?;
     }
     Ok(dest)
+}
+
+/// Every file path of a repo under `dir` at `revision`, from the hub's tree
+/// API (`/api/<kind>s/<repo>/tree/<revision>/<dir>?recursive=true`).
+pub fn list_files(
+    hub: &HubConfig,
+    kind: RepoKind,
+    repo: &str,
+    revision: &str,
+    dir: &str,
+) -> Result<Vec<String>, String> {
+    if hub.offline {
+        return Err("HF_HUB_OFFLINE is set".to_string());
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_resolve(Some(CONNECT_TIMEOUT))
+        .timeout_recv_response(Some(RESPONSE_TIMEOUT))
+        .timeout_global(Some(RESPONSE_TIMEOUT))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!(
+        "{}/api/{}/{repo}/tree/{}/{dir}?recursive=true",
+        hub.endpoint,
+        kind.api_segment(),
+        revision.replace('/', "%2F")
+    );
+    let mut req = agent.get(&url).header("User-Agent", "audioperf");
+    if let Some(token) = &hub.token {
+        req = req.header("Authorization", &format!("Bearer {token}"));
+    }
+    let resp = req.call().map_err(|e| format!("GET {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        let hint = match status {
+            401 | 403 => " (gated or private repo: set HF_TOKEN and accept its terms)",
+            404 => " (no such repo, revision or folder)",
+            _ => "",
+        };
+        return Err(format!("GET {url}: HTTP {status}{hint}"));
+    }
+    let body = resp
+        .into_body()
+        .into_with_config()
+        .limit(16 * 1024 * 1024)
+        .read_to_vec()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not a file list ({e})"))?;
+    Ok(entries
+        .iter()
+        .filter(|e| e.get("type").and_then(|t| t.as_str()) == Some("file"))
+        .filter_map(|e| e.get("path").and_then(|p| p.as_str()).map(str::to_string))
+        .collect())
 }
 
 /// `scheme://host[:port]` of a URL.

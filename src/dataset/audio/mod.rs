@@ -10,6 +10,7 @@
 use crate::config::{AudioConfig, AudioFormat};
 use anyhow::{bail, Result};
 pub mod clip;
+pub mod decode;
 pub mod mp3;
 pub mod wav;
 
