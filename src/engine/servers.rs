@@ -133,7 +133,7 @@ pub fn retarget_head(http: &[u8], from: &ProfileConfig, to: &ProfileConfig) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::request::write_head;
+    use crate::dataset::request::{write_head, JSON};
 
     #[test]
     fn retargeted_head_is_the_head_built_for_the_other_server() {
@@ -142,10 +142,10 @@ mod tests {
         b.target = crate::cli::parse_target("http://10.1.2.3:9001/api").unwrap();
         for stream in [true, false] {
             let mut head_a = Vec::new();
-            write_head(&mut head_a, &a, 1234, stream);
+            write_head(&mut head_a, &a, JSON, 1234, stream);
             head_a.extend_from_slice(b"{\"body\":1}");
             let mut head_b = Vec::new();
-            write_head(&mut head_b, &b, 1234, stream);
+            write_head(&mut head_b, &b, JSON, 1234, stream);
             head_b.extend_from_slice(b"{\"body\":1}");
             assert_eq!(
                 String::from_utf8_lossy(&retarget_head(&head_a, &a, &b)),
@@ -158,9 +158,9 @@ mod tests {
         let mut b2 = b.clone();
         b2.headers = a2.headers.clone();
         let mut h = Vec::new();
-        write_head(&mut h, &a2, 5, true);
+        write_head(&mut h, &a2, JSON, 5, true);
         let mut expect = Vec::new();
-        write_head(&mut expect, &b2, 5, true);
+        write_head(&mut expect, &b2, JSON, 5, true);
         assert_eq!(retarget_head(&h, &a2, &b2), expect);
     }
 
