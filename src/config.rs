@@ -318,6 +318,27 @@ pub enum ArrivalPattern {
     Gamma,
 }
 
+/// `--shard-index I --shard-count N` (audioperf extension): this process
+/// runs shard `index` of `count`, i.e. the requests, arrivals and
+/// connections `k` with `k % count == index` of the whole run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole run: shard 0 of 1.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// How many of `n` items dealt round-robin fall to this shard (the first
+    /// `n % count` shards take one more).
+    pub fn share(self, n: u64) -> u64 {
+        let count = u64::from(self.count.max(1));
+        n / count + u64::from(u64::from(self.index) < n % count)
+    }
+}
+
 /// The whole validated `profile` configuration.
 #[derive(Clone, Debug)]
 pub struct ProfileConfig {
@@ -403,6 +424,12 @@ pub struct ProfileConfig {
     pub cli_command: String,
     /// The full input configuration as AIPerf-style JSON, for `profile_export_aiperf.json`.
     pub input_config_json: serde_json::Value,
+    /// `--shard-index`/`--shard-count`: None for an unsharded run (which
+    /// writes no shard result file).
+    pub shard: Option<Shard>,
+    /// `--start-at`: wall-clock time (ns since the Unix epoch) at which the
+    /// first phase starts, after the dataset is built and connections opened.
+    pub start_at_wall_ns: Option<u64>,
 }
 
 impl ProfileConfig {

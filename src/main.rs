@@ -23,7 +23,9 @@ while a metric has at most 65,536 values; past that, count, sum, avg, min, \
 max and std stay exact and percentiles come from an HdrHistogram with 3 \
 significant digits (within 0.05% of the exact value).
 
-Exit status: 0 completed with at least one successful request; 1 no request succeeded or an export failed; 2 bad command line; 3 stopped by --failed-request-threshold; 130 interrupted. The exports are written in every case but 2 and a dataset build cut short by Ctrl-C.";
+Exit status: 0 completed with at least one successful request; 1 no request succeeded or an export failed; 2 bad command line; 3 stopped by --failed-request-threshold; 130 interrupted. The exports are written in every case but 2 and a dataset build cut short by Ctrl-C.
+
+Several runs (AIPerf's): a comma list for --concurrency, --request-rate or --benchmark-duration (e.g. --concurrency 1,4,16) runs one profile per value into <dir>/concurrency_1/… and writes sweep_aggregate/; --num-profile-runs N (1-10) repeats the run into <dir>/profile_runs/run_0001/… and writes aggregate/ with mean, std, confidence interval and CV per metric (--profile-run-cooldown-seconds S between runs, --confidence-level L, default 0.95); --auto-plot runs `audioperf plot <dir>` at the end.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -32,6 +34,10 @@ enum Command {
     Profile(Box<audioperf::cli::ProfileArgs>),
     /// Run the built-in OpenAI-compatible mock server.
     MockServer(Box<audioperf::mock::MockServerArgs>),
+    /// Charts (PNG, SVG) and a self-contained report.html of finished runs.
+    Plot(audioperf::plot::PlotArgs),
+    /// Merge the results of a sharded run (`profile --shard-count N`) into one export set.
+    Merge(audioperf::merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +50,17 @@ fn main() -> ExitCode {
         if let Some(msg) = audioperf::cli::unsupported_aiperf_flag(&raw_args[2..]) {
             eprintln!("error: {msg}");
             return ExitCode::from(2);
+        }
+    }
+    if raw_args.get(1).map(String::as_str) == Some("profile") {
+        // List values, --num-profile-runs, --auto-plot: several runs (src/sweep).
+        match audioperf::sweep::plan(&raw_args[2..]) {
+            Ok(Some(plan)) => return audioperf::sweep::run(&plan, &raw_args),
+            Ok(None) => {}
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                return ExitCode::from(2);
+            }
         }
     }
     let cli = Cli::parse();
@@ -70,6 +87,29 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Merge(args) => match audioperf::merge::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Plot(args) => match audioperf::plot::run(&args) {
+            Ok(out) => {
+                println!(
+                    "{} charts of {} run(s) in {}; report: {}",
+                    out.pngs.len(),
+                    out.runs,
+                    out.dir.display(),
+                    out.report.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::MockServer(args) => match audioperf::mock::run(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -306,6 +306,15 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     }
     let source = counter.map_or("server usage", |c| c.name());
     log.info(&format!("token counts: {source}"));
+    if let Some(late) = run.start_late_ns.filter(|&ns| ns > 0) {
+        let msg = format!(
+            "started {:.3} s after --start-at: building the dataset and connecting took longer than the time left; the shards did not start together (give a later --start-at)",
+            late as f64 / 1e9
+        );
+        warn(&mut log, &msg);
+    }
+    // A shard keeps its accumulator's state for `audioperf merge`.
+    let shard_state = cfg.shard.map(|_| collected.metrics.state(&anchor));
     let summary = collected.metrics.finish(run.was_cancelled);
     let a = summary.accounting;
     log.info(&format!(
@@ -374,10 +383,47 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     for e in &exports.errors {
         log.error_line(&e.to_string());
     }
+    let shard_file = match (cfg.shard, shard_state) {
+        (Some(shard), Some(metrics)) => {
+            let args: Vec<String> = std::env::args_os()
+                .skip(2)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let written = report::shard_file::write(
+                &cfg.artifact_dir,
+                report::shard_file::ShardRun {
+                    cfg: &cfg,
+                    shard,
+                    args: &args,
+                    anchor,
+                    run: &run,
+                    metrics,
+                    jsonl: exports.path_of(report::ExportKind::Jsonl),
+                    raw_jsonl: exports.path_of(report::ExportKind::Raw),
+                },
+            );
+            match &written {
+                Ok(p) => log.info(&format!(
+                    "shard {} of {}: {}",
+                    shard.index,
+                    shard.count,
+                    p.display()
+                )),
+                Err(e) => log.error_line(&format!("could not write the shard result file: {e}")),
+            }
+            Some(written)
+        }
+        _ => None,
+    };
     print!(
         "{}",
         report::console::render(&cfg, &summary, &exports, log.path(), warning.as_deref())
     );
+    match &shard_file {
+        Some(Ok(p)) => println!("Shard Result: {}", p.display()),
+        Some(Err(e)) => println!("Export failed: shard result file: {e}"),
+        None => {}
+    }
     print!(
         "{}",
         fleet_reports(
@@ -420,11 +466,13 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    Ok(if exports.errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if exports.errors.is_empty() && !matches!(shard_file, Some(Err(_))) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// Starts the `/metrics` scraper when server metrics are on; a scraper that

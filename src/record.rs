@@ -176,6 +176,8 @@ pub struct RunOutput {
     pub driver_notes: Vec<String>,
     /// Records the `RecordQueue` dropped (not in the JSONL or any metric).
     pub dropped_records: u64,
+    /// `--start-at`: how late the first phase started after it (0: on time).
+    pub start_late_ns: Option<Nanos>,
     /// Each `--url` server (in order) and whether it went down during the run.
     pub servers: Vec<ServerOutcome>,
 }

@@ -30,6 +30,9 @@ const STAGES: &[&str] = &[
     "collect",
     "cli",
     "profile",
+    "plot",
+    "sweep",
+    "merge",
 ];
 const MOCK_MAY_USE: &[&str] = &["sys", "audio_file"];
 const MAX_CODE_LINES: usize = 800;

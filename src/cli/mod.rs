@@ -19,6 +19,7 @@ use crate::config::{ArrivalPattern, ExportLevel, TlsRoots, UiType};
 mod fleet;
 mod input_config;
 mod parse;
+mod shard;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -28,6 +29,7 @@ pub use parse::{
     command_line, parse_target, python_float, unsupported_aiperf_flag, LogLevel,
     UNSUPPORTED_AIPERF_FLAGS,
 };
+pub use shard::{parse_start_at, JOB_INDEX_VAR};
 pub use validate::{
     artifact_name, MAX_ENTRIES_FROM_COUNT, MAX_REQUEST_RATE, MAX_SCHEDULED_ARRIVALS, MAX_SECONDS,
     MAX_TOKENS, MIN_REQUEST_RATE,
@@ -300,6 +302,17 @@ pub struct ProfileArgs {
     /// Log level (accepted for compatibility): trace, debug, info, notice, warning, success, error, critical.
     #[arg(long = "log-level", value_name = "LEVEL", value_parser = parse_log_level)]
     pub log_level: Option<LogLevel>,
+
+    // ---- Scale-out (audioperf extensions; see README "Scaling out") ----
+    /// audioperf extension: run shard I (0-based) of --shard-count; default: $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's index).
+    #[arg(long = "shard-index", env = "JOB_COMPLETION_INDEX", value_name = "I", value_parser = parse_u32)]
+    pub shard_index: Option<u32>,
+    /// audioperf extension: the run is split into N shards (processes or pods) that together send exactly the load of one process; default: $AUDIOPERF_SHARD_COUNT.
+    #[arg(long = "shard-count", env = "AUDIOPERF_SHARD_COUNT", value_name = "N", value_parser = parse_positive_u32)]
+    pub shard_count: Option<u32>,
+    /// audioperf extension: start sending at TIME (RFC 3339, e.g. 2026-12-02T14:25:00.5Z, or Unix seconds), after building the dataset and connecting.
+    #[arg(long = "start-at", value_name = "TIME")]
+    pub start_at: Option<String>,
 
     // ---- TLS (audioperf extensions; AIPerf has no TLS flags) ----
     /// audioperf extension: skip TLS certificate checks for https:// (self-signed lab servers).

@@ -107,6 +107,7 @@ impl ProfileArgs {
             .slice_duration
             .map(|s| secs("--slice-duration", s))
             .transpose()?;
+        let (shard, start_at_wall_ns) = super::shard::shard_flags(&a, run.request_count)?;
         let input_config_json = input_config(
             &a,
             &model_names,
@@ -173,6 +174,8 @@ impl ProfileArgs {
             workers_max: a.workers_max,
             cli_command,
             input_config_json,
+            shard,
+            start_at_wall_ns,
         })
     }
 }

@@ -674,6 +674,8 @@ pub(crate) fn test_config() -> ProfileConfig {
         workers_max: None,
         cli_command: "audioperf profile".into(),
         input_config_json: serde_json::Value::Null,
+        shard: None,
+        start_at_wall_ns: None,
     }
 }
 

@@ -25,7 +25,7 @@ fn claim(local: &Local) -> Option<u64> {
         return None;
     }
     phase.next.set(j + 1);
-    Some(j * local.workers as u64 + local.worker as u64)
+    Some(j * local.lanes + local.lane)
 }
 
 /// Closed loop on one connection slot: requests back to back until the
@@ -70,10 +70,10 @@ pub(super) async fn open_loop(
     let start = local.phase.start.get();
     let cap = local.phase.plan.borrow().connections.max(1);
     let conns = &local.conns;
-    // Arrival k of the run goes to worker k % workers.
+    // Arrival k of the run goes to the worker (and shard) of lane k % lanes.
     let mine = Arrivals::new(schedule)
-        .skip(local.worker as usize)
-        .step_by(local.workers as usize);
+        .skip(local.lane as usize)
+        .step_by(local.lanes as usize);
     for (j, offset) in mine.enumerate() {
         let intended = start.saturating_add(offset);
         // Sleep to the arrival in slices of at most WATCH_PERIOD, so that
@@ -94,7 +94,7 @@ pub(super) async fn open_loop(
         if local.shared.stopping() {
             break;
         }
-        let id = j as u64 * local.workers as u64 + local.worker as u64;
+        let id = j as u64 * local.lanes + local.lane;
         if conns.in_flight.get() < cap {
             conns.in_flight.set(conns.in_flight.get() + 1);
             let conn = conns.take_idle(local.shared.server_for(id));

@@ -27,7 +27,7 @@ use crate::record::{IoDriver, RecordQueue, RunOutput};
 use crate::sys::clock::ClockAnchor;
 use state::Shared;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Resolves the target once, before any load (an unresolvable host is a
@@ -124,6 +124,8 @@ fn run_workers(
         phase_barrier: std::sync::Barrier::new(plans.len()),
         phase_start: AtomicU64::new(0),
         seed: cfg.random_seed.unwrap_or(0),
+        start_at: AtomicU64::new(cfg.start_at_wall_ns.map_or(0, |w| anchor.mono_of(w).max(1))),
+        start_late_ns: AtomicU64::new(0),
         records: records.clone(),
         endpoint: cfg.endpoint_type,
     });
@@ -156,6 +158,9 @@ fn run_workers(
     }
     out.driver_notes = notes;
     out.dropped_records = records.dropped();
+    if cfg.start_at_wall_ns.is_some() {
+        out.start_late_ns = Some(shared.start_late_ns.load(Ordering::Relaxed));
+    }
     out.servers = shared
         .servers
         .iter()

@@ -38,6 +38,10 @@ pub struct Shared {
     /// Monotonic start of the current phase, set by the barrier leader.
     pub phase_start: AtomicU64,
     pub seed: u64,
+    /// `--start-at` as a monotonic time (0: none), taken by the first phase.
+    pub start_at: AtomicU64,
+    /// How late the first phase started after `--start-at` (ns; 0: on time).
+    pub start_late_ns: AtomicU64,
     /// Where finished requests go (the collector drains it during the run).
     pub records: Arc<RecordQueue>,
     /// Which API the responses speak (how a non-streaming body is read).
@@ -122,7 +126,12 @@ impl Conn {
 pub(super) struct Local {
     pub shared: Arc<Shared>,
     pub worker: u16,
-    pub workers: u16,
+    /// The request ids and open-loop arrivals this worker takes: `k` with
+    /// `k % lanes == lane` (lane = worker × shards + shard index, lanes =
+    /// workers × shards), so ids number every shard's requests together
+    /// 0..n as one process would, without coordination.
+    pub lane: u64,
+    pub lanes: u64,
     pub phase: PhaseState,
     pub abort: Abort,
     pub conns: Conns,

@@ -7,6 +7,8 @@
 //! Request ids: a worker's j-th request of a phase has id `j * workers + w`,
 //! which numbers a phase's requests 0..n over all workers without any
 //! coordination (the split gives the first workers the extra requests).
+//! Shard `i` of `N` numbers its requests `(j * workers + w) * N + i`, so the
+//! shards of a run together send ids 0..n too (`Local::lane`).
 
 use super::loops::{closed_loop_connection, open_loop};
 use super::plan::{PhasePlan, WorkerPlan};
@@ -43,7 +45,8 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
     let local = Rc::new(Local {
         shared: shared.clone(),
         worker: plan.worker,
-        workers: plan.workers.max(1),
+        lane: u64::from(plan.worker) * u64::from(plan.shard.count) + u64::from(plan.shard.index),
+        lanes: u64::from(plan.workers.max(1)) * u64::from(plan.shard.count),
         phase: PhaseState::default(),
         abort: Abort::default(),
         conns: Conns::default(),
@@ -121,11 +124,11 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
     }
 }
 
-/// The servers worker `w` of `workers` sends to in closed loop: its
-/// requests have ids `j * workers + w`, and request `k` goes to server `k % n`.
-fn servers_of_worker(w: u16, workers: u16, n: usize) -> Vec<u16> {
+/// The servers a worker sends to in closed loop: its requests have ids
+/// `j * lanes + lane`, and request `k` goes to server `k % n`.
+fn servers_of_worker(lane: u64, lanes: u64, n: usize) -> Vec<u16> {
     let mut s: Vec<u16> = (0..n as u64)
-        .map(|j| ((j * workers as u64 + w as u64) % n as u64) as u16)
+        .map(|j| ((j * lanes + lane) % n as u64) as u16)
         .collect();
     s.sort_unstable();
     s.dedup();
@@ -136,12 +139,34 @@ fn servers_of_worker(w: u16, workers: u16, n: usize) -> Vec<u16> {
 /// ahead so every worker begins from the same instant.
 fn phase_sync(shared: &Shared) -> Nanos {
     if shared.phase_barrier.wait().is_leader() {
-        shared
-            .phase_start
-            .store(now_ns() + 1_000_000, Ordering::Release);
+        let start = match shared.start_at.swap(0, Ordering::AcqRel) {
+            0 => now_ns() + 1_000_000,
+            at => wait_for_start(shared, at),
+        };
+        shared.phase_start.store(start, Ordering::Release);
     }
     shared.phase_barrier.wait();
     shared.phase_start.load(Ordering::Acquire)
+}
+
+/// `--start-at`: the first phase's start, once every connection is open.
+/// The other workers wait at the barrier meanwhile; an interrupt ends the
+/// wait. A start already past is taken at once and its lateness recorded.
+fn wait_for_start(shared: &Shared, at: Nanos) -> Nanos {
+    loop {
+        let now = now_ns();
+        if now + 1_000_000 > at {
+            if now > at {
+                shared.start_late_ns.store(now - at, Ordering::Relaxed);
+                return now + 1_000_000;
+            }
+            return at;
+        }
+        if shared.stopping() {
+            return now;
+        }
+        std::thread::sleep(Duration::from_nanos(at - now - 1_000_000).min(WATCH_PERIOD));
+    }
 }
 
 async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
@@ -159,7 +184,7 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
         if phase.arrivals.is_none() {
             let conns = phase.connections.max(1) as u64;
             let conns = phase.count.map_or(conns, |c| conns.min(c)) as usize;
-            let mine = servers_of_worker(local.worker, local.workers, n_servers);
+            let mine = servers_of_worker(local.lane, local.lanes, n_servers);
             let mut handles = Vec::new();
             for _ in 0..conns {
                 let mut slot: Vec<Option<Conn>> = (0..n_servers).map(|_| None).collect();

@@ -470,6 +470,103 @@ impl Sweep {
     }
 }
 
+/// Every curve, in lane order.
+const ALL_CURVES: [Curve; CURVES] = [
+    Curve::Concurrency,
+    Curve::PrefillConcurrency,
+    Curve::DecodeConcurrency,
+    Curve::DecodeRate,
+    Curve::PrefillRate,
+    Curve::TokensInFlight,
+];
+
+/// The grid as a shard result file carries it (`metrics::shard`): each
+/// curve's bucket integrals from bucket `skip` on, and its times on the
+/// wall clock.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SweepState {
+    pub origin_ns: u64,
+    pub width_ns: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub skip: usize,
+    pub lanes: Vec<Vec<f64>>,
+}
+
+impl SweepState {
+    /// Whether the state is a grid this audioperf could have written (it
+    /// comes from a file).
+    pub fn check(&self) -> Result<(), String> {
+        let len = self.lanes.first().map_or(0, Vec::len);
+        let sound = self.lanes.len() == CURVES
+            && self
+                .lanes
+                .iter()
+                .all(|l| l.len() == len && l.iter().all(|v| v.is_finite()))
+            && self.width_ns > 0
+            && self.skip.saturating_add(len) <= BUCKETS
+            && self.first_ns <= self.last_ns
+            && self
+                .origin_ns
+                .checked_add(BUCKETS as u64 * self.width_ns)
+                .is_some();
+        if sound {
+            Ok(())
+        } else {
+            Err("its time-weighted curves are not a grid of this audioperf".into())
+        }
+    }
+}
+
+impl Sweep {
+    /// The grid's state, its times converted by `to_wall`; None when empty.
+    pub fn state(&self, to_wall: impl Fn(Nanos) -> u64) -> Option<SweepState> {
+        if self.empty {
+            return None;
+        }
+        let mut grid = self.clone();
+        grid.materialize();
+        let used = |l: &Lane| {
+            let lo = l.done.iter().position(|&v| v != 0.0)?;
+            let hi = l.done.iter().rposition(|&v| v != 0.0)?;
+            Some((lo, hi + 1))
+        };
+        let spans: Vec<(usize, usize)> = grid.lanes.iter().filter_map(used).collect();
+        let skip = spans.iter().map(|s| s.0).min().unwrap_or(0);
+        let end = spans.iter().map(|s| s.1).max().unwrap_or(skip);
+        Some(SweepState {
+            origin_ns: to_wall(grid.origin),
+            width_ns: grid.width,
+            first_ns: to_wall(grid.first),
+            last_ns: to_wall(grid.last),
+            skip,
+            lanes: grid
+                .lanes
+                .iter()
+                .map(|l| l.done[skip..end].to_vec())
+                .collect(),
+        })
+    }
+
+    /// Adds another grid's curves: each of its buckets as a constant over
+    /// the part of the bucket that holds data. Integrals, and so every
+    /// time-weighted average, are kept exactly; min, max, percentiles and
+    /// std are those of this grid's buckets, as for a single run.
+    pub fn absorb(&mut self, s: &SweepState) -> Result<(), String> {
+        s.check()?;
+        for (c, lane) in ALL_CURVES.iter().zip(&s.lanes) {
+            for (j, &integral) in lane.iter().enumerate() {
+                let b0 = s.origin_ns + (s.skip + j) as u64 * s.width_ns;
+                let (a, b) = (b0.max(s.first_ns), (b0 + s.width_ns).min(s.last_ns));
+                if integral != 0.0 && b > a {
+                    self.interval(*c, a, b, integral / (b - a) as f64);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

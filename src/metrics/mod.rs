@@ -16,6 +16,7 @@ pub mod effective;
 pub mod goodput;
 pub mod metric;
 pub mod per_server;
+pub mod shard;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod tests;

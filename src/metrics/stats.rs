@@ -139,6 +139,28 @@ impl Moments {
         self.m2 += delta * (v - self.mean);
     }
 
+    /// Adds another series' moments (Chan et al.'s parallel update): the
+    /// same count, sum, min and max as pushing its values, and the same
+    /// mean and variance up to rounding.
+    fn absorb(&mut self, o: &Moments) {
+        if o.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *o;
+            return;
+        }
+        let (na, nb) = (self.count as f64, o.count as f64);
+        let n = na + nb;
+        let delta = o.mean - self.mean;
+        self.mean += delta * nb / n;
+        self.m2 += o.m2 + delta * delta * na * nb / n;
+        self.count += o.count;
+        self.sum += o.sum;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+    }
+
     /// The stats of a non-empty series: these moments, and each percentile
     /// from `pct` (percent → value), clamped to [min, max].
     pub fn stats(&self, pct: impl Fn(f64) -> f64) -> Stats {
@@ -210,6 +232,140 @@ impl Series {
             let bucket = h.value_at_quantile(q / 100.0);
             h.median_equivalent(bucket) as f64 / HIST_SCALE
         }))
+    }
+}
+
+/// A `Series` as a shard result file carries it (`metrics::shard`): the
+/// exact moments, and the values themselves while the series is exact, else
+/// the histogram's non-empty buckets as (value in units of 1/1000 of the
+/// native unit, count) pairs, from which the same histogram is rebuilt.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SeriesState {
+    pub count: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub m2: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Vec<(u64, u64)>>,
+}
+
+impl Series {
+    pub fn to_state(&self) -> SeriesState {
+        let m = &self.moments;
+        SeriesState {
+            count: m.count,
+            sum: m.sum,
+            min: m.min,
+            max: m.max,
+            mean: m.mean,
+            m2: m.m2,
+            values: self.hist.is_none().then(|| self.exact.clone()),
+            histogram: self.hist.as_ref().map(|h| {
+                h.iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                    .collect()
+            }),
+        }
+    }
+
+    /// The series a state describes, after checking that its parts agree
+    /// (it comes from a file).
+    pub fn from_state(s: SeriesState) -> Result<Series, String> {
+        let finite = [s.sum, s.min, s.max, s.mean, s.m2]
+            .iter()
+            .all(|v| v.is_finite());
+        if !finite || s.min > s.max || s.m2 < 0.0 {
+            return Err("its moments are not finite or not ordered".into());
+        }
+        let moments = Moments {
+            count: s.count,
+            sum: s.sum,
+            min: s.min,
+            max: s.max,
+            mean: s.mean,
+            m2: s.m2,
+        };
+        match (s.values, s.histogram) {
+            (Some(values), None) => {
+                if values.len() as u64 != s.count || values.len() > EXACT_VALUES {
+                    return Err(format!(
+                        "{} values for a count of {} (at most {EXACT_VALUES} are kept exactly)",
+                        values.len(),
+                        s.count
+                    ));
+                }
+                if values.iter().any(|v| !v.is_finite()) {
+                    return Err("a value is not a finite number".into());
+                }
+                Ok(Series {
+                    exact: values,
+                    hist: None,
+                    moments,
+                })
+            }
+            (None, Some(buckets)) => {
+                let mut h = new_histogram();
+                let mut total = 0u64;
+                for (value, n) in buckets {
+                    total = total.saturating_add(n);
+                    h.record_n(value, n)
+                        .map_err(|e| format!("histogram value {value}: {e:?}"))?;
+                }
+                if total != s.count {
+                    return Err(format!(
+                        "its histogram holds {total} values for a count of {}",
+                        s.count
+                    ));
+                }
+                Ok(Series {
+                    exact: Vec::new(),
+                    hist: Some(h),
+                    moments,
+                })
+            }
+            _ => Err("it needs either values or a histogram".into()),
+        }
+    }
+
+    /// Adds every value of `other`, as if each had been pushed here: exact
+    /// while both together hold at most `EXACT_VALUES` values, else one
+    /// histogram with the same buckets a single series would have.
+    pub fn absorb(&mut self, other: &Series) {
+        self.moments.absorb(&other.moments);
+        if self.hist.is_none()
+            && other.hist.is_none()
+            && self.exact.len() + other.exact.len() <= EXACT_VALUES
+        {
+            self.exact.extend_from_slice(&other.exact);
+            return;
+        }
+        let exact = std::mem::take(&mut self.exact);
+        let h = self.hist.get_or_insert_with(|| {
+            let mut h = new_histogram();
+            for &x in &exact {
+                record(&mut h, x);
+            }
+            h
+        });
+        match &other.hist {
+            Some(o) => {
+                for v in o.iter_recorded() {
+                    let (value, n) = (v.value_iterated_to(), v.count_at_value());
+                    if h.record_n(value, n).is_err() {
+                        h.saturating_record_n(value, n);
+                    }
+                }
+            }
+            None => {
+                for &x in &other.exact {
+                    record(h, x);
+                }
+            }
+        }
     }
 }
 
@@ -425,6 +581,76 @@ mod tests {
             let (g, w) = (got.get(stat), want.get(stat));
             assert!((g - w).abs() <= 5e-4 * w, "{stat:?}: {g} vs {w}");
         }
+    }
+
+    /// Values that are not integers (ITL-like), in a seeded order.
+    fn spread(n: usize, salt: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| 1e6 + ((i * 7_919 + salt * 104_729) % 100_003) as f64 * 13.7)
+            .collect()
+    }
+
+    fn series_of(values: &[f64]) -> Series {
+        let mut s = Series::default();
+        for &v in values {
+            s.push(v);
+        }
+        s
+    }
+
+    #[test]
+    fn absorbed_series_give_what_one_series_of_every_value_gives() {
+        // Exact + exact under the limit: the same numbers to the last bit.
+        let (a, b) = (spread(1_000, 1), spread(2_345, 2));
+        let mut merged = series_of(&a);
+        merged.absorb(&series_of(&b));
+        let all = series_of(&[a.clone(), b.clone()].concat());
+        assert!(merged.is_exact());
+        assert_eq!(merged.stats(), all.stats());
+        // Exact + exact past the limit, and histogram + exact: the same
+        // histogram (identical percentiles), moments equal up to rounding.
+        for (na, nb) in [(EXACT_VALUES - 5, 100), (EXACT_VALUES + 7, 3_000)] {
+            let (a, b) = (spread(na, 3), spread(nb, 4));
+            let mut merged = series_of(&a);
+            merged.absorb(&series_of(&b));
+            let all = series_of(&[a, b].concat());
+            assert!(!merged.is_exact() && !all.is_exact());
+            let (g, w) = (merged.stats().unwrap(), all.stats().unwrap());
+            assert_eq!((g.count, g.min, g.max), (w.count, w.min, w.max));
+            assert_eq!((g.p1, g.p50, g.p99), (w.p1, w.p50, w.p99));
+            assert!(close(g.sum, w.sum) && close(g.avg, w.avg) && close(g.std, w.std));
+        }
+        // Into an empty series.
+        let mut empty = Series::default();
+        empty.absorb(&series_of(&a));
+        assert_eq!(empty.stats(), series_of(&a).stats());
+    }
+
+    #[test]
+    fn series_state_round_trips_and_refuses_what_does_not_add_up() {
+        for n in [3, EXACT_VALUES + 10] {
+            let s = series_of(&spread(n, 5));
+            let text = serde_json::to_string(&s.to_state()).unwrap();
+            let back = Series::from_state(serde_json::from_str(&text).unwrap()).unwrap();
+            assert_eq!(back.stats(), s.stats());
+            assert_eq!(back.is_exact(), s.is_exact());
+        }
+        let mut st = series_of(&[1.0, 2.0]).to_state();
+        st.count = 3;
+        assert!(Series::from_state(st.clone())
+            .unwrap_err()
+            .contains("2 values"));
+        st.count = 2;
+        st.histogram = Some(vec![(1000, 2)]);
+        assert!(Series::from_state(st.clone()).is_err(), "both forms");
+        st.values = None;
+        st.histogram = Some(vec![(1000, 5)]);
+        assert!(Series::from_state(st.clone())
+            .unwrap_err()
+            .contains("holds 5"));
+        st.histogram = Some(vec![(1000, 1), (2000, 1)]);
+        st.min = f64::NAN;
+        assert!(Series::from_state(st).is_err());
     }
 
     #[test]

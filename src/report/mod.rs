@@ -21,6 +21,7 @@ mod ordered;
 pub mod per_server;
 pub mod raw;
 pub mod selfcheck;
+pub mod shard_file;
 pub mod timeslices;
 
 use std::fs::{self, File};

@@ -54,6 +54,11 @@ impl ClockAnchor {
     pub fn wall_of(&self, mono: Nanos) -> u64 {
         (self.wall_ns as i128 + mono as i128 - self.mono_ns as i128).max(0) as u64
     }
+
+    /// The monotonic time of a wall-clock time (the inverse of `wall_of`).
+    pub fn mono_of(&self, wall_ns: u64) -> Nanos {
+        (self.mono_ns as i128 + wall_ns as i128 - self.wall_ns as i128).max(0) as Nanos
+    }
 }
 
 pub fn ns_to_ms(ns: u64) -> f64 {
