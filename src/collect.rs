@@ -114,6 +114,8 @@ pub struct Collected<'a> {
     pub threshold_stop: Option<ThresholdStop>,
     /// The raw export's outcome, when there is one.
     pub raw: Option<io::Result<()>>,
+    /// Profiling requests per `--url` server.
+    pub servers: crate::metrics::per_server::PerServer,
 }
 
 /// Drains `queue` until it is closed and empty, writing the JSONL to
@@ -130,6 +132,7 @@ pub fn run<'a>(
         jsonl: Ok(()),
         threshold_stop: None,
         raw: None,
+        servers: Default::default(),
     };
     let mut failures = FailureCount::default();
     let mut raw_out = inputs
@@ -164,6 +167,7 @@ pub fn run<'a>(
         let counts = count_tokens(&batch, &inputs, &isl_memo);
         for (f, t) in batch.iter().zip(&counts) {
             let values = collected.metrics.add(&f.record, t);
+            collected.servers.add(&f.record);
             if let Some(Ok(w)) = &mut out {
                 match jsonl::write_line(w, &f.record, &values, Some(inputs.anchor)) {
                     Ok(()) => collected.lines += 1,

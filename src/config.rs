@@ -346,6 +346,8 @@ pub struct ProfileConfig {
     pub model: String,
     pub model_names: Vec<String>,
     pub target: Target,
+    /// Every `--url` server and the `/metrics` scraping (multi-server runs).
+    pub fleet: Fleet,
     /// `--endpoint-type`: chat completions or audio transcriptions.
     pub endpoint_type: EndpointType,
     /// Request path, the endpoint type's own unless `--endpoint` overrides it.
@@ -463,5 +465,101 @@ impl ProfileConfig {
         };
         let path = if path.is_empty() { "/".into() } else { path };
         format!("{path}{}", self.target.query)
+    }
+}
+
+/// How requests are spread over several `--url` servers (`--url-strategy`).
+/// AIPerf 0.13 knows one: request `k` goes to server `k % n`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UrlStrategy {
+    #[default]
+    RoundRobin,
+}
+
+/// An export format of the server metrics (`--server-metrics-formats`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerMetricsFormat {
+    Json,
+    Csv,
+    Jsonl,
+}
+
+impl ServerMetricsFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerMetricsFormat::Json => "json",
+            ServerMetricsFormat::Csv => "csv",
+            ServerMetricsFormat::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// Prometheus `/metrics` scraping during the run (`--server-metrics`,
+/// `--no-server-metrics`, `--server-metrics-formats`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerMetricsConfig {
+    pub enabled: bool,
+    /// Every endpoint scraped: each `--url` server's base + `/metrics`, then
+    /// the `--server-metrics` URLs, without duplicates.
+    pub endpoints: Vec<Target>,
+    pub formats: Vec<ServerMetricsFormat>,
+    /// Time between scrapes of one endpoint.
+    pub interval: Duration,
+}
+
+impl Default for ServerMetricsConfig {
+    fn default() -> Self {
+        ServerMetricsConfig {
+            enabled: false,
+            endpoints: Vec::new(),
+            formats: vec![ServerMetricsFormat::Json, ServerMetricsFormat::Csv],
+            interval: Duration::from_millis(333),
+        }
+    }
+}
+
+/// The servers a run drives and watches. `targets` holds every `--url` in
+/// order (the first is `ProfileConfig::target`); empty means that one only.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fleet {
+    pub targets: Vec<Target>,
+    pub strategy: UrlStrategy,
+    pub server_metrics: ServerMetricsConfig,
+}
+
+impl Target {
+    /// "http://host:port" plus the base path: the server as the user named it.
+    pub fn base_url(&self) -> String {
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{host}:{}{}", self.port, self.base_path)
+    }
+}
+
+impl ProfileConfig {
+    /// Every `--url` server, in the order given.
+    pub fn targets(&self) -> &[Target] {
+        if self.fleet.targets.is_empty() {
+            std::slice::from_ref(&self.target)
+        } else {
+            &self.fleet.targets
+        }
+    }
+
+    /// The configuration as seen by requests to server `i`: the same, with
+    /// that server as `target` (request path and Host header follow it).
+    pub fn for_server(&self, i: usize) -> ProfileConfig {
+        let mut c = self.clone();
+        if let Some(t) = self.targets().get(i) {
+            c.target = t.clone();
+        }
+        c
     }
 }

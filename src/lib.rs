@@ -24,6 +24,7 @@ pub mod plot;
 pub mod profile;
 pub mod record;
 pub mod report;
+pub mod servermetrics;
 pub mod sweep;
 pub mod sys;
 pub mod tls;

@@ -6,10 +6,10 @@
 
 use crate::config::{EndpointType, ExportLevel, ProfileConfig, UiType};
 use crate::engine::{self, Progress};
-use crate::record::RecordQueue;
+use crate::record::{RecordQueue, RunOutput};
 use crate::report::selfcheck::ClientReport;
 use crate::report::RunLog;
-use crate::sys::clock::ClockAnchor;
+use crate::sys::clock::{now_ns, ClockAnchor, Nanos};
 use crate::tokens::HfTokenizer;
 use crate::{collect, dataset, metrics, report, tokens};
 use std::io::{IsTerminal, Write};
@@ -209,6 +209,7 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         first_request_after.as_secs_f64()
     ));
     let anchor = ClockAnchor::now();
+    let scraper = start_server_metrics(&cfg, anchor, &mut log);
     let files = report::ExportFiles::for_config(&cfg);
     let jsonl_path = (cfg.export_level >= ExportLevel::Records).then_some(files.jsonl.as_path());
     let failure_policy = cfg
@@ -288,6 +289,8 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
             (_, Err(_)) => Err(anyhow::anyhow!("the collector thread panicked")),
         }
     })?;
+    // The last scrape right after the load ends (the counters' end values).
+    let scrape_end = scraper.map(|s| (s, now_ns()));
     let mut run = run;
     let interrupted = INTERRUPTED.load(Ordering::Relaxed);
     run.was_cancelled = interrupted || collected.threshold_stop.is_some();
@@ -421,6 +424,18 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
         Some(Err(e)) => println!("Export failed: shard result file: {e}"),
         None => {}
     }
+    print!(
+        "{}",
+        fleet_reports(
+            &cfg,
+            &run,
+            &summary,
+            &collected.servers,
+            scrape_end,
+            &files,
+            &mut log
+        )
+    );
     if let Err(e) = log.flush() {
         eprintln!(
             "warning: could not write the log file {}: {e}",
@@ -458,4 +473,90 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         },
     )
+}
+
+/// Starts the `/metrics` scraper when server metrics are on; a scraper that
+/// cannot start is a warning, not a failed run.
+fn start_server_metrics(
+    cfg: &ProfileConfig,
+    anchor: ClockAnchor,
+    log: &mut RunLog,
+) -> Option<crate::servermetrics::Scraper> {
+    match crate::servermetrics::start(cfg, anchor) {
+        Ok(s) => {
+            if s.is_some() {
+                let urls: Vec<String> = cfg
+                    .fleet
+                    .server_metrics
+                    .endpoints
+                    .iter()
+                    .map(|t| t.base_url())
+                    .collect();
+                log.info(&format!("server metrics: scraping {}", urls.join(", ")));
+            }
+            s
+        }
+        Err(e) => {
+            warn(
+                log,
+                &format!(
+                    "server metrics: cannot start the scraper: {e}; the run goes on without them"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// After a run: the per-server view (several --url) and the server metrics
+/// exports; returns what the console shows for them.
+fn fleet_reports(
+    cfg: &ProfileConfig,
+    run: &RunOutput,
+    summary: &metrics::MetricsSummary,
+    tally: &metrics::per_server::PerServer,
+    scraper: Option<(crate::servermetrics::Scraper, Nanos)>,
+    files: &report::ExportFiles,
+    log: &mut RunLog,
+) -> String {
+    let mut out = String::new();
+    if run.servers.len() > 1 {
+        out.push_str(&report::per_server::console(&run.servers, tally));
+        let path = report::per_server::path_for(&files.json);
+        let doc = report::per_server::document(&run.servers, tally, run.anchor);
+        match report::per_server::write(&path, &doc) {
+            Ok(()) => out.push_str(&format!("Per-server Export: {}\n", path.display())),
+            Err(e) => log.error_line(&format!("cannot write {}: {e}", path.display())),
+        }
+        for s in &run.servers {
+            if let Some((_, why)) = &s.down {
+                log.warning(&format!("server {} went down during the run: {why}", s.url));
+            }
+        }
+    }
+    let Some((scraper, ended)) = scraper else {
+        return out;
+    };
+    let Some(anchor) = run.anchor else {
+        return out;
+    };
+    let start = summary.start_ns.unwrap_or(anchor.mono_ns);
+    let end = summary.end_ns.unwrap_or(ended).max(start);
+    let window = crate::servermetrics::export::Window {
+        start_ns: anchor.wall_of(start),
+        end_ns: anchor.wall_of(end),
+        slice_ns: cfg.slice_duration.map(|d| d.as_nanos() as u64),
+    };
+    let benchmark_id = format!("{:012x}", anchor.wall_ns & 0xffff_ffff_ffff);
+    let exported = crate::servermetrics::finish(cfg, scraper, window, &benchmark_id);
+    for w in &exported.warnings {
+        log.warning(w);
+        out.push_str(&format!("WARNING: {w}\n"));
+    }
+    out.push_str(&exported.console);
+    for f in &exported.files {
+        log.info(&format!("server metrics export: {}", f.display()));
+        out.push_str(&format!("Server Metrics Export: {}\n", f.display()));
+    }
+    out
 }

@@ -178,6 +178,16 @@ pub struct RunOutput {
     pub dropped_records: u64,
     /// `--start-at`: how late the first phase started after it (0: on time).
     pub start_late_ns: Option<Nanos>,
+    /// Each `--url` server (in order) and whether it went down during the run.
+    pub servers: Vec<ServerOutcome>,
+}
+
+/// One `--url` server after the run: its URL, and when (monotonic ns) and
+/// why it was marked down, if it was.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerOutcome {
+    pub url: String,
+    pub down: Option<(Nanos, String)>,
 }
 
 impl RunOutput {
@@ -314,6 +324,8 @@ pub struct RequestRecord {
     /// Index of the dataset entry (conversation) that was sent.
     pub dataset_index: u32,
     pub worker: u16,
+    /// Index of the `--url` server it went to (0 with one server).
+    pub server: u16,
     pub warmup: bool,
     /// Intended send time in open-loop (request-rate) mode; None in closed loop.
     pub intended_start_ns: Option<Nanos>,

@@ -63,7 +63,10 @@ fn summary_level_writes_no_jsonl_and_records_level_one_line_per_request() {
             "inputs.json",
             "profile_export_aiperf.csv",
             "profile_export_aiperf.json",
-            "profile_export_console.txt"
+            "profile_export_console.txt",
+            // Server metrics are on by default, as in AIPerf (the mock has /metrics).
+            "server_metrics_export.csv",
+            "server_metrics_export.json"
         ]
     );
     let export = read_json(&summary.join("profile_export_aiperf.json"));
@@ -100,6 +103,8 @@ fn a_prefix_names_every_export_and_its_suffix_is_stripped() {
             "foo.json",
             "foo.jsonl",
             "foo_console.txt",
+            "foo_server_metrics.csv",
+            "foo_server_metrics.json",
             "inputs.json"
         ]
     );

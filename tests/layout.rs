@@ -26,6 +26,7 @@ const STAGES: &[&str] = &[
     "engine",
     "metrics",
     "report",
+    "servermetrics",
     "collect",
     "cli",
     "profile",

@@ -53,7 +53,7 @@ pub(super) fn input_config(
         if a.no_server_metrics {
             json!({ "enabled": false })
         } else {
-            json!({ "enabled": true, "urls": [], "formats": ["json", "csv"] })
+            super::fleet::input_config_json(a)
         },
     );
     root.insert("network_latency".into(), json!({ "enabled": false }));

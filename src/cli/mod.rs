@@ -16,6 +16,7 @@ use clap::ArgAction;
 
 use crate::config::{ArrivalPattern, ExportLevel, TlsRoots, UiType};
 
+mod fleet;
 mod input_config;
 mod parse;
 mod shard;
@@ -79,9 +80,13 @@ pub struct ProfileArgs {
     /// Stream responses (SSE); enables TTFT and ITL.
     #[arg(long)]
     pub streaming: bool,
-    /// Base URL of the server (http:// is prepended when no scheme is given).
-    #[arg(long = "url", short = 'u', action = ArgAction::Append, value_name = "URL")]
+    /// Base URL of the server (http:// is prepended when no scheme is given);
+    /// several servers: repeat the flag, list them after it or comma-separate them.
+    #[arg(long = "url", short = 'u', action = ArgAction::Append, num_args = 1.., value_name = "URL")]
     pub url: Vec<String>,
+    /// How requests are spread over several --url servers: round-robin (request k to server k mod n).
+    #[arg(long = "url-strategy", value_name = "STRATEGY")]
+    pub url_strategy: Option<String>,
     /// Per-request timeout in seconds [default: 21600].
     #[arg(long = "request-timeout-seconds", value_name = "SECONDS", value_parser = parse_positive_f64, allow_negative_numbers = true)]
     pub request_timeout_seconds: Option<f64>,
@@ -323,10 +328,19 @@ pub struct ProfileArgs {
     #[arg(long = "tls-server-name", value_name = "NAME")]
     pub tls_server_name: Option<String>,
 
-    // ---- Accepted no-ops: AIPerf collectors audioperf does not have ----
-    /// Accepted for compatibility (audioperf never scrapes /metrics).
+    // ---- Server metrics (Prometheus /metrics of every --url server) ----
+    /// More Prometheus endpoints to scrape besides each --url server's /metrics (host:port or a URL).
+    #[arg(long = "server-metrics", action = ArgAction::Append, num_args = 0.., value_name = "URL")]
+    pub server_metrics: Option<Vec<String>>,
+    /// Do not scrape /metrics and write no server_metrics_export files.
     #[arg(long = "no-server-metrics")]
     pub no_server_metrics: bool,
+    /// Server metrics export formats: json, csv, jsonl [default: json csv]; the scrape
+    /// interval is AIPERF_SERVER_METRICS_COLLECTION_INTERVAL seconds [default: 0.333], as in AIPerf.
+    #[arg(long = "server-metrics-formats", action = ArgAction::Append, num_args = 1.., value_name = "FORMAT")]
+    pub server_metrics_formats: Vec<String>,
+
+    // ---- Accepted no-ops: AIPerf collectors audioperf does not have ----
     /// Accepted for compatibility (audioperf has no GPU telemetry).
     #[arg(long = "no-gpu-telemetry")]
     pub no_gpu_telemetry: bool,

@@ -132,7 +132,6 @@ pub const UNSUPPORTED_AIPERF_FLAGS: &[&str] = &[
     "--request-rate-ramp-duration",
     "--prefill-concurrency",
     "--wait-for-model-timeout",
-    "--server-metrics",
     "--gpu-telemetry",
     "--fixed-schedule",
     "--config",

@@ -459,7 +459,7 @@ fn urls() {
         .unwrap_err()
         .message
         .contains("1..65535"));
-    let e = err("-m a --url a:1 --url b:2");
+    let e = err("-m a --url a:1 --url b:x");
     assert_eq!(e.flag, "--url");
     // The input_config keeps the URL as AIPerf normalises it.
     let c = ok("-m a --url http://localhost:8000/");
@@ -956,6 +956,72 @@ fn goodput_and_slice_duration() {
     assert!(clap_err("-m m --slice-duration 0").contains("--slice-duration"));
     assert_eq!(err("-m m --goodput ttft:5").flag, "--goodput");
     assert_eq!(err("-m m --goodput request_latency:x").flag, "--goodput");
+}
+
+/// Several servers: AIPerf's three spellings give the same list, in order;
+/// each server's /metrics is scraped, then the --server-metrics URLs.
+#[test]
+fn several_urls_and_server_metrics() {
+    for line in [
+        "-m a --url a:1 --url http://b:2/v1",
+        "-m a --url a:1 http://b:2/v1",
+        "-m a --url a:1,http://b:2/v1",
+        "-m a -u a:1 --url-strategy round_robin -u http://b:2/v1",
+    ] {
+        let c = ok(line);
+        let urls: Vec<String> = c.targets().iter().map(|t| t.base_url()).collect();
+        assert_eq!(urls, ["http://a:1", "http://b:2/v1"], "{line}");
+        assert_eq!(c.target, c.targets()[0]);
+        assert_eq!(c.for_server(1).url(), "http://b:2/v1/chat/completions");
+        assert_eq!(
+            c.input_config_json["endpoint"]["urls"],
+            json!(["http://a:1", "http://b:2/v1"])
+        );
+        let sm = &c.fleet.server_metrics;
+        assert!(sm.enabled);
+        let scraped: Vec<String> = sm.endpoints.iter().map(|t| t.base_url()).collect();
+        assert_eq!(scraped, ["http://a:1/metrics", "http://b:2/v1/metrics"]);
+        assert_eq!(sm.interval, Duration::from_millis(333));
+    }
+    assert_eq!(ok("-m a").targets().len(), 1);
+    assert_eq!(err("-m a --url-strategy random").flag, "--url-strategy");
+
+    let c = ok(
+        "-m a --url a:1 --server-metrics a:1/metrics node:9090 http://n2:81/m/ \
+        --server-metrics-formats json,jsonl",
+    );
+    let scraped: Vec<String> = c
+        .fleet
+        .server_metrics
+        .endpoints
+        .iter()
+        .map(|t| t.base_url())
+        .collect();
+    assert_eq!(
+        scraped,
+        [
+            "http://a:1/metrics",
+            "http://node:9090/metrics",
+            "http://n2:81/m/metrics"
+        ]
+    );
+    assert_eq!(
+        c.input_config_json["server_metrics"],
+        json!({"enabled": true, "urls": ["http://a:1/metrics", "http://node:9090/metrics", "http://n2:81/m/metrics"], "formats": ["json", "jsonl"]})
+    );
+    let off = ok("-m a --no-server-metrics");
+    assert!(!off.fleet.server_metrics.enabled);
+    assert!(off.fleet.server_metrics.endpoints.is_empty());
+    assert_eq!(
+        err("-m a --no-server-metrics --server-metrics n:1").flag,
+        "--server-metrics"
+    );
+    let e = err("-m a --server-metrics-formats json parquet");
+    assert!(e.message.contains("parquet"), "{e}");
+    assert_eq!(
+        err("-m a --server-metrics-formats xml").flag,
+        "--server-metrics-formats"
+    );
 }
 
 #[test]

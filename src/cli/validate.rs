@@ -75,6 +75,7 @@ impl ProfileArgs {
         let urls = urls(&a)?;
         let target = parse_target(&urls[0])?;
         let tls = tls_options(&a, &target)?;
+        let fleet = super::fleet::fleet(&a, &urls)?;
         let request_timeout = secs(
             "--request-timeout-seconds",
             a.request_timeout_seconds
@@ -120,6 +121,7 @@ impl ProfileArgs {
             model: model_names[0].clone(),
             model_names,
             target,
+            fleet,
             endpoint_type,
             endpoint_path,
             streaming: a.streaming,
@@ -272,21 +274,19 @@ fn public_dataset(a: &ProfileArgs) -> Result<Option<PublicDatasetChoice>, FlagEr
     Ok(Some(PublicDatasetChoice { dataset, subset }))
 }
 
-/// `--url` as given (AIPerf's default when absent); exactly one server.
+/// `--url` as given (AIPerf's default when absent): every value of every
+/// occurrence, comma-separated lists split, empty items dropped.
 fn urls(a: &ProfileArgs) -> Result<Vec<String>, FlagError> {
     let urls: Vec<String> = if a.url.is_empty() {
         vec![defaults::URL.to_string()]
     } else {
         split_list(&a.url)
+            .into_iter()
+            .filter(|u| !u.is_empty())
+            .collect()
     };
-    if urls.len() != 1 {
-        return Err(FlagError::new(
-            "--url",
-            format!(
-                "{} URLs given; audioperf drives one server per run, pass one --url",
-                urls.len()
-            ),
-        ));
+    if urls.is_empty() {
+        return Err(FlagError::new("--url", "no URL given"));
     }
     Ok(urls)
 }
@@ -296,12 +296,7 @@ fn urls(a: &ProfileArgs) -> Result<Vec<String>, FlagError> {
 /// a failure of every connection. For http:// the TLS flags are unused, but
 /// a given one is still checked.
 fn tls_options(a: &ProfileArgs, target: &Target) -> Result<TlsOptions, FlagError> {
-    let tls = TlsOptions {
-        roots: a.tls_roots.unwrap_or_default(),
-        ca_file: a.ca_file.clone(),
-        insecure: a.insecure,
-        server_name: a.tls_server_name.clone(),
-    };
+    let tls = super::fleet::tls_of(a);
     if target.scheme == Scheme::Https || tls != TlsOptions::default() {
         crate::tls::client_config(&tls).and_then(|_| crate::tls::server_name(target, &tls))?;
     }

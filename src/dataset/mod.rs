@@ -614,6 +614,7 @@ pub(crate) fn test_config() -> ProfileConfig {
             base_path: String::new(),
             query: String::new(),
         },
+        fleet: Fleet::default(),
         endpoint_type: EndpointType::Chat,
         endpoint_path: "/v1/chat/completions".into(),
         streaming: true,

@@ -29,23 +29,34 @@ fn claim(local: &Local) -> Option<u64> {
 }
 
 /// Closed loop on one connection slot: requests back to back until the
-/// phase's count or duration is used up.
-pub(super) async fn closed_loop_connection(local: Rc<Local>, mut conn: Option<Conn>) {
-    let mut new_conn = NewConn::First;
+/// phase's count or duration is used up. `conns` holds the slot's
+/// connection to each server (index = server); a request uses the one to
+/// its server.
+pub(super) async fn closed_loop_connection(local: Rc<Local>, mut conns: Vec<Option<Conn>>) {
+    let mut used = vec![false; conns.len()];
     while let Some(id) = claim(&local) {
+        let server = local.shared.server_for(id);
+        let s = server as usize;
         let spec = RequestSpec {
             id,
+            server,
             intended: None,
             waited_for_connection: false,
             queued: None,
-            new_conn,
+            new_conn: if used[s] {
+                NewConn::Reconnect
+            } else {
+                NewConn::First
+            },
         };
-        conn = one_request(&local, conn, spec).await;
-        new_conn = NewConn::Reconnect;
+        conns[s] = one_request(&local, conns[s].take(), spec).await;
+        used[s] = true;
     }
-    if let Some(c) = conn {
-        local.conns.idle.borrow_mut().push(c);
-    }
+    local
+        .conns
+        .idle
+        .borrow_mut()
+        .extend(conns.into_iter().flatten());
 }
 
 /// Open loop: sleep until each arrival is due, then send it on an idle
@@ -86,7 +97,7 @@ pub(super) async fn open_loop(
         let id = j as u64 * local.lanes + local.lane;
         if conns.in_flight.get() < cap {
             conns.in_flight.set(conns.in_flight.get() + 1);
-            let conn = conns.idle.borrow_mut().pop();
+            let conn = conns.take_idle(local.shared.server_for(id));
             // Detached: the task gives its slot back (`in_flight`) when done,
             // so nothing is kept per arrival.
             drop(monoio::spawn(open_loop_task(
@@ -123,8 +134,14 @@ pub(super) async fn open_loop(
 /// there are any.
 async fn open_loop_task(local: Rc<Local>, conn: Option<Conn>, id: u64, intended: Nanos) {
     // A pooled (idle) connection or a new one for a new slot: no reconnect.
+    // (`server_for` is asked again: a server may have gone down meanwhile,
+    // and then `conn` is to another server.)
+    let server = conn
+        .as_ref()
+        .map_or_else(|| local.shared.server_for(id), |c| c.server);
     let first = RequestSpec {
         id,
+        server,
         intended: Some(intended),
         waited_for_connection: false,
         queued: None,
@@ -135,8 +152,17 @@ async fn open_loop_task(local: Rc<Local>, conn: Option<Conn>, id: u64, intended:
         let next = local.conns.waiting.borrow_mut().pop_front();
         match next {
             Some((id, intended, queued)) => {
+                let server = local.shared.server_for(id);
+                if conn.as_ref().is_some_and(|c| c.server != server) {
+                    // Keep the connection to the other server for later.
+                    local.conns.idle.borrow_mut().extend(conn.take());
+                }
+                if conn.is_none() {
+                    conn = local.conns.take_idle(server);
+                }
                 let spec = RequestSpec {
                     id,
+                    server,
                     intended: Some(intended),
                     waited_for_connection: true,
                     queued: Some(queued),

@@ -14,6 +14,7 @@ pub mod plan;
 pub mod progress;
 mod request;
 pub mod schedule;
+pub mod servers;
 mod state;
 pub mod stream;
 pub mod worker;
@@ -25,20 +26,14 @@ use crate::dataset::Dataset;
 use crate::record::{IoDriver, RecordQueue, RunOutput};
 use crate::sys::clock::ClockAnchor;
 use state::Shared;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Resolves the target once, before any load (an unresolvable host is a
 /// configuration error, not a per-request one).
 pub fn resolve(cfg: &ProfileConfig) -> anyhow::Result<SocketAddr> {
-    let t = &cfg.target;
-    let mut addrs = (t.host.as_str(), t.port)
-        .to_socket_addrs()
-        .map_err(|e| anyhow::anyhow!("--url: cannot resolve host '{}': {e}", t.host))?;
-    addrs
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("--url: host '{}' resolved to no address", t.host))
+    servers::resolve_target(&cfg.target)
 }
 
 /// The dataset's requests as `'static` segment lists, shared read-only by
@@ -46,22 +41,23 @@ pub fn resolve(cfg: &ProfileConfig) -> anyhow::Result<SocketAddr> {
 /// counting). Nothing is copied but the heads: each body segment is borrowed
 /// through a leaked handle to its shared allocation, so a clip that many
 /// entries carry is still held once.
-fn wire_table(dataset: &Dataset) -> &'static [&'static [&'static [u8]]] {
-    let heads: &'static [u8] = dataset
-        .requests
-        .iter()
-        .flat_map(|r| r.http.iter().copied())
-        .collect::<Vec<u8>>()
-        .leak();
+/// `head` gives each request's first bytes (its head, rewritten for the
+/// server this table is for).
+fn wire_table(
+    dataset: &Dataset,
+    head: impl Fn(&[u8]) -> Vec<u8>,
+) -> &'static [&'static [&'static [u8]]] {
+    let per_request: Vec<Vec<u8>> = dataset.requests.iter().map(|r| head(&r.http)).collect();
+    let heads: &'static [u8] = per_request.concat().leak();
     let mut flat: Vec<&'static [u8]> = Vec::new();
     let mut spans = Vec::with_capacity(dataset.requests.len());
     let mut at = 0;
-    for r in &dataset.requests {
+    for (r, h) in dataset.requests.iter().zip(&per_request) {
         let first = flat.len();
-        if !r.http.is_empty() {
-            flat.push(&heads[at..at + r.http.len()]);
+        if !h.is_empty() {
+            flat.push(&heads[at..at + h.len()]);
         }
-        at += r.http.len();
+        at += h.len();
         for seg in &r.tail {
             let handle: &'static std::sync::Arc<[u8]> = Box::leak(Box::new(seg.clone()));
             flat.push(&handle[..]);
@@ -99,19 +95,28 @@ fn run_workers(
     records: Arc<RecordQueue>,
     anchor: ClockAnchor,
 ) -> anyhow::Result<RunOutput> {
-    let addr = resolve(cfg)?;
+    let servers = servers::servers(cfg)?;
     if dataset.requests.is_empty() {
         anyhow::bail!("the dataset is empty: nothing to send");
     }
+    // The dataset was built for the first server; the others get the same
+    // requests with their own path and Host line.
+    let wires = (0..servers.len())
+        .map(|i| match i {
+            0 => wire_table(dataset, <[u8]>::to_vec),
+            _ => {
+                let to = cfg.for_server(i);
+                wire_table(dataset, |h| servers::retarget_head(h, cfg, &to))
+            }
+        })
+        .collect();
     let requests = state::Requests {
-        wires: wire_table(dataset),
+        wires,
         order: crate::dataset::reuse_order(cfg, dataset.requests.len()),
     };
     let plans = plan::plan(cfg);
-    let tls = stream::TlsConnector::for_config(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let shared = Arc::new(Shared {
-        addr,
-        tls,
+        servers,
         requests,
         request_timeout: cfg.request_timeout,
         force_epoll: std::env::var("AUDIOPERF_IO_DRIVER").is_ok_and(|v| v == "epoll"),
@@ -156,5 +161,13 @@ fn run_workers(
     if cfg.start_at_wall_ns.is_some() {
         out.start_late_ns = Some(shared.start_late_ns.load(Ordering::Relaxed));
     }
+    out.servers = shared
+        .servers
+        .iter()
+        .map(|s| servers::ServerOutcome {
+            url: s.url.clone(),
+            down: s.down(),
+        })
+        .collect();
     Ok(out)
 }

@@ -31,6 +31,9 @@ pub(super) enum NewConn {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RequestSpec {
     pub id: u64,
+    /// The server it goes to (`Shared::server_for`); `conn`, when given,
+    /// is a connection to that server.
+    pub server: u16,
     /// Open loop: the intended send time.
     pub intended: Option<Nanos>,
     /// Open loop: the arrival waited in the queue for a free connection.
@@ -59,11 +62,12 @@ pub(super) async fn one_request(
         let p = local.phase.plan.borrow();
         (p.warmup, p.cancel_rate, p.cancel_delay)
     };
-    let (dataset_index, request) = local.shared.requests.pick(spec.id);
+    let (dataset_index, request) = local.shared.requests.pick(spec.id, spec.server);
     let mut rec = RequestRecord {
         request_id: spec.id,
         dataset_index: dataset_index as u32,
         worker: local.worker,
+        server: spec.server,
         warmup,
         intended_start_ns: spec.intended,
         waited_for_connection: spec.waited_for_connection,
@@ -76,7 +80,7 @@ pub(super) async fn one_request(
     let reconnected = conn.is_none() && spec.new_conn == NewConn::Reconnect;
     let mut conn = match conn {
         Some(c) => c,
-        None => open_for(local, &mut rec, t0).await?,
+        None => open_for(local, spec.server, &mut rec, t0).await?,
     };
     if local.shared.records.wants_raw() {
         conn.st.raw = Some(RawResponse::default());
@@ -117,14 +121,15 @@ pub(super) async fn one_request(
 /// Opens a connection for a request that has none. On failure the request is
 /// recorded as failed (`None`), and a server that never accepted a
 /// connection stops the run.
-async fn open_for(local: &Local, rec: &mut RequestRecord, t0: Nanos) -> Option<Conn> {
+async fn open_for(local: &Local, server: u16, rec: &mut RequestRecord, t0: Nanos) -> Option<Conn> {
     let conns = &local.conns;
     let begin = now_ns();
-    match connect(&local.shared).await {
+    match connect(&local.shared, server).await {
         Ok(stream) => {
-            conns.connect_failures.set(0);
+            set_failures(conns, server, 0);
             conns.connected_once.set(true);
             Some(Conn::new(
+                server,
                 stream,
                 now_ns().saturating_sub(begin),
                 local.shared.endpoint,
@@ -133,6 +138,7 @@ async fn open_for(local: &Local, rec: &mut RequestRecord, t0: Nanos) -> Option<C
         Err(error) => {
             rec.start_ns = t0;
             rec.end_ns = now_ns();
+            let message = error.message.clone();
             rec.error = Some(error);
             finish(
                 local,
@@ -142,18 +148,47 @@ async fn open_for(local: &Local, rec: &mut RequestRecord, t0: Nanos) -> Option<C
                 &[],
                 RawResponse::default(),
             );
-            let fails = conns.connect_failures.get() + 1;
-            conns.connect_failures.set(fails);
-            // A server that never accepted a connection is not going to:
-            // stop the run instead of failing every remaining request.
-            if !conns.connected_once.get() && fails >= DEAD_SERVER_FAILURES {
-                local.shared.progress.stop.store(true, Ordering::Relaxed);
+            let fails = failures(conns, server) + 1;
+            set_failures(conns, server, fails);
+            let shared = &local.shared;
+            if shared.servers.len() > 1 {
+                // Several servers: one that keeps refusing is passed over
+                // from now on; with all of them down the run stops.
+                if fails >= super::servers::DOWN_AFTER_FAILURES {
+                    if let Some(s) = shared.servers.get(server as usize) {
+                        s.mark_down(now_ns(), &message);
+                    }
+                    if shared.servers.iter().all(|s| s.is_down()) {
+                        shared.progress.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            } else if !conns.connected_once.get() && fails >= DEAD_SERVER_FAILURES {
+                // A server that never accepted a connection is not going to:
+                // stop the run instead of failing every remaining request.
+                shared.progress.stop.store(true, Ordering::Relaxed);
             }
             // Do not spin on a dead server.
             monoio::time::sleep(Duration::from_millis(10)).await;
             None
         }
     }
+}
+
+fn failures(conns: &super::state::Conns, server: u16) -> u32 {
+    conns
+        .connect_failures
+        .borrow()
+        .get(server as usize)
+        .copied()
+        .unwrap_or(0)
+}
+
+fn set_failures(conns: &super::state::Conns, server: u16, n: u32) {
+    let mut f = conns.connect_failures.borrow_mut();
+    if f.len() <= server as usize {
+        f.resize(server as usize + 1, 0);
+    }
+    f[server as usize] = n;
 }
 
 /// Writes the request, racing the timeout and the abort signal.
@@ -326,8 +361,15 @@ fn finish(
 
 /// Opens a connection (TCP, then TLS for https), bounded by the request
 /// timeout so a server that never answers the handshake cannot hang a slot.
-pub(super) async fn connect(shared: &Shared) -> Result<Stream, RequestError> {
-    let addr = shared.addr;
+pub(super) async fn connect(shared: &Shared, server: u16) -> Result<Stream, RequestError> {
+    let Some(target) = shared.servers.get(server as usize) else {
+        return Err(RequestError {
+            kind: ErrorKind::Connect,
+            code: None,
+            message: format!("no server {server}"),
+        });
+    };
+    let addr = target.addr;
     let fail = |kind, message| RequestError {
         kind,
         code: None,
@@ -335,7 +377,7 @@ pub(super) async fn connect(shared: &Shared) -> Result<Stream, RequestError> {
     };
     match monoio::time::timeout(
         shared.request_timeout,
-        stream::connect(addr, shared.tls.as_ref()),
+        stream::connect(addr, target.tls.as_ref()),
     )
     .await
     {

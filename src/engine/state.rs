@@ -5,14 +5,13 @@
 use super::exchange::ConnState;
 use super::plan::PhasePlan;
 use super::progress::Progress;
-use super::stream::{Stream, TlsConnector};
+use super::stream::Stream;
 use crate::config::EndpointType;
 use crate::record::RecordQueue;
 use crate::sys::clock::Nanos;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -27,9 +26,9 @@ pub(super) const WATCH_PERIOD: Duration = Duration::from_millis(50);
 
 /// Read-only inputs shared by every worker.
 pub struct Shared {
-    pub addr: SocketAddr,
-    /// TLS settings for `https://` targets, built once per run.
-    pub tls: Option<TlsConnector>,
+    /// The `--url` servers, in order; request `k` goes to server `k % n`
+    /// unless that one is down (`Shared::server_for`).
+    pub servers: Vec<super::servers::Server>,
     /// The dataset's requests as segments, and the order requests take them in.
     pub requests: Requests,
     pub request_timeout: Duration,
@@ -51,18 +50,19 @@ pub struct Shared {
 
 /// Every dataset entry's request bytes, as the segments that go on the wire
 /// (head, own JSON, shared audio base64, ...), borrowed for the rest of the
-/// process; `order` maps a request id to its entry.
+/// process; `order` maps a request id to its entry. One table per server
+/// (their heads differ in the request path and Host only).
 pub struct Requests {
-    pub wires: &'static [&'static [&'static [u8]]],
+    pub wires: Vec<&'static [&'static [&'static [u8]]]>,
     pub order: crate::dataset::pool::ReuseOrder,
 }
 
 impl Requests {
-    /// Request `id`'s entry and its segments.
+    /// Request `id`'s entry and its segments for `server`.
     #[inline]
-    pub fn pick(&self, id: u64) -> (usize, &'static [&'static [u8]]) {
+    pub fn pick(&self, id: u64, server: u16) -> (usize, &'static [&'static [u8]]) {
         let i = self.order.entry(id);
-        (i, self.wires[i])
+        (i, self.wires[server as usize][i])
     }
 }
 
@@ -71,10 +71,37 @@ impl Shared {
     pub(super) fn stopping(&self) -> bool {
         self.progress.stop.load(Ordering::Relaxed)
     }
+
+    /// The server request `id` goes to: round-robin (`id % n`), passing
+    /// over servers marked down to the next one up. One relaxed load per
+    /// server looked at; with one server, none.
+    #[inline]
+    pub(super) fn server_for(&self, id: u64) -> u16 {
+        let n = self.servers.len() as u64;
+        if n <= 1 {
+            return 0;
+        }
+        let first = id % n;
+        (0..n)
+            .map(|k| ((first + k) % n) as u16)
+            .find(|&s| !self.servers[s as usize].is_down())
+            .unwrap_or(first as u16)
+    }
+}
+
+impl Conns {
+    /// An idle connection to `server`, if there is one.
+    pub(super) fn take_idle(&self, server: u16) -> Option<Conn> {
+        let mut idle = self.idle.borrow_mut();
+        let at = idle.iter().rposition(|c| c.server == server)?;
+        Some(idle.swap_remove(at))
+    }
 }
 
 /// An open connection with its reused parser state.
 pub(super) struct Conn {
+    /// The server it goes to: it carries requests for that one only.
+    pub server: u16,
     pub stream: Stream,
     pub st: ConnState,
     /// How long opening it took (TCP connect, then TLS).
@@ -84,8 +111,9 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: Stream, setup_ns: Nanos, endpoint: EndpointType) -> Conn {
+    pub fn new(server: u16, stream: Stream, setup_ns: Nanos, endpoint: EndpointType) -> Conn {
         Conn {
+            server,
             stream,
             st: ConnState::for_endpoint(endpoint),
             setup_ns,
@@ -136,8 +164,8 @@ pub(super) struct Conns {
     /// Open loop: arrivals waiting for a free connection (id, intended
     /// time, when queued).
     pub waiting: RefCell<VecDeque<(u64, Nanos, Nanos)>>,
-    /// Consecutive connect failures.
-    pub connect_failures: Cell<u32>,
+    /// Consecutive connect failures, per server.
+    pub connect_failures: RefCell<Vec<u32>>,
     /// Some connection to the target was ever made.
     pub connected_once: Cell<bool>,
 }

@@ -124,6 +124,17 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
     }
 }
 
+/// The servers a worker sends to in closed loop: its requests have ids
+/// `j * lanes + lane`, and request `k` goes to server `k % n`.
+fn servers_of_worker(lane: u64, lanes: u64, n: usize) -> Vec<u16> {
+    let mut s: Vec<u16> = (0..n as u64)
+        .map(|j| ((j * lanes + lane) % n as u64) as u16)
+        .collect();
+    s.sort_unstable();
+    s.dedup();
+    s
+}
+
 /// All workers meet here; the last to arrive stamps the phase start a little
 /// ahead so every worker begins from the same instant.
 fn phase_sync(shared: &Shared) -> Nanos {
@@ -167,33 +178,52 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
         // Closed loop: open the phase's connections before its clock starts,
         // so connection set-up is not part of the first requests' latency.
         // Connections left open by the previous phase are reused.
-        let mut pool: Vec<Option<Conn>> =
-            local.conns.idle.borrow_mut().drain(..).map(Some).collect();
+        // Each slot holds one connection per server its requests go to.
+        let n_servers = local.shared.servers.len();
+        let mut pool: Vec<Vec<Option<Conn>>> = Vec::new();
         if phase.arrivals.is_none() {
             let conns = phase.connections.max(1) as u64;
             let conns = phase.count.map_or(conns, |c| conns.min(c)) as usize;
-            pool.truncate(conns);
-            let handles: Vec<_> = (pool.len()..conns)
-                .map(|_| {
-                    let shared = local.shared.clone();
-                    monoio::spawn(async move {
-                        let begin = now_ns();
-                        let stream = connect(&shared).await.ok()?;
-                        Some(Conn::new(
-                            stream,
-                            now_ns().saturating_sub(begin),
-                            shared.endpoint,
-                        ))
-                    })
-                })
-                .collect();
-            for h in handles {
+            let mine = servers_of_worker(local.lane, local.lanes, n_servers);
+            let mut handles = Vec::new();
+            for _ in 0..conns {
+                let mut slot: Vec<Option<Conn>> = (0..n_servers).map(|_| None).collect();
+                for &s in &mine {
+                    match local.conns.take_idle(s) {
+                        Some(c) => slot[s as usize] = Some(c),
+                        None => {
+                            let shared = local.shared.clone();
+                            handles.push((
+                                pool.len(),
+                                s,
+                                monoio::spawn(async move {
+                                    let begin = now_ns();
+                                    let stream = connect(&shared, s).await.ok()?;
+                                    Some(Conn::new(
+                                        s,
+                                        stream,
+                                        now_ns().saturating_sub(begin),
+                                        shared.endpoint,
+                                    ))
+                                }),
+                            ));
+                        }
+                    }
+                }
+                pool.push(slot);
+            }
+            for (slot, s, h) in handles {
                 let conn = h.await;
                 if conn.is_some() {
                     local.conns.connected_once.set(true);
                 }
-                pool.push(conn);
+                pool[slot][s as usize] = conn;
             }
+        }
+        // Open loop takes idle connections as arrivals come; closed loop has
+        // taken what it needs: the rest are closed.
+        if phase.arrivals.is_none() {
+            local.conns.idle.borrow_mut().clear();
         }
         let start = phase_sync(&local.shared);
         let current = &local.phase;

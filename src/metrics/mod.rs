@@ -15,6 +15,7 @@ pub mod defs;
 pub mod effective;
 pub mod goodput;
 pub mod metric;
+pub mod per_server;
 pub mod shard;
 pub mod stats;
 #[cfg(test)]

@@ -11,6 +11,8 @@ pub enum Method {
     Get,
     Post,
     Delete,
+    /// Answered only on `/metrics` (AIPerf probes it with HEAD first).
+    Head,
     Other,
 }
 
@@ -80,6 +82,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HttpError> {
         Some("GET") => Method::Get,
         Some("POST") => Method::Post,
         Some("DELETE") => Method::Delete,
+        Some("HEAD") => Method::Head,
         _ => Method::Other,
     };
     let path = req.path.unwrap_or("/").to_string();

@@ -25,6 +25,7 @@ mod connection;
 mod fault;
 pub mod http;
 pub mod openai;
+pub mod prometheus;
 mod respond;
 mod route;
 pub mod server;

@@ -232,8 +232,9 @@ async fn stream_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> b
         events.token(&mut event, openai::word(k), k < plan.reasoning);
         wr.event(&mut scratch, k, &event);
         if k == 0 {
-            w.stats
-                .record_first_token_late(now_ns().saturating_sub(due));
+            let now = now_ns();
+            w.stats.record_first_token_late(now.saturating_sub(due));
+            w.stats.prometheus.observe_ttft(now.saturating_sub(arrival));
         }
         if !wr.flush().await {
             return false;

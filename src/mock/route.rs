@@ -16,6 +16,9 @@ use super::worker::Worker;
 use super::writer::Writer;
 use crate::sys::clock::Nanos;
 
+/// The Prometheus text exposition format's content type.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// A request read in full.
 pub(super) struct Request<'a> {
     pub(super) head: &'a RequestHead,
@@ -52,6 +55,17 @@ pub(super) async fn handle(
                 close,
             )
         }
+        (Method::Get, "/metrics") => {
+            w.stats.prometheus.scrapes.fetch_add(1, Ordering::Relaxed);
+            let model = w.cfg.model.as_deref().unwrap_or("mock");
+            let body = w.stats.prometheus.render(model);
+            http::write_response(out, 200, PROMETHEUS_TEXT, body.as_bytes(), close)
+        }
+        (Method::Head, "/metrics") => {
+            let model = w.cfg.model.as_deref().unwrap_or("mock");
+            let len = w.stats.prometheus.render(model).len();
+            http::write_head(out, 200, PROMETHEUS_TEXT, http::Framing::Length(len), close)
+        }
         (Method::Get, "/v1/mock/stats") => {
             http::write_response(out, 200, JSON, w.stats.to_json().as_bytes(), close)
         }
@@ -65,7 +79,8 @@ pub(super) async fn handle(
             | "/v1/audio/transcriptions"
             | "/health"
             | "/v1/models"
-            | "/v1/mock/stats",
+            | "/v1/mock/stats"
+            | "/metrics",
         ) => {
             let body = openai::error_body(405, "MethodNotAllowed", "Method Not Allowed");
             http::write_response(out, 405, JSON, &body, close)
@@ -116,8 +131,17 @@ async fn chat(
 
     let fault = w.pick_fault(nth);
     let close = !keep_alive || fault == FaultMode::ConnectionClose;
+    let prom = &stats.prometheus;
+    let running = prom.start();
     let mut wr = Writer::new(w, stream, fd, out, fault);
-    respond::answer(&mut wr, &req, request.arrival, close).await
+    let ok = respond::answer(&mut wr, &req, request.arrival, close).await;
+    drop(running);
+    if (ok || close) && matches!(fault, FaultMode::None | FaultMode::ConnectionClose) {
+        let plan =
+            openai::TokenPlan::new(w.cfg.output_tokens, w.cfg.reasoning_tokens, req.max_tokens);
+        prom.served(req.prompt_tokens, plan.total(), plan.finish_reason);
+    }
+    ok
 }
 
 /// Answers a refused request with its error (counted in `rejected`). Returns

@@ -27,6 +27,9 @@ pub struct Stats {
     /// its deadline (arrival + TTFT), in ns: the mock's own share of a client's
     /// TTFT error. One lock per stream, not per event.
     pub first_token_late: Mutex<Option<Histogram<u64>>>,
+    /// What `/metrics` shows (vLLM's names); not reset by `DELETE /v1/mock/stats`
+    /// (Prometheus counters only grow).
+    pub prometheus: super::prometheus::Metrics,
 }
 
 impl Stats {
@@ -66,6 +69,7 @@ impl Stats {
             "audio_seconds": self.audio_micros.load(Ordering::Relaxed) as f64 / 1e6,
             "rejected": self.rejected.load(Ordering::Relaxed),
             "first_token_late_us": late,
+            "metrics_scrapes": self.prometheus.scrapes.load(Ordering::Relaxed),
         })
         .to_string()
     }

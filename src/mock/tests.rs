@@ -220,7 +220,7 @@ fn streams_vllm_shaped_events_with_usage() {
     st.as_object_mut().unwrap().remove("first_token_late_us");
     assert_eq!(
         st,
-        serde_json::json!({"requests":2,"streaming":2,"audio_parts":2,"audio_seconds":0.6,"rejected":0})
+        serde_json::json!({"requests":2,"streaming":2,"audio_parts":2,"audio_seconds":0.6,"rejected":0,"metrics_scrapes":0})
     );
 }
 

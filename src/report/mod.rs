@@ -18,6 +18,7 @@ pub mod json;
 pub mod jsonl;
 pub mod log;
 mod ordered;
+pub mod per_server;
 pub mod raw;
 pub mod selfcheck;
 pub mod shard_file;
