@@ -115,6 +115,9 @@ fn profile_run(url: &str, count: u32, extra: &[&str]) -> Run {
         "10",
         "--ui-type",
         "none",
+        // These servers answer every path as the chat endpoint and count
+        // connections: no /metrics scrapes among them.
+        "--no-server-metrics",
         "--output-artifact-dir",
         dir.to_str().unwrap(),
     ];

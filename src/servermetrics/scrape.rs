@@ -30,7 +30,9 @@ const MAX_FAMILIES: usize = 10_000;
 /// How long the run waits for the first scrapes before it starts the load
 /// anyway (an endpoint that does not answer only warns).
 const FIRST_ROUND_WAIT: Duration = Duration::from_secs(3);
-/// Connect and per-read timeout of one scrape.
+/// Connect and per-read timeout of one scrape, and the most one whole scrape
+/// may take: an endpoint that trickles an endless body is cut off, so a
+/// hostile `/metrics` delays the run's start and end by seconds at most.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How one endpoint fared over the run.
@@ -216,9 +218,17 @@ fn fetch(t: &Target, addr: Option<SocketAddr>) -> Result<String, String> {
     );
     s.write_all(req.as_bytes())
         .map_err(|e| format!("write: {e}"))?;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let late = || {
+        (std::time::Instant::now() > deadline)
+            .then(|| format!("no complete response within {TIMEOUT:?}"))
+    };
     let mut buf = Vec::with_capacity(64 << 10);
     let mut chunk = [0u8; 64 << 10];
     let head = loop {
+        if let Some(e) = late() {
+            return Err(e);
+        }
         let n = s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err("connection closed before a response head".into());
@@ -235,6 +245,9 @@ fn fetch(t: &Target, addr: Option<SocketAddr>) -> Result<String, String> {
     }
     let mut body = buf.split_off(head.head_len);
     let mut read_more = |body: &mut Vec<u8>| -> Result<bool, String> {
+        if let Some(e) = late() {
+            return Err(e);
+        }
         let n = s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
         body.extend_from_slice(&chunk[..n]);
         if body.len() > MAX_BODY {
