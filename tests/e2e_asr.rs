@@ -8,11 +8,10 @@
 
 mod common;
 use common::*;
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 const FIXTURE_ROWS: u64 = 5;
 const QWEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tokenizers/qwen3");
@@ -45,19 +44,8 @@ fn run(home: &Path, args: &[&str]) -> Output {
     cmd.env_remove("HF_HUB_CACHE")
         .env("HF_HOME", home)
         .arg("profile")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn profile");
-    let t0 = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if t0.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("profile did not finish in 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
+        .args(args);
+    output_within(&mut cmd, Duration::from_secs(120))
 }
 
 fn base_args<'a>(url: &'a str, dir: &'a str, endpoint: &'a str) -> Vec<&'a str> {
@@ -330,39 +318,11 @@ fn answers_that_are_not_transcriptions_are_counted_errors() {
 
 /// A server answering every request with `200` and this body.
 fn serve_fixed(content_type: &'static str, body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            std::thread::spawn(move || loop {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match conn.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
-                let len: usize = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                let mut req = vec![0u8; len];
-                if conn.read_exact(&mut req).is_err() {
-                    return;
-                }
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                if conn.write_all(resp.as_bytes()).is_err() {
-                    return;
-                }
-            });
-        }
-    });
-    url
+    serve(move |conn| {
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(resp.as_bytes()).is_ok()
+    })
 }

@@ -3,7 +3,7 @@
 //! the export files back.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -128,13 +128,18 @@ pub fn profile_on(args: &[&str], limit: Duration, core: Option<usize>) -> Output
     if let Some(c) = core {
         pin(&mut cmd, c);
     }
+    cmd.arg("profile").args(args);
+    output_within(&mut cmd, limit)
+}
+
+/// Runs `cmd` with its output captured; panics (with that output) when it
+/// is still running after `limit`.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd
-        .arg("profile")
-        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn profile");
+        .expect("spawn audioperf");
     let t0 = Instant::now();
     loop {
         if child.try_wait().expect("wait").is_some() {
@@ -144,7 +149,7 @@ pub fn profile_on(args: &[&str], limit: Duration, core: Option<usize>) -> Output
             let _ = child.kill();
             let out = child.wait_with_output().expect("output");
             panic!(
-                "profile did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                "audioperf did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -225,4 +230,46 @@ pub fn timing_attempts(attempts: usize, mut attempt: impl FnMut() -> Result<(), 
         }
     }
     panic!("timing missed in all {attempts} attempts: {misses:#?}");
+}
+
+// ---- Scripted servers: byte sequences the built-in mock never sends ----
+
+/// Serves every connection on its own thread: reads each request (head and
+/// Content-Length body) and lets `answer` write the response. `answer`
+/// returns whether the connection stays open for the next request.
+pub fn serve(answer: impl Fn(&mut std::net::TcpStream) -> bool + Send + Sync + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                conn.set_nodelay(true).ok();
+                while read_request(&mut conn) && answer(&mut conn) {}
+            });
+        }
+    });
+    url
+}
+
+/// Reads one request; false at EOF or on error.
+pub fn read_request(conn: &mut std::net::TcpStream) -> bool {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return false,
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    conn.read_exact(&mut body).is_ok()
 }
