@@ -71,17 +71,11 @@ impl FormPayload {
                 FormValue::Text(s) => Value::String(s.clone()),
             };
             match out.get_mut(name) {
-                Some(Value::Array(items)) if is_repeated(self, name) => items.push(v),
-                Some(existing) => {
-                    let first = existing.take();
-                    *existing = Value::Array(vec![first, v]);
+                Some(Value::Array(items)) => items.push(v),
+                _ if is_repeated(self, name) => {
+                    out.insert(name.clone(), Value::Array(vec![v]));
                 }
-                None => {
-                    let v = if is_repeated(self, name) {
-                        Value::Array(vec![v])
-                    } else {
-                        v
-                    };
+                _ => {
                     out.insert(name.clone(), v);
                 }
             }
