@@ -117,7 +117,7 @@ pub fn load(
             // Decoding is the slow part: one batch on all cores, results in row order.
             let decoded: Vec<(u64, Result<Decoded, String>)> = batch
                 .into_par_iter()
-                .map(|(row, audio)| (row, audio.and_then(|a| decode_row(&a, file))))
+                .map(|(row, audio)| (row, audio.and_then(|a| decode_row(a, file))))
                 .collect();
             for (row, result) in decoded {
                 out.rows_read += 1;
@@ -190,15 +190,15 @@ struct RowAudio {
 
 /// Decodes one row's audio, reading it from `path` (absolute, or relative
 /// to the parquet file's folder) when the row holds no bytes.
-fn decode_row(audio: &RowAudio, parquet_file: &Path) -> Result<Decoded, String> {
+fn decode_row(audio: RowAudio, parquet_file: &Path) -> Result<Decoded, String> {
     let ext = audio
         .path
         .as_deref()
         .and_then(|p| Path::new(p).extension())
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let bytes: Vec<u8> = match (&audio.bytes, &audio.path) {
-        (Some(b), _) if !b.is_empty() => b.clone(),
+    let bytes: Vec<u8> = match (audio.bytes, &audio.path) {
+        (Some(b), _) if !b.is_empty() => b,
         (_, Some(p)) if !p.is_empty() => {
             let path = Path::new(p);
             let path = if path.is_absolute() {
