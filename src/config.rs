@@ -339,6 +339,40 @@ impl Shard {
     }
 }
 
+/// `--zero-copy`: how request bodies are handed to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ZeroCopy {
+    /// `MSG_ZEROCOPY` for sends of at least [`ZERO_COPY_MIN_BYTES`]; a
+    /// connection goes back to copying once the kernel reports that it
+    /// copied anyway (every send to this host does).
+    #[default]
+    Auto,
+    /// `MSG_ZEROCOPY` for every send, whatever the kernel reports (measuring).
+    On,
+    /// Copying sends only.
+    Off,
+}
+
+/// Sends smaller than this copy even under `--zero-copy auto`: pinning pages
+/// and handling the notification cost more than copying a few pages. The
+/// kernel's documentation puts the break-even "around 10 KB"; on this host's
+/// loopback (where the kernel copies every zero-copy send) a 16 KB zero-copy
+/// send costs 1.75× a copying one and a 216 KB one 1.0–1.3×
+/// (scripts/bench-zerocopy.py).
+pub const ZERO_COPY_MIN_BYTES: usize = 16 * 1024;
+
+/// `--rx-stamps`: which clock says when response bytes arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RxStamps {
+    /// The kernel's receive stamp of the newest segment each read consumed
+    /// (`SO_TIMESTAMPNS`, read with `recvmsg`); the read's completion time
+    /// where the kernel gives none (TLS, or stamping not yet on).
+    #[default]
+    Kernel,
+    /// The moment each read completed in user space (io_uring reads).
+    User,
+}
+
 /// The whole validated `profile` configuration.
 #[derive(Clone, Debug)]
 pub struct ProfileConfig {
@@ -420,6 +454,11 @@ pub struct ProfileConfig {
     pub ui_type: UiType,
     /// Upper bound on worker threads (`--workers-max`); None = one per core.
     pub workers_max: Option<usize>,
+    /// `--cpus`: the cores the workers are pinned to, in order (None: every
+    /// core this process may use).
+    pub cpus: Option<Vec<usize>>,
+    pub zero_copy: ZeroCopy,
+    pub rx_stamps: RxStamps,
     /// The command line as typed, for the console and exports.
     pub cli_command: String,
     /// The full input configuration as AIPerf-style JSON, for `profile_export_aiperf.json`.

@@ -237,6 +237,36 @@ pub struct WorkerStats {
     pub p99_loop_lag_ns: Nanos,
     /// Lateness of the worker's periodic timer, merged over workers at the end.
     pub loop_lag: Option<hdrhistogram::Histogram<u64>>,
+    /// Per request: start stamp to the first bytes handed to the kernel.
+    pub send_lag: Option<hdrhistogram::Histogram<u64>>,
+    /// Per kernel-stamped read: the read's completion minus the kernel's
+    /// receive stamp (what user-space stamps would have added).
+    pub wake_lag: Option<hdrhistogram::Histogram<u64>>,
+    /// What the sends and reads did on the kernel paths.
+    pub io: IoCounts,
+}
+
+/// A worker's sends and reads by path (`--zero-copy`, `--rx-stamps`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCounts {
+    pub zero_copy_sends: u64,
+    /// Zero-copy sends the kernel has reported done, and of those, copied anyway.
+    pub zero_copy_notified: u64,
+    pub zero_copy_copied: u64,
+    pub copy_sends: u64,
+    pub kernel_stamped_reads: u64,
+    pub user_stamped_reads: u64,
+}
+
+impl IoCounts {
+    pub fn add(&mut self, o: &IoCounts) {
+        self.zero_copy_sends += o.zero_copy_sends;
+        self.zero_copy_notified += o.zero_copy_notified;
+        self.zero_copy_copied += o.zero_copy_copied;
+        self.copy_sends += o.copy_sends;
+        self.kernel_stamped_reads += o.kernel_stamped_reads;
+        self.user_stamped_reads += o.user_stamped_reads;
+    }
 }
 
 /// Which part of the run a request belongs to. Warmup requests are never part

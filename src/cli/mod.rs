@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::ArgAction;
 
-use crate::config::{ArrivalPattern, ExportLevel, TlsRoots, UiType};
+use crate::config::{ArrivalPattern, ExportLevel, RxStamps, TlsRoots, UiType, ZeroCopy};
 
 mod fleet;
 mod input_config;
@@ -36,9 +36,10 @@ pub use validate::{
 };
 
 use parse::{
-    parse_arrival_pattern, parse_export_level, parse_log_level, parse_non_negative_f64,
-    parse_percentage, parse_positive_f64, parse_positive_u32, parse_positive_u64,
-    parse_positive_usize, parse_ratio, parse_seed, parse_tls_roots, parse_u32, parse_ui_type,
+    parse_arrival_pattern, parse_cpu_list, parse_export_level, parse_log_level,
+    parse_non_negative_f64, parse_percentage, parse_positive_f64, parse_positive_u32,
+    parse_positive_u64, parse_positive_usize, parse_ratio, parse_rx_stamps, parse_seed,
+    parse_tls_roots, parse_u32, parse_ui_type, parse_zero_copy,
 };
 
 /// AIPerf's defaults, in one place (values from AIPerf 0.13.0's `CLIConfig`).
@@ -293,6 +294,15 @@ pub struct ProfileArgs {
     /// Upper bound on worker threads.
     #[arg(long = "workers-max", visible_alias = "max-workers", value_name = "N", value_parser = parse_positive_usize, allow_negative_numbers = true)]
     pub workers_max: Option<usize>,
+    /// Cores to pin the worker threads to, e.g. `0-3,6` (audioperf only) [default: every core this process may use].
+    #[arg(long = "cpus", value_name = "LIST", value_parser = parse_cpu_list)]
+    pub cpus: Option<Vec<usize>>,
+    /// Zero-copy request sends (MSG_ZEROCOPY): auto, on or off (audioperf only) [default: auto].
+    #[arg(long = "zero-copy", value_name = "MODE", value_parser = parse_zero_copy)]
+    pub zero_copy: Option<ZeroCopy>,
+    /// Arrival stamps of response bytes: kernel (SO_TIMESTAMPNS) or user (audioperf only) [default: kernel].
+    #[arg(long = "rx-stamps", value_name = "CLOCK", value_parser = parse_rx_stamps)]
+    pub rx_stamps: Option<RxStamps>,
     /// `-v` is AIPerf's --verbose, `-vv` its --extra-verbose.
     #[arg(long = "verbose", short = 'v', action = ArgAction::Count)]
     pub verbose: u8,

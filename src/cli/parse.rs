@@ -5,7 +5,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{ArrivalPattern, ExportLevel, FlagError, Scheme, Target, TlsRoots, UiType};
+use crate::config::{
+    ArrivalPattern, ExportLevel, FlagError, RxStamps, Scheme, Target, TlsRoots, UiType, ZeroCopy,
+};
 
 // ---------------------------------------------------------------------------
 // Value parsers: clap prefixes their messages with the flag's name.
@@ -179,6 +181,67 @@ pub(super) fn parse_ui_type(s: &str) -> Result<UiType, String> {
             "'{s}' is not a UI type; allowed: none, simple, dashboard"
         )),
     }
+}
+
+pub(super) fn parse_zero_copy(s: &str) -> Result<ZeroCopy, String> {
+    match normalize_choice(s).as_str() {
+        "auto" => Ok(ZeroCopy::Auto),
+        "on" => Ok(ZeroCopy::On),
+        "off" => Ok(ZeroCopy::Off),
+        _ => Err(format!(
+            "'{s}' is not a zero-copy mode; allowed: auto, on, off"
+        )),
+    }
+}
+
+pub(super) fn parse_rx_stamps(s: &str) -> Result<RxStamps, String> {
+    match normalize_choice(s).as_str() {
+        "kernel" => Ok(RxStamps::Kernel),
+        "user" => Ok(RxStamps::User),
+        _ => Err(format!(
+            "'{s}' is not a stamp source; allowed: kernel, user"
+        )),
+    }
+}
+
+/// Largest core number `--cpus` accepts (Linux's CONFIG_NR_CPUS maximum).
+const MAX_CPU: usize = 8191;
+
+/// `--cpus`: core numbers and inclusive ranges, comma-separated (`0-3,6`),
+/// as `taskset -c` takes them; each core once.
+pub(super) fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+    let mut cpus: Vec<usize> = Vec::new();
+    let num = |t: &str| -> Result<usize, String> {
+        let t = t.trim();
+        match t.parse::<usize>() {
+            Ok(v) if v <= MAX_CPU => Ok(v),
+            _ => Err(format!(
+                "'{t}' is not a core number; allowed: 0 to {MAX_CPU}, as in --cpus 0-3,6"
+            )),
+        }
+    };
+    for part in s.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => {
+                let v = num(part)?;
+                (v, v)
+            }
+        };
+        if lo > hi {
+            return Err(format!(
+                "'{}' is an empty range; write low-high",
+                part.trim()
+            ));
+        }
+        for c in lo..=hi {
+            if cpus.contains(&c) {
+                return Err(format!("core {c} is listed twice"));
+            }
+            cpus.push(c);
+        }
+    }
+    Ok(cpus)
 }
 
 pub(super) fn parse_export_level(s: &str) -> Result<ExportLevel, String> {

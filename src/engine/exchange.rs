@@ -8,7 +8,7 @@
 //! connection's text buffer (amortised growth, no per-event allocation); the
 //! worker hands it to the collector once per request.
 
-use super::stream::Stream;
+use super::stream::{Stream, TimedRead};
 use crate::config::EndpointType;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
@@ -18,8 +18,6 @@ use crate::record::{
     ErrorKind, RawKind, RawResponse, RequestError, RequestRecord, MAX_TOKEN_TIMES,
 };
 use crate::sys::clock::{now_ns, Nanos};
-use monoio::buf::IoBufMut;
-use monoio::io::AsyncReadRent;
 
 /// Largest non-streaming or error body we keep (bigger ones are an error).
 const MAX_BUFFERED_BODY: usize = 64 * 1024 * 1024;
@@ -46,6 +44,9 @@ pub struct ConnState {
     pub token_ns: Vec<Nanos>,
     /// The API the connection's responses speak.
     pub endpoint: EndpointType,
+    /// The current request's kernel-stamped reads: completion minus stamp
+    /// (the worker folds them into its histogram once the request ends).
+    pub wake_lag_ns: Vec<Nanos>,
 }
 
 impl Default for ConnState {
@@ -64,6 +65,7 @@ impl Default for ConnState {
             raw: None,
             token_ns: Vec::new(),
             endpoint: EndpointType::Chat,
+            wake_lag_ns: Vec::new(),
         }
     }
 }
@@ -84,6 +86,7 @@ impl ConnState {
         self.text.clear();
         self.reasoning_len = 0;
         self.token_ns.clear();
+        self.wake_lag_ns.clear();
     }
 }
 
@@ -223,51 +226,67 @@ fn fail(rec: &mut RequestRecord, kind: ErrorKind, message: String) -> Failed {
     Failed
 }
 
-/// Reads once, appending to `read_buf`. Returns the byte count and the
-/// time the read completed (0 bytes = the peer closed).
-async fn read_more<S: AsyncReadRent>(
+/// Reads once, appending to `read_buf`. Returns the byte count (0 bytes =
+/// the peer closed) and when the bytes arrived: the kernel's receive stamp
+/// of the newest segment the read consumed, or the read's completion time.
+/// Every event in the read is given that time. It is never earlier than
+/// any of the read's bytes arrived, and never later than the read's
+/// completion; when the client keeps up, a read consumes only what arrived
+/// since the last one, so the stamp is the event's own.
+async fn read_more<S: TimedRead>(
     stream: &mut S,
     read_buf: &mut Vec<u8>,
+    wake_lag_ns: &mut Vec<Nanos>,
 ) -> std::io::Result<(usize, Nanos)> {
-    let buf = std::mem::take(read_buf);
-    let start = buf.len();
-    let (res, slice) = stream.read(buf.slice_mut(start..)).await;
-    let now = now_ns();
-    *read_buf = slice.into_inner();
-    res.map(|n| (n, now))
+    let (n, arrival) = stream.read_timed(read_buf).await?;
+    if let Some(lag) = arrival.wake_lag {
+        if wake_lag_ns.len() < MAX_TOKEN_TIMES {
+            wake_lag_ns.push(lag);
+        }
+    }
+    Ok((n, arrival.at))
 }
 
-/// Writes the prepared request; `rec.start_ns` is stamped just before the
-/// write. On failure the record is complete (error set) and the connection
-/// must be closed.
+/// Writes the prepared request (its segments in order); `rec.start_ns` is
+/// stamped just before the write. Returns when the first bytes were handed
+/// to the kernel. On failure the record is complete (error set) and the
+/// connection must be closed.
 pub async fn send_request(
     stream: &mut Stream,
     st: &mut ConnState,
-    request: &'static [u8],
+    request: &[&'static [u8]],
     rec: &mut RequestRecord,
-) -> Result<(), Outcome> {
+) -> Result<Nanos, Outcome> {
     st.begin();
     rec.send_ns = now_ns();
     rec.start_ns = rec.send_ns;
-    match stream.write_request(request).await {
-        Ok(writes) => {
+    match stream.write_segments(request).await {
+        Ok(sent) => {
             rec.sent_ns = now_ns();
-            rec.send_writes += writes;
-            Ok(())
+            rec.send_writes += sent.calls;
+            Ok(sent.first_byte_ns)
         }
         Err(e) => Err(fail(rec, io_kind(&e), format!("write failed: {e}")).into()),
     }
 }
 
 /// Reads the whole response to a request sent by `send_request`, filling `rec`.
-pub async fn read_response<S: AsyncReadRent>(
+pub async fn read_response<S: TimedRead>(
     stream: &mut S,
     st: &mut ConnState,
     rec: &mut RequestRecord,
     bytes_read: &mut u64,
     events: &mut u64,
 ) -> Outcome {
-    let (head, head_read_ns) = match read_head(stream, &mut st.read_buf, rec, bytes_read).await {
+    let (head, head_read_ns) = match read_head(
+        stream,
+        &mut st.read_buf,
+        &mut st.wake_lag_ns,
+        rec,
+        bytes_read,
+    )
+    .await
+    {
         Ok(h) => h,
         Err(f) => return f.into(),
     };
@@ -293,6 +312,7 @@ pub async fn read_response<S: AsyncReadRent>(
     let body = read_body(
         stream,
         &mut st.read_buf,
+        &mut st.wake_lag_ns,
         &mut st.body,
         head.head_len,
         &mut sink,
@@ -350,14 +370,15 @@ pub async fn read_response<S: AsyncReadRent>(
 /// Reads until the buffer starts with a complete response head; the head and
 /// the time of the read that completed it (body bytes that came with the head
 /// arrived then too). Stamps `rec.ack_ns` at the first read.
-async fn read_head<S: AsyncReadRent>(
+async fn read_head<S: TimedRead>(
     stream: &mut S,
     read_buf: &mut Vec<u8>,
+    wake_lag_ns: &mut Vec<Nanos>,
     rec: &mut RequestRecord,
     bytes_read: &mut u64,
 ) -> Result<(ResponseHead, Nanos), Failed> {
     loop {
-        let (n, now) = match read_more(stream, read_buf).await {
+        let (n, now) = match read_more(stream, read_buf, wake_lag_ns).await {
             Ok(x) => x,
             Err(e) => {
                 return Err(fail(
@@ -394,9 +415,10 @@ async fn read_head<S: AsyncReadRent>(
 
 /// Reads the body to its end, starting with the bytes after the head
 /// (`read_buf[head_len..]`); `sink.now` is the time of the latest read.
-async fn read_body<S: AsyncReadRent>(
+async fn read_body<S: TimedRead>(
     stream: &mut S,
     read_buf: &mut Vec<u8>,
+    wake_lag_ns: &mut Vec<Nanos>,
     body: &mut BodyReader,
     head_len: usize,
     sink: &mut EventSink<'_, '_>,
@@ -410,7 +432,7 @@ async fn read_body<S: AsyncReadRent>(
         // The next read starts at the front of the reused buffer.
         read_buf.clear();
         offset = 0;
-        match read_more(stream, read_buf).await {
+        match read_more(stream, read_buf, wake_lag_ns).await {
             Ok((0, t)) => {
                 sink.now = t;
                 if let BodyFraming::UntilClose = body.framing {

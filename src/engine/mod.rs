@@ -128,6 +128,7 @@ fn run_workers(
         start_late_ns: AtomicU64::new(0),
         records: records.clone(),
         endpoint: cfg.endpoint_type,
+        io_paths: stream::IoPaths::of(cfg),
     });
     let handles: Vec<_> = plans
         .into_iter()

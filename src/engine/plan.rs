@@ -48,7 +48,14 @@ fn share(n: u64, w: usize, parts: usize) -> u64 {
 /// closed-loop request counts; an open-loop schedule stays the whole run's
 /// (its rate and count), each worker taking its lane of it.
 pub fn plan(cfg: &ProfileConfig) -> Vec<WorkerPlan> {
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mut cores = core_affinity::get_core_ids().unwrap_or_default();
+    if let Some(cpus) = &cfg.cpus {
+        // Validated: each is a core this process may use.
+        cores = cpus
+            .iter()
+            .map(|&id| core_affinity::CoreId { id })
+            .collect();
+    }
     let n_cores = cores.len().max(1);
     let shard = cfg.shard.unwrap_or(Shard::WHOLE);
     let concurrency = shard.share(u64::from(cfg.concurrency.max(1))).max(1);

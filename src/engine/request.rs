@@ -199,52 +199,19 @@ async fn send(
     rec: &mut RequestRecord,
     deadline: Instant,
 ) -> Result<(), Ended> {
-    let write = send_segments(&mut conn.stream, &mut conn.st, request, rec);
+    let write = send_request(&mut conn.stream, &mut conn.st, request, rec);
     monoio::select! {
         r = monoio::time::timeout_at(deadline, write) => match r {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(first_byte_ns)) => {
+                if first_byte_ns >= rec.send_ns {
+                    local.out.record_send_lag(first_byte_ns - rec.send_ns);
+                }
+                Ok(())
+            }
             Ok(Err(o)) => Err(Ended::Done(o)),
             Err(_) => Err(Ended::Timeout),
         },
         why = local.abort.wait() => Err(Ended::Cancelled(why)),
-    }
-}
-
-/// `send_request` for a request held as segments: `send_request` with no
-/// bytes resets the connection state and stamps the start (so both paths
-/// stay one), then the segments are written as they are.
-async fn send_segments(
-    stream: &mut Stream,
-    st: &mut super::exchange::ConnState,
-    request: &'static [&'static [u8]],
-    rec: &mut RequestRecord,
-) -> Result<(), Outcome> {
-    send_request(stream, st, &[], rec).await?;
-    match stream.write_segments(request).await {
-        Ok(writes) => {
-            rec.sent_ns = now_ns();
-            rec.send_writes += writes;
-            Ok(())
-        }
-        Err(e) => {
-            rec.end_ns = now_ns();
-            if rec.error.is_none() {
-                use std::io::ErrorKind as K;
-                let kind = match e.kind() {
-                    K::ConnectionReset
-                    | K::ConnectionAborted
-                    | K::BrokenPipe
-                    | K::UnexpectedEof => ErrorKind::ConnectionClosed,
-                    _ => ErrorKind::Io,
-                };
-                rec.error = Some(RequestError {
-                    kind,
-                    code: rec.status,
-                    message: format!("write failed: {e}"),
-                });
-            }
-            Err(Outcome::Close)
-        }
     }
 }
 
@@ -277,6 +244,7 @@ async fn receive(
     let out = &local.out;
     out.bytes_read.set(out.bytes_read.get() + bytes);
     out.events.set(out.events.get() + events);
+    out.record_wake_lags(&conn.st.wake_lag_ns);
     ended
 }
 
@@ -377,7 +345,7 @@ pub(super) async fn connect(shared: &Shared, server: u16) -> Result<Stream, Requ
     };
     match monoio::time::timeout(
         shared.request_timeout,
-        stream::connect(addr, target.tls.as_ref()),
+        stream::connect(addr, target.tls.as_ref(), shared.io_paths),
     )
     .await
     {

@@ -46,6 +46,8 @@ pub struct Shared {
     pub records: Arc<RecordQueue>,
     /// Which API the responses speak (how a non-streaming body is read).
     pub endpoint: EndpointType,
+    /// How connections send and stamp (`--zero-copy`, `--rx-stamps`).
+    pub io_paths: super::stream::IoPaths,
 }
 
 /// Every dataset entry's request bytes, as the segments that go on the wire
@@ -179,6 +181,18 @@ pub(super) struct Collected {
     pub events: Cell<u64>,
     /// Lateness of the watcher's wake-ups (loop lag).
     pub lag: RefCell<hdrhistogram::Histogram<u64>>,
+    /// Per request: start stamp to the first bytes handed to the kernel.
+    pub send_lag: RefCell<hdrhistogram::Histogram<u64>>,
+    /// Per kernel-stamped read: its completion minus the kernel's stamp.
+    pub wake_lag: RefCell<hdrhistogram::Histogram<u64>>,
+}
+
+/// 1 ns to 60 s at 3 significant digits (larger values saturate).
+fn lag_histogram() -> RefCell<hdrhistogram::Histogram<u64>> {
+    RefCell::new(
+        hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3)
+            .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).expect("3 sigfig is valid")),
+    )
 }
 
 impl Collected {
@@ -187,11 +201,23 @@ impl Collected {
             requests: Cell::new(0),
             bytes_read: Cell::new(0),
             events: Cell::new(0),
-            lag: RefCell::new(
-                hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap_or_else(
-                    |_| hdrhistogram::Histogram::new(3).expect("3 sigfig is valid"),
-                ),
-            ),
+            lag: lag_histogram(),
+            send_lag: lag_histogram(),
+            wake_lag: lag_histogram(),
+        }
+    }
+
+    pub fn record_send_lag(&self, ns: Nanos) {
+        self.send_lag.borrow_mut().saturating_record(ns.max(1));
+    }
+
+    pub fn record_wake_lags(&self, lags: &[Nanos]) {
+        if lags.is_empty() {
+            return;
+        }
+        let mut h = self.wake_lag.borrow_mut();
+        for &ns in lags {
+            h.saturating_record(ns.max(1));
         }
     }
 }

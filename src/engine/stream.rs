@@ -5,6 +5,13 @@
 //! handshake when the target is `https://`) and naming what went wrong. It
 //! does no buffering of its own: reads and writes go straight to the socket
 //! or to rustls, so the plain path costs one `match` per call.
+//!
+//! On plain TCP it also owns the two kernel paths of the I/O (`--zero-copy`,
+//! `--rx-stamps`): request bytes handed over with `MSG_ZEROCOPY` (the bodies
+//! live, unchanged, for the whole run, so no send waits for the kernel's
+//! notification), and reads done with `recvmsg` after io_uring reports the
+//! socket readable, so each read carries the kernel's receive stamp of the
+//! newest segment it consumed. TLS keeps io_uring reads and copying writes.
 
 use std::fmt;
 use std::io;
@@ -18,41 +25,235 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 use rustls::pki_types::ServerName;
 
-use crate::config::{ProfileConfig, Scheme, Target, TlsOptions};
+use crate::config::{
+    ProfileConfig, RxStamps, Scheme, Target, TlsOptions, ZeroCopy, ZERO_COPY_MIN_BYTES,
+};
+use crate::sys::clock::{now_ns, Nanos};
+use crate::sys::{rx_stamp, zerocopy};
 use crate::tls::{self, TlsSetupError};
+use std::cell::Cell;
 
-/// Sends as much of `bytes` as the socket takes without blocking; the bytes
-/// sent and the `send(2)` calls that sent some.
-fn send_now(fd: RawFd, bytes: &[u8]) -> io::Result<(usize, u32)> {
-    let mut sent = 0;
-    let mut calls = 0;
-    while sent < bytes.len() {
-        let rest = &bytes[sent..];
-        // SAFETY: `rest` is a live slice; fd is our open socket. MSG_NOSIGNAL:
-        // a peer that closed gives EPIPE, not SIGPIPE.
-        let n = unsafe {
-            libc::send(
-                fd,
-                rest.as_ptr().cast(),
-                rest.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n > 0 {
-            sent += n as usize;
-            calls += 1;
-            continue;
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::WouldBlock => break,
-            io::ErrorKind::Interrupted => continue,
-            _ if n == 0 => break,
-            _ => return Err(err),
+/// How a run's connections send and stamp (`--zero-copy`, `--rx-stamps`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct IoPaths {
+    pub zero_copy: ZeroCopy,
+    pub rx_stamps: RxStamps,
+}
+
+impl IoPaths {
+    pub fn of(cfg: &ProfileConfig) -> IoPaths {
+        IoPaths {
+            zero_copy: cfg.zero_copy,
+            rx_stamps: cfg.rx_stamps,
         }
     }
-    Ok((sent, calls))
 }
+
+/// What this thread's connections did on the kernel paths; a worker reads it
+/// when it ends (one thread, one runtime: plain cells, no atomics).
+#[derive(Debug, Default)]
+pub struct IoTally {
+    /// Send calls made with `MSG_ZEROCOPY`.
+    pub zero_copy_sends: Cell<u64>,
+    /// Of the zero-copy sends notified so far, those the kernel copied anyway.
+    pub zero_copy_copied: Cell<u64>,
+    /// Zero-copy sends notified.
+    pub zero_copy_notified: Cell<u64>,
+    /// Send calls (direct or io_uring) that copied.
+    pub copy_sends: Cell<u64>,
+    /// Reads stamped by the kernel / by the read's completion.
+    pub kernel_stamped_reads: Cell<u64>,
+    pub user_stamped_reads: Cell<u64>,
+}
+
+thread_local! {
+    /// This thread's [`IoTally`].
+    pub static IO_TALLY: IoTally = IoTally::default();
+}
+
+fn tally(f: impl FnOnce(&IoTally) -> &Cell<u64>, n: u64) {
+    IO_TALLY.with(|t| {
+        let c = f(t);
+        c.set(c.get() + n);
+    });
+}
+
+/// When a read's bytes reached this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// The time the exchange uses: the kernel's stamp when there is one,
+    /// else when the read completed.
+    pub at: Nanos,
+    /// Read completion minus the kernel's stamp (the client's own wake-up
+    /// and queue), when the kernel stamped the read.
+    pub wake_lag: Option<Nanos>,
+}
+
+impl Arrival {
+    /// From the kernel's stamp (if any) and the read's completion time. A
+    /// stamp is never later than the read that returned its bytes; should
+    /// one be (a clock step), the completion time is used.
+    pub fn new(kernel: Option<Nanos>, completed: Nanos) -> Arrival {
+        match kernel {
+            Some(k) if k <= completed => Arrival {
+                at: k,
+                wake_lag: Some(completed - k),
+            },
+            _ => Arrival {
+                at: completed,
+                wake_lag: None,
+            },
+        }
+    }
+}
+
+/// A read that says when its bytes arrived.
+// Single-threaded runtimes: the futures need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait TimedRead {
+    /// Reads once into `buf`'s spare capacity (appending); the byte count
+    /// (0: the peer closed) and when the bytes arrived.
+    async fn read_timed(&mut self, buf: &mut Vec<u8>) -> io::Result<(usize, Arrival)>;
+}
+
+/// [`TimedRead`] for any runtime read: stamped when the read completes.
+pub async fn read_user_stamped<S: AsyncReadRent>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> io::Result<(usize, Arrival)> {
+    let b = std::mem::take(buf);
+    let start = b.len();
+    let (res, slice) = stream.read(b.slice_mut(start..)).await;
+    let now = now_ns();
+    *buf = slice.into_inner();
+    res.map(|n| (n, Arrival::new(None, now)))
+}
+
+/// When a request's first bytes were handed to the kernel, and the write
+/// calls that carried bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub calls: u32,
+    /// `now_ns()` right after the first call that carried bytes returned (0
+    /// when nothing was sent).
+    pub first_byte_ns: Nanos,
+}
+
+impl Sent {
+    fn add(&mut self, calls: u32, first: Nanos) {
+        if self.first_byte_ns == 0 {
+            self.first_byte_ns = first;
+        }
+        self.calls += calls;
+    }
+}
+
+/// A plain TCP connection and its kernel paths.
+pub struct PlainConn {
+    tcp: TcpStream,
+    /// Reads go through `recvmsg` for the kernel's stamps.
+    kernel_stamps: bool,
+    zero_copy: ZeroCopy,
+    /// Zero-copy sends are made (the socket accepted `SO_ZEROCOPY`, and under
+    /// `auto` the kernel has not yet said it copies them).
+    zc_active: bool,
+    /// Zero-copy sends not yet notified.
+    zc_pending: u64,
+    /// The last read filled the buffer: more may be waiting, so the next
+    /// read tries `recvmsg` before asking io_uring for readiness.
+    maybe_more: bool,
+}
+
+impl PlainConn {
+    fn new(tcp: TcpStream, paths: IoPaths) -> PlainConn {
+        let fd = tcp.as_raw_fd();
+        let kernel_stamps = paths.rx_stamps == RxStamps::Kernel;
+        if kernel_stamps {
+            rx_stamp::enable_rx_timestamps_fd(fd);
+        }
+        let zc_active = kernel_stamps && paths.zero_copy != ZeroCopy::Off && zerocopy::enable(fd);
+        PlainConn {
+            tcp,
+            kernel_stamps,
+            zero_copy: paths.zero_copy,
+            zc_active,
+            zc_pending: 0,
+            maybe_more: false,
+        }
+    }
+
+    /// The flags of a send of `len` bytes: `MSG_ZEROCOPY` when this
+    /// connection makes zero-copy sends of that size.
+    fn send_flags(&self, len: usize) -> libc::c_int {
+        let zc = self.zc_active && (self.zero_copy == ZeroCopy::On || len >= ZERO_COPY_MIN_BYTES);
+        let base = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        if zc {
+            base | libc::MSG_ZEROCOPY
+        } else {
+            base
+        }
+    }
+
+    /// Counts one send call made with `flags`.
+    fn note_send(&mut self, flags: libc::c_int) {
+        if flags & libc::MSG_ZEROCOPY != 0 {
+            self.zc_pending += 1;
+            tally(|t| &t.zero_copy_sends, 1);
+        } else {
+            tally(|t| &t.copy_sends, 1);
+        }
+    }
+
+    /// Reads the zero-copy notifications waiting; under `auto`, a kernel
+    /// that copied the sends anyway ends zero-copy on this connection.
+    fn drain_notifications(&mut self) {
+        if self.zc_pending == 0 {
+            return;
+        }
+        let n = zerocopy::drain(self.tcp.as_raw_fd());
+        self.zc_pending = self.zc_pending.saturating_sub(n.sends);
+        tally(|t| &t.zero_copy_notified, n.sends);
+        tally(|t| &t.zero_copy_copied, n.copied);
+        if n.copied > 0 && self.zero_copy == ZeroCopy::Auto {
+            self.zc_active = false;
+        }
+    }
+
+    /// One read with the kernel's stamp: `recvmsg` once io_uring says the
+    /// socket is readable (or at once, when the last read filled the buffer).
+    async fn read_kernel_stamped(&mut self, buf: &mut Vec<u8>) -> io::Result<(usize, Arrival)> {
+        let fd = self.tcp.as_raw_fd();
+        loop {
+            if !self.maybe_more {
+                self.tcp.readable(false).await?;
+            }
+            match rx_stamp::recv_stamped_at(fd, buf) {
+                Ok((n, kernel, completed)) => {
+                    self.maybe_more = n > 0 && buf.len() == buf.capacity();
+                    let arrival = Arrival::new(kernel, completed);
+                    if arrival.wake_lag.is_some() {
+                        tally(|t| &t.kernel_stamped_reads, 1);
+                    } else {
+                        tally(|t| &t.user_stamped_reads, 1);
+                    }
+                    return Ok((n, arrival));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Readiness without data: the error queue holds
+                    // zero-copy notifications (poll reports them as
+                    // POLLERR), or the last read took everything.
+                    self.maybe_more = false;
+                    self.drain_notifications();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Requests at least this large send their head before the rest.
+const HEAD_FIRST_MIN_BYTES: usize = 16 * 1024;
 
 /// Iovecs handed to one `sendmsg(2)`; a request with more segments is sent
 /// in several calls.
@@ -61,11 +262,25 @@ const IOV_BATCH: usize = 16;
 /// Sends as much of `segs` (in order, as one byte stream) as the socket takes
 /// without blocking, with one `sendmsg(2)` per up to [`IOV_BATCH`] segments:
 /// the shared pieces are gathered by the kernel, never copied together here.
-/// Returns where it stopped, (segment index, offset in that segment), and
-/// the `sendmsg(2)` calls that sent some.
-fn send_now_v(fd: RawFd, segs: &[&[u8]]) -> io::Result<(usize, usize, u32)> {
-    let (mut at, mut off) = (0usize, 0usize);
-    let mut calls = 0;
+/// Returns where it stopped, (segment index, offset in that segment), with
+/// the `sendmsg(2)` calls that sent some and when the first returned.
+fn send_now_v(
+    conn: &mut PlainConn,
+    segs: &[&[u8]],
+    mut at: usize,
+    mut off: usize,
+) -> io::Result<(usize, usize, Sent)> {
+    let fd: RawFd = conn.tcp.as_raw_fd();
+    let mut out = Sent::default();
+    let total: usize = segs[at.min(segs.len())..]
+        .iter()
+        .map(|s| s.len())
+        .sum::<usize>()
+        - off;
+    if total == 0 {
+        return Ok((segs.len(), 0, out));
+    }
+    let mut flags = conn.send_flags(total);
     while at < segs.len() {
         let mut iov = [libc::iovec {
             iov_base: std::ptr::null_mut(),
@@ -84,12 +299,14 @@ fn send_now_v(fd: RawFd, segs: &[&[u8]]) -> io::Result<(usize, usize, u32)> {
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = iov.as_mut_ptr();
         msg.msg_iovlen = k as _;
-        // SAFETY: the iovecs point into live slices that outlive the call and
-        // are only read; fd is our open socket. MSG_NOSIGNAL: a peer that
-        // closed gives EPIPE, not SIGPIPE.
-        let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        // SAFETY: the iovecs point into live slices that outlive the call
+        // (request bodies live until the process ends, as MSG_ZEROCOPY
+        // needs) and are only read; fd is our open socket. MSG_NOSIGNAL: a
+        // peer that closed gives EPIPE, not SIGPIPE.
+        let n = unsafe { libc::sendmsg(fd, &msg, flags) };
         if n > 0 {
-            calls += 1;
+            out.add(1, now_ns());
+            conn.note_send(flags);
             let mut n = n as usize;
             while n > 0 && at < segs.len() {
                 let left = segs[at].len() - off;
@@ -114,18 +331,23 @@ fn send_now_v(fd: RawFd, segs: &[&[u8]]) -> io::Result<(usize, usize, u32)> {
             break;
         }
         let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENOBUFS) && flags & libc::MSG_ZEROCOPY != 0 {
+            // No memory for the notification (optmem): copy instead.
+            flags &= !libc::MSG_ZEROCOPY;
+            continue;
+        }
         match err.kind() {
             io::ErrorKind::WouldBlock => break,
             io::ErrorKind::Interrupted => continue,
             _ => return Err(err),
         }
     }
-    Ok((at, off, calls))
+    Ok((at, off, out))
 }
 
 /// A connection to the target.
 pub enum Stream {
-    Plain(TcpStream),
+    Plain(PlainConn),
     /// Boxed: the TLS state is large and the plain variant should stay small.
     Tls(Box<monoio_rustls::ClientTlsStream<TcpStream>>),
 }
@@ -136,15 +358,58 @@ impl Stream {
     /// an io_uring write would wait for the runtime's next batched submission,
     /// behind the writes of every task woken in the same round, and under a
     /// burst of hundreds of requests the start stamp taken before the write
-    /// would run milliseconds ahead of the bytes. Only what the socket cannot
-    /// take goes through the runtime.
-    /// Returns the write calls that carried bytes.
-    pub async fn write_request(&mut self, request: &'static [u8]) -> io::Result<u32> {
-        let (sent, calls) = match self {
-            Stream::Plain(s) => send_now(s.as_raw_fd(), request)?,
-            Stream::Tls(_) => (0, 0),
-        };
-        Ok(calls + self.write_counted(&request[sent..]).await?)
+    /// would run milliseconds ahead of the bytes. The rest waits for the
+    /// socket to drain: zero-copy sends once io_uring says it is writable,
+    /// copying ones as io_uring writes.
+    pub async fn write_request(&mut self, request: &'static [u8]) -> io::Result<Sent> {
+        self.write_segments(&[request]).await
+    }
+
+    /// Writes a prepared request held as segments (head, own JSON, shared
+    /// audio, ...), in order, without joining them. As in
+    /// [`write_request`](Self::write_request), on plain TCP what the socket
+    /// takes right now is sent by this task, with a non-blocking
+    /// `sendmsg(2)` over the segments; the rest follows when the socket
+    /// drains (zero-copy) or through the runtime, segment by segment.
+    pub async fn write_segments(&mut self, segs: &[&'static [u8]]) -> io::Result<Sent> {
+        let mut sent = Sent::default();
+        let (mut at, mut off) = (0usize, 0usize);
+        if let Stream::Plain(p) = self {
+            // A large request's head goes out on its own: the kernel sends
+            // a segment once it holds ~64 kB, so with the body behind it the
+            // first byte would reach the server only after that much copying.
+            if segs.len() > 1 && segs.iter().map(|s| s.len()).sum::<usize>() >= HEAD_FIRST_MIN_BYTES
+            {
+                let (a, o, s) = send_now_v(p, &segs[..1], 0, 0)?;
+                sent.add(s.calls, s.first_byte_ns);
+                (at, off) = (a, o);
+            }
+            loop {
+                let (a, o, s) = send_now_v(p, segs, at, off)?;
+                sent.add(s.calls, s.first_byte_ns);
+                (at, off) = (a, o);
+                if at >= segs.len() || !p.zc_active {
+                    p.drain_notifications();
+                    break;
+                }
+                // Zero-copy: the rest goes the same way once there is room.
+                p.tcp.writable(false).await?;
+                p.drain_notifications();
+            }
+        }
+        for (j, seg) in segs.iter().enumerate().skip(at) {
+            let rest: &'static [u8] = if j == at {
+                &seg[off.min(seg.len())..]
+            } else {
+                seg
+            };
+            let calls = self.write_counted(rest).await?;
+            if calls > 0 {
+                sent.add(calls, now_ns());
+                tally(|t| &t.copy_sends, u64::from(calls));
+            }
+        }
+        Ok(sent)
     }
 
     /// Writes all of `bytes` through the runtime; the write calls it took.
@@ -163,32 +428,6 @@ impl Stream {
         Ok(calls)
     }
 
-    /// Writes a prepared request held as segments (head, own JSON, shared
-    /// audio, ...), in order, without joining them. As in
-    /// [`write_request`](Self::write_request), on plain TCP what the socket
-    /// takes right now is sent by this task, with a non-blocking
-    /// `sendmsg(2)` over the segments: an io_uring write would wait for the
-    /// runtime's next batched submission, behind the writes of every task
-    /// woken in the same round, and the start stamp taken before the write
-    /// would run ahead of the bytes. Only what the socket cannot take goes
-    /// through the runtime, segment by segment.
-    /// Returns the write calls that carried bytes.
-    pub async fn write_segments(&mut self, segs: &'static [&'static [u8]]) -> io::Result<u32> {
-        let (at, off, mut calls) = match self {
-            Stream::Plain(s) => send_now_v(s.as_raw_fd(), segs)?,
-            Stream::Tls(_) => (0, 0, 0),
-        };
-        for (j, seg) in segs.iter().enumerate().skip(at) {
-            let rest: &'static [u8] = if j == at {
-                &seg[off.min(seg.len())..]
-            } else {
-                seg
-            };
-            calls += self.write_counted(rest).await?;
-        }
-        Ok(calls)
-    }
-
     /// Whether an idle keep-alive connection was closed by the server (FIN
     /// or reset already received) or carries bytes nobody asked for: then it
     /// must not carry the next request, which would fail without the server
@@ -203,7 +442,7 @@ impl Stream {
         // SAFETY: a one-byte peek into a local on a socket this stream owns.
         let n = unsafe {
             libc::recv(
-                s.as_raw_fd(),
+                s.tcp.as_raw_fd(),
                 (&mut byte as *mut u8).cast(),
                 1,
                 libc::MSG_PEEK | libc::MSG_DONTWAIT,
@@ -237,11 +476,24 @@ impl fmt::Debug for Stream {
 
 // `async fn` satisfies the traits' `impl Future` (RPITIT) signatures; each
 // call is one `match` and a delegated await, nothing buffered here.
+impl TimedRead for Stream {
+    async fn read_timed(&mut self, buf: &mut Vec<u8>) -> io::Result<(usize, Arrival)> {
+        match self {
+            Stream::Plain(p) if p.kernel_stamps => p.read_kernel_stamped(buf).await,
+            _ => {
+                let r = read_user_stamped(self, buf).await;
+                tally(|t| &t.user_stamped_reads, 1);
+                r
+            }
+        }
+    }
+}
+
 impl AsyncReadRent for Stream {
     #[inline]
     async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
-            Stream::Plain(s) => s.read(buf).await,
+            Stream::Plain(s) => s.tcp.read(buf).await,
             Stream::Tls(s) => s.read(buf).await,
         }
     }
@@ -249,7 +501,7 @@ impl AsyncReadRent for Stream {
     #[inline]
     async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
-            Stream::Plain(s) => s.readv(buf).await,
+            Stream::Plain(s) => s.tcp.readv(buf).await,
             Stream::Tls(s) => s.readv(buf).await,
         }
     }
@@ -259,7 +511,7 @@ impl AsyncWriteRent for Stream {
     #[inline]
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
-            Stream::Plain(s) => s.write(buf).await,
+            Stream::Plain(s) => s.tcp.write(buf).await,
             Stream::Tls(s) => s.write(buf).await,
         }
     }
@@ -267,7 +519,7 @@ impl AsyncWriteRent for Stream {
     #[inline]
     async fn writev<T: IoVecBuf>(&mut self, buf_vec: T) -> BufResult<usize, T> {
         match self {
-            Stream::Plain(s) => s.writev(buf_vec).await,
+            Stream::Plain(s) => s.tcp.writev(buf_vec).await,
             Stream::Tls(s) => s.writev(buf_vec).await,
         }
     }
@@ -275,7 +527,7 @@ impl AsyncWriteRent for Stream {
     #[inline]
     async fn flush(&mut self) -> io::Result<()> {
         match self {
-            Stream::Plain(s) => s.flush().await,
+            Stream::Plain(s) => s.tcp.flush().await,
             Stream::Tls(s) => s.flush().await,
         }
     }
@@ -283,7 +535,7 @@ impl AsyncWriteRent for Stream {
     #[inline]
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
-            Stream::Plain(s) => s.shutdown().await,
+            Stream::Plain(s) => s.tcp.shutdown().await,
             Stream::Tls(s) => s.shutdown().await,
         }
     }
@@ -364,13 +616,17 @@ impl std::error::Error for ConnectError {
 
 /// Opens a connection to `addr`: TCP with `TCP_NODELAY` (requests are written
 /// whole, so Nagle would only delay them), then the TLS handshake if `tls`.
-pub async fn connect(addr: SocketAddr, tls: Option<&TlsConnector>) -> Result<Stream, ConnectError> {
+pub async fn connect(
+    addr: SocketAddr,
+    tls: Option<&TlsConnector>,
+    paths: IoPaths,
+) -> Result<Stream, ConnectError> {
     let tcp = TcpStream::connect_addr(addr)
         .await
         .map_err(ConnectError::Tcp)?;
     tcp.set_nodelay(true).map_err(ConnectError::Tcp)?;
     let Some(tls) = tls else {
-        return Ok(Stream::Plain(tcp));
+        return Ok(Stream::Plain(PlainConn::new(tcp, paths)));
     };
     match tls.inner.connect(tls.server_name.clone(), tcp).await {
         Ok(s) => Ok(Stream::Tls(Box::new(s))),
@@ -491,7 +747,7 @@ mod tests {
             .unwrap();
         rt.block_on(async move {
             let run = async {
-                let mut s = connect(addr, tls.as_ref())
+                let mut s = connect(addr, tls.as_ref(), IoPaths::default())
                     .await
                     .map_err(|e| e.to_string())?;
                 let is_tls = s.is_tls();
@@ -626,7 +882,7 @@ mod tests {
             .enable_timer()
             .build()
             .unwrap();
-        let r = rt.block_on(connect(addr, None));
+        let r = rt.block_on(connect(addr, None, IoPaths::default()));
         match r {
             Err(ConnectError::Tcp(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
             other => panic!("expected a TCP error, got {other:?}"),
@@ -687,7 +943,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let mut s = connect(addr, None).await.unwrap();
+            let mut s = connect(addr, None, IoPaths::default()).await.unwrap();
             monoio::time::timeout(LIMIT, s.write_segments(segs))
                 .await
                 .unwrap()

@@ -19,7 +19,7 @@ pub(super) async fn serve_connection(w: Rc<Worker>, mut stream: impl Io, fd: Raw
     loop {
         // Token deadlines count from when the request's first bytes reached
         // this host, as a client's TTFT counts from when it starts sending
-        // (see `arrival`). A pipelined request already here starts now.
+        // (see `sys::rx_stamp`). A pipelined request already here starts now.
         let arrival = if buf.is_empty() {
             match stream.read_first(&mut buf).await {
                 Some(t) => t,

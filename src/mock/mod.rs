@@ -14,12 +14,11 @@
 //! `route` dispatches it; `respond` answers a chat completion, streamed or
 //! whole, applying the fault `fault` picked for it, through `writer`, which
 //! frames what it sends as the framing faults ask, onto `socket`, the
-//! connection's reads and writes (with the arrival stamps of `arrival`).
+//! connection's reads and writes (with the kernel's arrival stamps, `sys::rx_stamp`).
 //! Below them: `http` request-head parsing and response heads, `openai`
 //! request decoding and response bodies, `audio` WAV/MP3 validation, `stats`
 //! the counters, `tls` the HTTPS configuration.
 
-pub mod arrival;
 pub mod audio;
 mod connection;
 mod fault;
@@ -97,6 +96,13 @@ pub struct MockServerArgs {
     /// (`openai`) or vLLM's `transcription.chunk` objects (`vllm`).
     #[arg(long = "transcription-stream", value_enum, default_value_t = TranscriptStream::Openai)]
     pub transcription_stream: TranscriptStream,
+    /// Put the mock's own timing of each chat stream into its first token
+    /// event, as `"mock_timing":{"arrival_ns":…,"handed_ns":…}` (wall clock:
+    /// the kernel's receive stamp of the request's first bytes, and the
+    /// moment the event was handed to the socket), so a benchmark can compare
+    /// a client's TTFT with the server's, request by request.
+    #[arg(long = "timing-in-stream")]
+    pub timing_in_stream: bool,
     /// Largest request body accepted, bytes (413 above).
     #[arg(long = "max-body-bytes", default_value_t = 256 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -131,6 +137,7 @@ impl Default for MockServerArgs {
             trickle_us: 100,
             max_body_bytes: 256 * 1024 * 1024,
             transcription_stream: TranscriptStream::Openai,
+            timing_in_stream: false,
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,

@@ -391,6 +391,30 @@ impl EventBuilder {
         out.extend_from_slice(CHOICE_CLOSE);
     }
 
+    /// [`token`](Self::token) carrying the mock's timing of the stream (wall
+    /// clock ns): `"mock_timing":{"arrival_ns":…,"handed_ns":…}` first in
+    /// the chunk object. Chat chunks only; a transcription event is as
+    /// `token` writes it.
+    pub fn token_timed(
+        &self,
+        out: &mut Vec<u8>,
+        word: &str,
+        reasoning: bool,
+        arrival_ns: u64,
+        handed_ns: u64,
+    ) {
+        let start = out.len();
+        self.token(out, word, reasoning);
+        const OPEN: &[u8] = b"data: {";
+        if out[start..].starts_with(OPEN) {
+            let field = format!(
+                "\"mock_timing\":{{\"arrival_ns\":{arrival_ns},\"handed_ns\":{handed_ns}}},"
+            );
+            let at = start + OPEN.len();
+            out.splice(at..at, field.into_bytes());
+        }
+    }
+
     /// The finish event: empty content and the finish reason; for OpenAI's
     /// transcription stream, `transcript.text.done` with the whole text and usage.
     pub fn finish(&self, out: &mut Vec<u8>, prompt: u64, plan: &TokenPlan) {

@@ -9,7 +9,7 @@ use super::http::{self, Framing, EVENT_STREAM, JSON};
 use super::openai::{self, unix_secs, ChatRequest, EventBuilder, TokenPlan};
 use super::socket::{reset_on_close, send, wait_for_close, Io};
 use super::writer::Writer;
-use crate::sys::clock::{now_ns, Nanos};
+use crate::sys::clock::{now_ns, ClockAnchor, Nanos};
 
 /// Bytes of a head larger than any sane client accepts (100 KiB of headers).
 const OVERSIZED_HEAD_BYTES: usize = 100 * 1024;
@@ -229,7 +229,18 @@ async fn stream_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> b
         let due = w.token_due(arrival, k);
         w.timer.sleep_until(due).await;
         event.clear();
-        events.token(&mut event, openai::word(k), k < plan.reasoning);
+        if k == 0 && w.cfg.timing_in_stream {
+            let anchor = ClockAnchor::now();
+            events.token_timed(
+                &mut event,
+                openai::word(k),
+                k < plan.reasoning,
+                anchor.wall_of(arrival),
+                anchor.wall_ns,
+            );
+        } else {
+            events.token(&mut event, openai::word(k), k < plan.reasoning);
+        }
         wr.event(&mut scratch, k, &event);
         if k == 0 {
             let now = now_ns();
@@ -238,6 +249,10 @@ async fn stream_response<S: Io>(wr: &mut Writer<'_, S>, c: &Completion<'_>) -> b
         }
         if !wr.flush().await {
             return false;
+        }
+        if k == 0 {
+            w.stats
+                .record_first_token_written(now_ns().saturating_sub(arrival));
         }
     }
     // The closing events are all due with the last token; one chunk per event.

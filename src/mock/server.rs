@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::arrival;
 use super::connection::serve_connection;
 use super::worker::{Config, Worker};
 use super::{MockServerArgs, Stats};
+use crate::sys::rx_stamp;
 use crate::sys::timer::PreciseTimer;
 
 /// How often a worker checks the stop flag.
@@ -117,7 +117,7 @@ fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.listen(1024)?;
     // Accepted sockets inherit it, and the kernel switches receive stamping
     // on (a deferred switch) now rather than when the first request arrives.
-    arrival::enable_rx_timestamps(&socket);
+    rx_stamp::enable_rx_timestamps(&socket);
     Ok(socket.into())
 }
 

@@ -9,8 +9,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use monoio_rustls::ServerTlsStream;
 
-use super::arrival;
 use crate::sys::clock::{now_ns, Nanos};
+use crate::sys::rx_stamp;
 
 /// How much a read asks for at least.
 pub(super) const READ_CHUNK: usize = 16 * 1024;
@@ -20,16 +20,23 @@ pub(super) trait Io: AsyncReadRent + AsyncWriteRent {
     /// Reads the first bytes of a new request into `buf`; when they reached
     /// this host (monotonic ns), or `None` when the peer is gone.
     async fn read_first(&mut self, buf: &mut Vec<u8>) -> Option<Nanos>;
+
+    /// The socket to send on directly, bypassing the runtime (plain TCP only).
+    fn direct_fd(&self) -> Option<RawFd>;
 }
 
 impl Io for TcpStream {
+    fn direct_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
+    }
+
     async fn read_first(&mut self, buf: &mut Vec<u8>) -> Option<Nanos> {
         reserve_for_read(buf);
         loop {
             if self.readable(false).await.is_err() {
                 return None;
             }
-            match arrival::recv_stamped(self.as_raw_fd(), buf) {
+            match rx_stamp::recv_stamped_first(self.as_raw_fd(), buf) {
                 Ok((0, _)) => return None,
                 Ok((_, stamp)) => return Some(stamp.unwrap_or_else(now_ns)),
                 Err(e)
@@ -48,6 +55,10 @@ impl Io for TcpStream {
 
 /// TLS records hide the kernel's stamps: the time the bytes are decrypted.
 impl Io for ServerTlsStream<TcpStream> {
+    fn direct_fd(&self) -> Option<RawFd> {
+        None
+    }
+
     async fn read_first(&mut self, buf: &mut Vec<u8>) -> Option<Nanos> {
         read_more(self, buf).await.then(now_ns)
     }
@@ -75,8 +86,44 @@ pub(super) async fn read_more(stream: &mut impl AsyncReadRent, buf: &mut Vec<u8>
     matches!(res, Ok(n) if n > 0)
 }
 
-/// Writes all of `out` and clears it; false when the peer is gone.
+/// Writes all of `out` and clears it; false when the peer is gone. On plain
+/// TCP what the socket takes now goes out with a non-blocking `send(2)` from
+/// this task: an io_uring write would leave at the runtime's next batched
+/// submission, after the moment the mock counts a token as sent. The rest
+/// goes through the runtime.
 pub(super) async fn send(stream: &mut impl Io, out: &mut Vec<u8>) -> bool {
+    if let Some(fd) = stream.direct_fd() {
+        let mut sent = 0;
+        while sent < out.len() {
+            let rest = &out[sent..];
+            // SAFETY: a live slice and this connection's open socket.
+            // MSG_NOSIGNAL: a peer that closed gives EPIPE, not SIGPIPE.
+            let n = unsafe {
+                libc::send(
+                    fd,
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n > 0 {
+                sent += n as usize;
+                continue;
+            }
+            match std::io::Error::last_os_error().kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                std::io::ErrorKind::WouldBlock => break,
+                _ => {
+                    out.clear();
+                    return false;
+                }
+            }
+        }
+        out.drain(..sent);
+        if out.is_empty() {
+            return true;
+        }
+    }
     let (res, b) = stream.write_all(std::mem::take(out)).await;
     *out = b;
     out.clear();

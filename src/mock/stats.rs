@@ -27,6 +27,11 @@ pub struct Stats {
     /// its deadline (arrival + TTFT), in ns: the mock's own share of a client's
     /// TTFT error. One lock per stream, not per event.
     pub first_token_late: Mutex<Option<Histogram<u64>>>,
+    /// Arrival (the kernel's receive stamp of the request's first bytes) to
+    /// the moment the write carrying the first token returned, in ns: the
+    /// upper end of the server-side TTFT a client's own TTFT is compared with
+    /// (the lower end is TTFT + `first_token_late`).
+    pub first_token_written: Mutex<Option<Histogram<u64>>>,
     /// What `/metrics` shows (vLLM's names); not reset by `DELETE /v1/mock/stats`
     /// (Prometheus counters only grow).
     pub prometheus: super::prometheus::Metrics,
@@ -36,39 +41,25 @@ impl Stats {
     /// Records that a stream's first token was handed to the socket `late_ns`
     /// after its deadline.
     pub fn record_first_token_late(&self, late_ns: u64) {
-        if let Ok(mut h) = self.first_token_late.lock() {
-            if h.is_none() {
-                // 1 ns to 1 hour, 3 significant digits; beyond saturates.
-                *h = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok();
-            }
-            if let Some(h) = h.as_mut() {
-                h.saturating_record(late_ns);
-            }
-        }
+        record(&self.first_token_late, late_ns);
+    }
+
+    /// Records that a stream's first token was written `ns` after its
+    /// request arrived.
+    pub fn record_first_token_written(&self, ns: u64) {
+        record(&self.first_token_written, ns);
     }
 
     /// The `/v1/mock/stats` JSON body.
     pub fn to_json(&self) -> String {
-        let late = match self.first_token_late.lock() {
-            Ok(h) => match h.as_ref() {
-                Some(h) if !h.is_empty() => serde_json::json!({
-                    "count": h.len(),
-                    "p50": h.value_at_quantile(0.50) as f64 / 1e3,
-                    "p90": h.value_at_quantile(0.90) as f64 / 1e3,
-                    "p99": h.value_at_quantile(0.99) as f64 / 1e3,
-                    "max": h.max() as f64 / 1e3,
-                }),
-                _ => serde_json::json!({"count": 0}),
-            },
-            Err(_) => serde_json::Value::Null,
-        };
         serde_json::json!({
             "requests": self.requests.load(Ordering::Relaxed),
             "streaming": self.streaming.load(Ordering::Relaxed),
             "audio_parts": self.audio_parts.load(Ordering::Relaxed),
             "audio_seconds": self.audio_micros.load(Ordering::Relaxed) as f64 / 1e6,
             "rejected": self.rejected.load(Ordering::Relaxed),
-            "first_token_late_us": late,
+            "first_token_late_us": summary(&self.first_token_late),
+            "first_token_written_us": summary(&self.first_token_written),
             "metrics_scrapes": self.prometheus.scrapes.load(Ordering::Relaxed),
         })
         .to_string()
@@ -86,8 +77,40 @@ impl Stats {
         ] {
             c.store(0, Ordering::Relaxed);
         }
-        if let Ok(mut h) = self.first_token_late.lock() {
-            *h = None;
+        for h in [&self.first_token_late, &self.first_token_written] {
+            if let Ok(mut h) = h.lock() {
+                *h = None;
+            }
         }
+    }
+}
+
+/// Adds `ns` to a lazily created histogram (1 ns to 1 hour, 3 significant
+/// digits; beyond saturates).
+fn record(h: &Mutex<Option<Histogram<u64>>>, ns: u64) {
+    if let Ok(mut h) = h.lock() {
+        if h.is_none() {
+            *h = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok();
+        }
+        if let Some(h) = h.as_mut() {
+            h.saturating_record(ns);
+        }
+    }
+}
+
+/// count, p50, p90, p99 and max in microseconds (`{"count": 0}` when empty).
+fn summary(h: &Mutex<Option<Histogram<u64>>>) -> serde_json::Value {
+    match h.lock() {
+        Ok(h) => match h.as_ref() {
+            Some(h) if !h.is_empty() => serde_json::json!({
+                "count": h.len(),
+                "p50": h.value_at_quantile(0.50) as f64 / 1e3,
+                "p90": h.value_at_quantile(0.90) as f64 / 1e3,
+                "p99": h.value_at_quantile(0.99) as f64 / 1e3,
+                "max": h.max() as f64 / 1e3,
+            }),
+            _ => serde_json::json!({"count": 0}),
+        },
+        Err(_) => serde_json::Value::Null,
     }
 }

@@ -217,7 +217,9 @@ fn streams_vllm_shaped_events_with_usage() {
 
     let mut st: Value = serde_json::from_str(&s.stats().to_json()).unwrap();
     assert_eq!(st["first_token_late_us"]["count"], 2);
+    assert_eq!(st["first_token_written_us"]["count"], 2);
     st.as_object_mut().unwrap().remove("first_token_late_us");
+    st.as_object_mut().unwrap().remove("first_token_written_us");
     assert_eq!(
         st,
         serde_json::json!({"requests":2,"streaming":2,"audio_parts":2,"audio_seconds":0.6,"rejected":0,"metrics_scrapes":0})
@@ -361,6 +363,10 @@ fn first_token_lateness_is_reported_and_reset() {
     assert!((0.0..=max).contains(&p50) && max < 50_000.0, "{late}");
     // A token cannot leave before its deadline's timer fired: measured, not zero.
     assert!(p50 > 0.0, "{late}");
+    // Written after the configured TTFT (ms here) plus the lateness.
+    let written = &r.json()["first_token_written_us"];
+    assert_eq!(written["count"], 3, "{written}");
+    assert!(written["p50"].as_f64().unwrap() >= 5_000.0, "{written}");
     // Lateness is recorded, not clamped to a tiny range.
     s.stats().record_first_token_late(7_000_000);
     let late = &serde_json::from_str::<Value>(&s.stats().to_json()).unwrap()["first_token_late_us"];
@@ -372,6 +378,7 @@ fn first_token_lateness_is_reported_and_reset() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["requests"], 0);
     assert_eq!(r.json()["first_token_late_us"]["count"], 0);
+    assert_eq!(r.json()["first_token_written_us"]["count"], 0);
 }
 
 /// Token k must leave at arrival + ttft + k * itl. The build machine is shared

@@ -25,6 +25,7 @@ pub(super) struct Config {
     pub(super) trickle_ns: Nanos,
     pub(super) max_body_bytes: usize,
     pub(super) transcription_stream: TranscriptStream,
+    pub(super) timing_in_stream: bool,
 }
 
 impl Config {
@@ -43,6 +44,7 @@ impl Config {
             trickle_ns: args.trickle_us.saturating_mul(1000),
             max_body_bytes: args.max_body_bytes,
             transcription_stream: args.transcription_stream,
+            timing_in_stream: args.timing_in_stream,
         }
     }
 }

@@ -9,7 +9,7 @@
 use serde_json::json;
 
 use crate::metrics::{MetricId, MetricsSummary};
-use crate::record::{IoDriver, RunOutput};
+use crate::record::{IoCounts, IoDriver, RunOutput};
 use crate::sys::clock::NANOS_PER_MS;
 
 use super::ordered::Ordered;
@@ -20,6 +20,9 @@ pub const BUSY_LIMIT: f64 = 0.80;
 pub const LOOP_LAG_P99_LIMIT_MS: f64 = 2.0;
 /// Schedule lag p99 above this (ms): arrivals were sent late (open loop).
 pub const SCHEDULE_LAG_P99_LIMIT_MS: f64 = 2.0;
+/// Send lag p99 above this (ms): requests reached the kernel late after
+/// their start stamp (a client sharing cores with a local server, say).
+pub const SEND_LAG_P99_LIMIT_MS: f64 = 1.0;
 
 /// One worker thread's load.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,7 +53,42 @@ pub struct ClientReport {
     pub loop_lag_max_ms: Option<f64>,
     /// p99 of `schedule_lag` (open loop only).
     pub schedule_lag_p99_ms: Option<f64>,
+    /// Request start stamp to its first bytes handed to the kernel.
+    pub send_lag_p50_ms: Option<f64>,
+    pub send_lag_p99_ms: Option<f64>,
+    /// Kernel-stamped reads: completion minus the kernel's stamp, the error
+    /// user-space stamps would have added (the cross-check).
+    pub wake_lag_p50_ms: Option<f64>,
+    pub wake_lag_p99_ms: Option<f64>,
+    /// Sends and reads by path, over every worker.
+    pub io: IoCounts,
     pub workers: Vec<WorkerLoad>,
+}
+
+/// Adds histograms (never their percentiles); None when there are none, they
+/// are all empty, or their bounds differ.
+fn merged<'a>(
+    hs: impl Iterator<Item = &'a hdrhistogram::Histogram<u64>>,
+) -> Option<hdrhistogram::Histogram<u64>> {
+    let mut out: Option<hdrhistogram::Histogram<u64>> = None;
+    for h in hs {
+        match out.as_mut() {
+            None => out = Some(h.clone()),
+            Some(m) => m.add(h).ok()?,
+        }
+    }
+    out.filter(|h| !h.is_empty())
+}
+
+/// p50 and p99 of a merged histogram, in ms.
+fn p50_p99_ms(h: Option<hdrhistogram::Histogram<u64>>) -> (Option<f64>, Option<f64>) {
+    match h {
+        Some(h) => (
+            Some(h.value_at_quantile(0.50) as f64 / NANOS_PER_MS),
+            Some(h.value_at_quantile(0.99) as f64 / NANOS_PER_MS),
+        ),
+        None => (None, None),
+    }
 }
 
 impl ClientReport {
@@ -74,22 +112,20 @@ impl ClientReport {
                 loop_lag_max_ms: w.max_loop_lag_ns as f64 / NANOS_PER_MS,
             })
             .collect();
-        // Histograms are added, never their percentiles averaged.
-        let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
-        for h in run.workers.iter().filter_map(|w| w.loop_lag.as_ref()) {
-            match merged.as_mut() {
-                None => merged = Some(h.clone()),
-                Some(m) => {
-                    // Same bounds on every worker; should an add fail, fall
-                    // back to the worst worker's own numbers below.
-                    if m.add(h).is_err() {
-                        merged = None;
-                        break;
-                    }
-                }
-            }
+        // Histograms are added, never their percentiles averaged. Same
+        // bounds on every worker; should an add fail, loop lag falls back to
+        // the worst worker's own numbers below.
+        let merged = merged(run.workers.iter().filter_map(|w| w.loop_lag.as_ref()));
+        let (send_lag_p50_ms, send_lag_p99_ms) = p50_p99_ms(self::merged(
+            run.workers.iter().filter_map(|w| w.send_lag.as_ref()),
+        ));
+        let (wake_lag_p50_ms, wake_lag_p99_ms) = p50_p99_ms(self::merged(
+            run.workers.iter().filter_map(|w| w.wake_lag.as_ref()),
+        ));
+        let mut io = IoCounts::default();
+        for w in &run.workers {
+            io.add(&w.io);
         }
-        let merged = merged.filter(|h| !h.is_empty());
         let ms = |ns: u64| ns as f64 / NANOS_PER_MS;
         let worst = |f: fn(&WorkerLoad) -> f64| {
             workers
@@ -123,7 +159,42 @@ impl ClientReport {
             loop_lag_p99_ms: p99,
             loop_lag_max_ms: max,
             schedule_lag_p99_ms: summary.stats(MetricId::ScheduleLag).map(|s| s.p99),
+            send_lag_p50_ms,
+            send_lag_p99_ms,
+            wake_lag_p50_ms,
+            wake_lag_p99_ms,
+            io,
             workers,
+        }
+    }
+
+    /// Which send path ran: `zero-copy`, `copy`, or both with the counts.
+    pub fn send_path(&self) -> String {
+        let io = &self.io;
+        match (io.zero_copy_sends, io.copy_sends) {
+            (0, 0) => "none".into(),
+            (0, _) => "copy".into(),
+            (z, 0) if io.zero_copy_copied == 0 => format!("zero-copy ({z} sends)"),
+            (z, c) => format!(
+                "zero-copy {z} sends ({} notified, {} of them copied by the kernel), copy {c} sends{}",
+                io.zero_copy_notified,
+                io.zero_copy_copied,
+                if io.zero_copy_copied > 0 {
+                    " (the kernel copies zero-copy sends to this host, so --zero-copy auto fell back)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+
+    /// Which clock stamped the response reads: `kernel`, `user`, or both.
+    pub fn rx_stamps(&self) -> String {
+        match (self.io.kernel_stamped_reads, self.io.user_stamped_reads) {
+            (0, 0) => "none".into(),
+            (_, 0) => "kernel".into(),
+            (0, _) => "user".into(),
+            (k, u) => format!("kernel {k} reads, user {u} reads"),
         }
     }
 
@@ -152,6 +223,11 @@ impl ClientReport {
                 "schedule lag p99 {p99:.2} ms > {SCHEDULE_LAG_P99_LIMIT_MS} ms"
             ));
         }
+        if let Some(p99) = self.send_lag_p99_ms.filter(|&v| v > SEND_LAG_P99_LIMIT_MS) {
+            why.push(format!(
+                "send lag p99 {p99:.2} ms > {SEND_LAG_P99_LIMIT_MS} ms"
+            ));
+        }
         why
     }
 
@@ -171,6 +247,15 @@ impl ClientReport {
         let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2} ms"));
         let mut lines = vec![
             format!("I/O driver: {}", self.io_driver),
+            format!(
+                "I/O paths: sends {}; response stamps {}; send lag p50 {} p99 {}; kernel stamp vs read completion p50 {} p99 {}",
+                self.send_path(),
+                self.rx_stamps(),
+                opt(self.send_lag_p50_ms),
+                opt(self.send_lag_p99_ms),
+                opt(self.wake_lag_p50_ms),
+                opt(self.wake_lag_p99_ms),
+            ),
             format!(
                 "client: CPU {:.3} s ({:.1} us/request), loop lag p50 {} p99 {} max {}{}",
                 self.cpu_sec,
@@ -235,6 +320,32 @@ impl ClientReport {
                 "schedule_lag_p99_ms".into(),
                 v(json!(self.schedule_lag_p99_ms)),
             ),
+            ("send_lag_p50_ms".into(), v(json!(self.send_lag_p50_ms))),
+            ("send_lag_p99_ms".into(), v(json!(self.send_lag_p99_ms))),
+            ("send_path".into(), v(json!(self.send_path()))),
+            ("zero_copy_sends".into(), v(json!(self.io.zero_copy_sends))),
+            (
+                "zero_copy_copied_by_kernel".into(),
+                v(json!(self.io.zero_copy_copied)),
+            ),
+            ("copy_sends".into(), v(json!(self.io.copy_sends))),
+            ("rx_stamps".into(), v(json!(self.rx_stamps()))),
+            (
+                "kernel_stamped_reads".into(),
+                v(json!(self.io.kernel_stamped_reads)),
+            ),
+            (
+                "user_stamped_reads".into(),
+                v(json!(self.io.user_stamped_reads)),
+            ),
+            (
+                "user_minus_kernel_stamp_p50_ms".into(),
+                v(json!(self.wake_lag_p50_ms)),
+            ),
+            (
+                "user_minus_kernel_stamp_p99_ms".into(),
+                v(json!(self.wake_lag_p99_ms)),
+            ),
             ("client_saturated".into(), v(json!(!why.is_empty()))),
             ("saturation_reasons".into(), v(json!(why))),
             ("workers".into(), Ordered::Arr(workers)),
@@ -268,6 +379,9 @@ mod tests {
             max_loop_lag_ns: h.max(),
             p99_loop_lag_ns: h.value_at_quantile(0.99),
             loop_lag: Some(h),
+            send_lag: None,
+            wake_lag: None,
+            io: Default::default(),
         }
     }
 

@@ -209,6 +209,9 @@ impl ShardFile {
                 max_loop_lag_ns: w.max_loop_lag_ns,
                 p99_loop_lag_ns: w.p99_loop_lag_ns,
                 loop_lag: None,
+                send_lag: None,
+                wake_lag: None,
+                io: Default::default(),
             })
             .collect()
     }

@@ -3,8 +3,10 @@
 //! after the read that completed what it marks.
 
 use super::*;
+use crate::engine::stream::Arrival;
 use crate::record::Usage;
 use monoio::buf::IoVecBufMut;
+use monoio::io::AsyncReadRent;
 use monoio::BufResult;
 use std::collections::VecDeque;
 
@@ -39,6 +41,12 @@ impl AsyncReadRent for Scripted {
 
     async fn readv<T: IoVecBufMut>(&mut self, _buf: T) -> BufResult<usize, T> {
         unreachable!("read_response reads with read")
+    }
+}
+
+impl TimedRead for Scripted {
+    async fn read_timed(&mut self, buf: &mut Vec<u8>) -> std::io::Result<(usize, Arrival)> {
+        crate::engine::stream::read_user_stamped(self, buf).await
     }
 }
 

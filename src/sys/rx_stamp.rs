@@ -1,12 +1,14 @@
-//! When a request reached this host, from the kernel's receive timestamp.
+//! When bytes reached this host, from the kernel's receive timestamp.
 //!
-//! The mock's delays count from a request's arrival. Stamping it when the
-//! worker gets round to reading the socket would add the worker's own queue:
-//! under a burst of hundreds of requests (each a large base64 body to
-//! validate) the last ones are read milliseconds after they arrived, and every
-//! token deadline would move by that much. With `SO_TIMESTAMPNS` the kernel
-//! stamps each segment as it is received (on loopback, inside the sender's
-//! `send`), and `recvmsg` hands the stamp of the newest segment read back.
+//! A stamp taken when a thread gets round to reading a socket adds the
+//! thread's own wake-up and queue: the mock, under a burst of hundreds of
+//! requests (each a large base64 body to validate), reads the last ones
+//! milliseconds after they arrived; the client, even when idle, wakes 0.1–0.3 ms
+//! after a token's bytes arrive on a KVM guest. With `SO_TIMESTAMPNS` the
+//! kernel stamps each segment as it is received (on loopback, inside the
+//! sender's `send`), and `recvmsg` hands back the stamp of the newest segment
+//! the read consumed. Both the mock (a request's arrival) and the client
+//! (each response read) use it.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -18,12 +20,17 @@ use crate::sys::clock::{now_ns, Nanos};
 ///
 /// A raw `setsockopt`: socket2 has no setter for `SO_TIMESTAMPNS`.
 pub fn enable_rx_timestamps(socket: &impl AsFd) {
+    enable_rx_timestamps_fd(socket.as_fd().as_raw_fd());
+}
+
+/// [`enable_rx_timestamps`] on a raw socket fd.
+pub fn enable_rx_timestamps_fd(fd: RawFd) {
     let on: libc::c_int = 1;
     // SAFETY: a live socket fd and a live int of the stated size. Failure only
     // means no stamps: reads then fall back to the time they complete.
     unsafe {
         libc::setsockopt(
-            socket.as_fd().as_raw_fd(),
+            fd,
             libc::SOL_SOCKET,
             libc::SO_TIMESTAMPNS,
             (&on as *const libc::c_int).cast(),
@@ -36,10 +43,54 @@ pub fn enable_rx_timestamps(socket: &impl AsFd) {
 /// Returns the byte count and when, on this process's monotonic clock, the
 /// newest byte read reached the host (`None` without a kernel stamp).
 pub fn recv_stamped(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Nanos>)> {
+    recv_stamped_at(fd, buf).map(|(n, stamp, _)| (n, stamp))
+}
+
+/// [`recv_stamped`] for the first bytes of a message: the stamp is that of
+/// the segment carrying the first byte waiting. TCP reports the stamp of
+/// the newest segment a read consumed, so a large read that also takes
+/// later segments (a request body still arriving) would date the first
+/// byte late: one byte is read with its stamp, then what else is waiting
+/// without one.
+pub fn recv_stamped_first(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Nanos>)> {
+    let (n, stamp, _) = recv_stamped_upto(fd, buf, 1)?;
+    if n == 0 || buf.len() == buf.capacity() {
+        return Ok((n, stamp));
+    }
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: a live buffer's spare capacity and our open socket.
+    let more = unsafe {
+        libc::recv(
+            fd,
+            spare.as_mut_ptr().cast(),
+            spare.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if more > 0 {
+        // SAFETY: the kernel initialised the first `more` spare bytes.
+        unsafe { buf.set_len(buf.len() + more as usize) };
+        return Ok((n + more as usize, stamp));
+    }
+    Ok((n, stamp))
+}
+
+/// [`recv_stamped`], also returning the monotonic time the read completed
+/// (the user-space stamp, read once for both).
+pub fn recv_stamped_at(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Nanos>, Nanos)> {
+    recv_stamped_upto(fd, buf, usize::MAX)
+}
+
+/// Reads at most `limit` bytes with the stamp of the newest segment read.
+fn recv_stamped_upto(
+    fd: RawFd,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<(usize, Option<Nanos>, Nanos)> {
     let spare = buf.spare_capacity_mut();
     let mut iov = libc::iovec {
         iov_base: spare.as_mut_ptr().cast(),
-        iov_len: spare.len(),
+        iov_len: spare.len().min(limit),
     };
     // u64s keep the control buffer aligned for cmsghdr.
     let mut control = [0u64; 16];
@@ -58,7 +109,12 @@ pub fn recv_stamped(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<N
     let n = n as usize;
     // SAFETY: the kernel initialised the first n bytes of the spare capacity.
     unsafe { buf.set_len(buf.len() + n) };
-    Ok((n, kernel_stamp(&msg).and_then(to_monotonic)))
+    let now = now_ns();
+    Ok((
+        n,
+        kernel_stamp(&msg).and_then(|s| to_monotonic(s, now)),
+        now,
+    ))
 }
 
 /// The `SCM_TIMESTAMPNS` stamp in `msg`'s control data, if any (wall clock).
@@ -80,17 +136,16 @@ fn kernel_stamp(msg: &libc::msghdr) -> Option<libc::timespec> {
     None
 }
 
-/// Moves a wall-clock stamp onto the monotonic clock the deadlines use, by
-/// its age: a stamp from the future (the wall clock stepped) or older than a
-/// second (not this request's) is not trusted.
-fn to_monotonic(stamp: libc::timespec) -> Option<Nanos> {
+/// Moves a wall-clock stamp onto the monotonic clock (`now` is the monotonic
+/// time read with it), by its age: a stamp from the future (the wall clock
+/// stepped) or older than a second (not this request's) is not trusted.
+fn to_monotonic(stamp: libc::timespec, now: Nanos) -> Option<Nanos> {
     // SystemTime::now reads the same CLOCK_REALTIME the kernel stamps with.
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
     let stamp = stamp.tv_sec as i128 * 1_000_000_000 + stamp.tv_nsec as i128;
     let age = wall - stamp;
-    let now = now_ns();
     if (0..1_000_000_000).contains(&age) && stamp > 0 {
         Some(now - age as Nanos)
     } else {
