@@ -361,6 +361,10 @@ pub enum ZeroCopy {
 /// (scripts/bench-zerocopy.py).
 pub const ZERO_COPY_MIN_BYTES: usize = 16 * 1024;
 
+/// `--cpus`: core numbers, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
 /// `--rx-stamps`: which clock says when response bytes arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RxStamps {

@@ -100,6 +100,26 @@ fn warn(log: &mut RunLog, msg: &str) {
     log.warning(msg);
 }
 
+/// A server on this host and workers free to run on every core share CPUs:
+/// each delays the other (send lag, TTFT). Silent once the cores are chosen
+/// (`--cpus`, or a process already restricted by taskset/cgroups).
+fn local_target_hint(cfg: &ProfileConfig, addr: std::net::SocketAddr) -> Option<String> {
+    if cfg.cpus.is_some() || !crate::sys::local::is_this_host(addr.ip()) {
+        return None;
+    }
+    // SAFETY: sysconf reads a system constant.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    let allowed = core_affinity::get_core_ids().map_or(0, |c| c.len());
+    if online < 2 || (allowed as i64) < online {
+        return None;
+    }
+    Some(format!(
+        "hint: the target {addr} is on this host and audioperf's workers may run on any core; a server and client sharing cores delay each other (send lag, TTFT). Pin them apart, e.g. `taskset -c {last} <server>` and `audioperf profile --cpus {rest} ...`",
+        last = online - 1,
+        rest = if online == 2 { "0".to_string() } else { format!("0-{}", online - 2) },
+    ))
+}
+
 /// The start-up line about the dataset pool: entries, memory, build time,
 /// and what the budget capped.
 fn pool_summary(cfg: &ProfileConfig, ds: &dataset::Dataset) -> String {
@@ -142,6 +162,10 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     log.info(&format!("CLI Command: {}", cfg.cli_command));
     let addr = engine::resolve(&cfg)?;
     log.info(&format!("target {} ({addr})", cfg.url()));
+    if let Some(hint) = local_target_hint(&cfg, addr) {
+        log.info(&hint);
+        eprintln!("{hint}");
+    }
 
     let tokenizer = load_tokenizer(&cfg, &mut log);
     // Before the build: Ctrl-C while it runs stops it (the build looks at

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::ArgAction;
 
-use crate::config::{ArrivalPattern, ExportLevel, RxStamps, TlsRoots, UiType, ZeroCopy};
+use crate::config::{ArrivalPattern, CpuList, ExportLevel, RxStamps, TlsRoots, UiType, ZeroCopy};
 
 mod fleet;
 mod input_config;
@@ -296,7 +296,7 @@ pub struct ProfileArgs {
     pub workers_max: Option<usize>,
     /// Cores to pin the worker threads to, e.g. `0-3,6` (audioperf only) [default: every core this process may use].
     #[arg(long = "cpus", value_name = "LIST", value_parser = parse_cpu_list)]
-    pub cpus: Option<Vec<usize>>,
+    pub cpus: Option<CpuList>,
     /// Zero-copy request sends (MSG_ZEROCOPY): auto, on or off (audioperf only) [default: auto].
     #[arg(long = "zero-copy", value_name = "MODE", value_parser = parse_zero_copy)]
     pub zero_copy: Option<ZeroCopy>,

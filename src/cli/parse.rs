@@ -6,7 +6,8 @@
 use serde_json::{Map, Value};
 
 use crate::config::{
-    ArrivalPattern, ExportLevel, FlagError, RxStamps, Scheme, Target, TlsRoots, UiType, ZeroCopy,
+    ArrivalPattern, CpuList, ExportLevel, FlagError, RxStamps, Scheme, Target, TlsRoots, UiType,
+    ZeroCopy,
 };
 
 // ---------------------------------------------------------------------------
@@ -209,7 +210,7 @@ const MAX_CPU: usize = 8191;
 
 /// `--cpus`: core numbers and inclusive ranges, comma-separated (`0-3,6`),
 /// as `taskset -c` takes them; each core once.
-pub(super) fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+pub(super) fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
     let mut cpus: Vec<usize> = Vec::new();
     let num = |t: &str| -> Result<usize, String> {
         let t = t.trim();
@@ -241,7 +242,7 @@ pub(super) fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
             cpus.push(c);
         }
     }
-    Ok(cpus)
+    Ok(CpuList(cpus))
 }
 
 pub(super) fn parse_export_level(s: &str) -> Result<ExportLevel, String> {

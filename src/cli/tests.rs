@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::{
-    ArrivalPattern, AudioFormat, CustomDatasetType, ExportLevel, ProfileConfig, Scheme, TlsOptions,
-    TlsRoots, UiType,
+    ArrivalPattern, AudioFormat, CustomDatasetType, ExportLevel, ProfileConfig, RxStamps, Scheme,
+    TlsOptions, TlsRoots, UiType, ZeroCopy,
 };
 
 /// Stand-in for the binary's top-level parser (src/main.rs).
@@ -1052,4 +1052,60 @@ fn asr_endpoint_and_public_datasets() {
     let c = ok("--model m --public-dataset ami --hf-subset sdm");
     assert_eq!(c.public_dataset.unwrap().subset, "sdm");
     assert_eq!(c.endpoint_path, "/v1/chat/completions");
+}
+
+#[test]
+fn io_path_flags() {
+    let c = ok("-m m");
+    assert_eq!(
+        (c.cpus.clone(), c.zero_copy, c.rx_stamps),
+        (None, ZeroCopy::Auto, RxStamps::Kernel)
+    );
+    let c = ok("-m m --zero-copy off --rx-stamps user --cpus 0");
+    assert_eq!(
+        (c.cpus.clone(), c.zero_copy, c.rx_stamps),
+        (Some(vec![0]), ZeroCopy::Off, RxStamps::User)
+    );
+    assert_eq!(ok("-m m --zero-copy ON").zero_copy, ZeroCopy::On);
+    for (line, needle) in [
+        (
+            "-m m --zero-copy maybe",
+            "'maybe' is not a zero-copy mode; allowed: auto, on, off",
+        ),
+        (
+            "-m m --rx-stamps nic",
+            "'nic' is not a stamp source; allowed: kernel, user",
+        ),
+        ("-m m --cpus 3-1", "'3-1' is an empty range"),
+        ("-m m --cpus 0,0", "core 0 is listed twice"),
+        ("-m m --cpus a", "'a' is not a core number"),
+        ("-m m --cpus 0,", "'' is not a core number"),
+        ("-m m --cpus 99999", "'99999' is not a core number"),
+    ] {
+        let e = clap_err(line);
+        assert!(e.contains(needle), "{line}: {e}");
+    }
+    let e = err("-m m --cpus 8000");
+    assert_eq!(e.flag, "--cpus");
+    assert!(
+        e.message
+            .starts_with("core 8000 is not one this process may run on (allowed: "),
+        "{e}"
+    );
+    let e = err("-m m --zero-copy on --rx-stamps user");
+    assert_eq!(e.flag, "--zero-copy");
+}
+
+#[test]
+fn cpu_lists_parse_as_taskset_writes_them() {
+    assert_eq!(
+        super::parse::parse_cpu_list("0-3,6").unwrap().0,
+        vec![0, 1, 2, 3, 6]
+    );
+    assert_eq!(
+        super::parse::parse_cpu_list(" 2 , 5-5").unwrap().0,
+        vec![2, 5]
+    );
+    assert_eq!(super::validate::cpu_list(&[6, 0, 1, 2, 3, 9]), "0-3,6,9");
+    assert_eq!(super::validate::cpu_list(&[]), "none");
 }

@@ -173,7 +173,7 @@ impl ProfileArgs {
             use_server_token_count: a.use_server_token_count,
             ui_type,
             workers_max: a.workers_max,
-            cpus: a.cpus.clone(),
+            cpus: a.cpus.clone().map(|c| c.0),
             zero_copy: a.zero_copy.unwrap_or_default(),
             rx_stamps: a.rx_stamps.unwrap_or_default(),
             cli_command,
@@ -193,7 +193,7 @@ fn check_io_flags(a: &ProfileArgs) -> Result<(), FlagError> {
             .iter()
             .map(|c| c.id)
             .collect();
-        if let Some(bad) = cpus.iter().find(|c| !allowed.contains(c)) {
+        if let Some(bad) = cpus.0.iter().find(|c| !allowed.contains(c)) {
             return Err(FlagError::new(
                 "--cpus",
                 format!(
@@ -213,7 +213,7 @@ fn check_io_flags(a: &ProfileArgs) -> Result<(), FlagError> {
 }
 
 /// Cores as `taskset -c` lists them: `0-3,6`.
-fn cpu_list(cpus: &[usize]) -> String {
+pub(super) fn cpu_list(cpus: &[usize]) -> String {
     let mut sorted = cpus.to_vec();
     sorted.sort_unstable();
     let mut parts: Vec<String> = Vec::new();

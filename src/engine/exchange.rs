@@ -47,6 +47,9 @@ pub struct ConnState {
     /// The current request's kernel-stamped reads: completion minus stamp
     /// (the worker folds them into its histogram once the request ends).
     pub wake_lag_ns: Vec<Nanos>,
+    /// Streamed text is kept (a tokenizer will count it); without one,
+    /// events are only classified and their text is not copied.
+    pub collect_text: bool,
 }
 
 impl Default for ConnState {
@@ -66,15 +69,18 @@ impl Default for ConnState {
             token_ns: Vec::new(),
             endpoint: EndpointType::Chat,
             wake_lag_ns: Vec::new(),
+            collect_text: true,
         }
     }
 }
 
 impl ConnState {
-    /// A fresh connection's state for responses of `endpoint`.
-    pub fn for_endpoint(endpoint: EndpointType) -> Self {
+    /// A fresh connection's state for responses of `endpoint`;
+    /// `collect_text`: keep the streamed text for a tokenizer.
+    pub fn for_endpoint(endpoint: EndpointType, collect_text: bool) -> Self {
         ConnState {
             endpoint,
+            collect_text,
             ..ConnState::default()
         }
     }
@@ -115,6 +121,8 @@ struct EventSink<'r, 't> {
     text_overflow: bool,
     /// Each event's data, when the raw export is on.
     raw: Option<&'t mut RawResponse>,
+    /// Append the events' text to `text` (see `ConnState::collect_text`).
+    collect_text: bool,
 }
 
 impl EventSink<'_, '_> {
@@ -139,7 +147,7 @@ impl EventSink<'_, '_> {
                 let reasoning = delta.reasoning.as_deref().filter(|s| !s.is_empty());
                 let content = delta.content.as_deref().filter(|s| !s.is_empty());
                 let size = reasoning.map_or(0, str::len) + content.map_or(0, str::len);
-                if self.text.len() + size > MAX_STREAMED_TEXT {
+                if self.collect_text && self.text.len() + size > MAX_STREAMED_TEXT {
                     self.text_overflow = true;
                     return;
                 }
@@ -159,14 +167,17 @@ impl EventSink<'_, '_> {
                         r.first_output_ns = Some(self.now);
                     }
                     r.last_token_ns = Some(self.now);
-                    if let Some(t) = reasoning {
-                        self.text.extend_from_slice(t.as_bytes());
-                        if before_content {
-                            self.reasoning_len = self.text.len();
+                    // Without a tokenizer the text is counted, not copied.
+                    if self.collect_text {
+                        if let Some(t) = reasoning {
+                            self.text.extend_from_slice(t.as_bytes());
+                            if before_content {
+                                self.reasoning_len = self.text.len();
+                            }
                         }
-                    }
-                    if let Some(t) = content {
-                        self.text.extend_from_slice(t.as_bytes());
+                        if let Some(t) = content {
+                            self.text.extend_from_slice(t.as_bytes());
+                        }
                     }
                 }
                 if let Some(u) = delta.usage {
@@ -308,6 +319,7 @@ pub async fn read_response<S: TimedRead>(
         events: 0,
         text_overflow: false,
         raw: raw.as_mut(),
+        collect_text: st.collect_text,
     };
     let body = read_body(
         stream,

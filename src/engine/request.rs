@@ -132,7 +132,7 @@ async fn open_for(local: &Local, server: u16, rec: &mut RequestRecord, t0: Nanos
                 server,
                 stream,
                 now_ns().saturating_sub(begin),
-                local.shared.endpoint,
+                &local.shared,
             ))
         }
         Err(error) => {

@@ -113,11 +113,11 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub fn new(server: u16, stream: Stream, setup_ns: Nanos, endpoint: EndpointType) -> Conn {
+    pub fn new(server: u16, stream: Stream, setup_ns: Nanos, shared: &Shared) -> Conn {
         Conn {
             server,
             stream,
-            st: ConnState::for_endpoint(endpoint),
+            st: ConnState::for_endpoint(shared.endpoint, shared.records.wants_text()),
             setup_ns,
             carried: 0,
         }

@@ -915,9 +915,36 @@ mod tests {
 
     /// Segments go out in order as one byte stream: more of them than one
     /// `sendmsg` takes, empty ones, and one too large for the socket buffer
-    /// (the rest then goes through the runtime).
+    /// (the rest then follows when the socket drains), on every send path.
     #[test]
     fn write_segments_sends_every_byte_in_order() {
+        for zero_copy in [ZeroCopy::Auto, ZeroCopy::On, ZeroCopy::Off] {
+            let paths = IoPaths {
+                zero_copy,
+                rx_stamps: RxStamps::Kernel,
+            };
+            let before = IO_TALLY.with(|t| (t.zero_copy_sends.get(), t.copy_sends.get()));
+            let (got, segs) = send_and_collect(paths);
+            assert_eq!(got.len(), segs.iter().map(|s| s.len()).sum::<usize>());
+            assert!(got == segs.concat(), "{zero_copy:?}");
+            let (zc, copies) = IO_TALLY.with(|t| (t.zero_copy_sends.get(), t.copy_sends.get()));
+            match zero_copy {
+                ZeroCopy::Off => assert_eq!(zc, before.0, "no zero-copy send when off"),
+                _ => assert!(
+                    zc > before.0,
+                    "{zero_copy:?}: the large request went zero-copy"
+                ),
+            }
+            if zero_copy != ZeroCopy::On {
+                // The small head went out on its own, copied.
+                assert!(copies > before.1, "{zero_copy:?}");
+            }
+        }
+    }
+
+    /// Sends one large segmented request over a fresh connection; what the
+    /// server received, and the segments.
+    fn send_and_collect(paths: IoPaths) -> (Vec<u8>, &'static [&'static [u8]]) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || -> Result<Vec<u8>, String> {
@@ -943,15 +970,108 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let mut s = connect(addr, None, IoPaths::default()).await.unwrap();
-            monoio::time::timeout(LIMIT, s.write_segments(segs))
+            let mut s = connect(addr, None, paths).await.unwrap();
+            let sent = monoio::time::timeout(LIMIT, s.write_segments(segs))
                 .await
                 .unwrap()
                 .unwrap();
+            assert!(sent.calls >= 2 && sent.first_byte_ns > 0, "{sent:?}");
             s.shutdown().await.unwrap();
         });
-        let got = server.join().unwrap().unwrap();
-        assert_eq!(got.len(), segs.iter().map(|s| s.len()).sum::<usize>());
-        assert!(got == segs.concat());
+        (server.join().unwrap().unwrap(), segs)
+    }
+
+    /// A read's arrival is when its bytes reached this host: with kernel
+    /// stamps, bytes that waited 30 ms before the read are dated when they
+    /// were sent; with user stamps, when the read completed. Up to 3 tries:
+    /// the sender can be preempted between its stamp and its write on a
+    /// loaded machine, which is not the stamp's fault.
+    #[test]
+    fn kernel_stamps_date_bytes_by_arrival_not_by_read() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // The kernel turns stamping on with a deferred switch: turn it on
+        // early, as the mock does.
+        crate::sys::rx_stamp::enable_rx_timestamps(&listener);
+        std::thread::sleep(Duration::from_millis(50));
+        let addr = listener.local_addr().unwrap();
+        let mut misses = Vec::new();
+        for _ in 0..3 {
+            let mut kernel_on_time = false;
+            for rx_stamps in [RxStamps::Kernel, RxStamps::User] {
+                let paths = IoPaths {
+                    zero_copy: ZeroCopy::Off,
+                    rx_stamps,
+                };
+                let (tx, rx) = std::sync::mpsc::channel::<Nanos>();
+                let l = listener.try_clone().unwrap();
+                let server = std::thread::spawn(move || {
+                    let mut tcp = accept_one(&l).unwrap();
+                    tx.send(now_ns()).unwrap();
+                    tcp.write_all(b"hello").unwrap();
+                    std::thread::sleep(Duration::from_millis(100));
+                });
+                let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                    .enable_timer()
+                    .build()
+                    .unwrap();
+                let (n, arrival, read_at) = rt.block_on(async move {
+                    let mut s = connect(addr, None, paths).await.unwrap();
+                    monoio::time::sleep(Duration::from_millis(30)).await;
+                    let mut buf = Vec::with_capacity(64);
+                    let (n, arrival) = s.read_timed(&mut buf).await.unwrap();
+                    assert_eq!(&buf[..n], b"hello");
+                    (n, arrival, now_ns())
+                });
+                server.join().unwrap();
+                let sent = rx.recv().unwrap();
+                assert_eq!(n, 5);
+                assert!(arrival.at <= read_at);
+                match rx_stamps {
+                    RxStamps::User => {
+                        assert_eq!(arrival.wake_lag, None);
+                        assert!(arrival.at >= sent + 25_000_000, "user stamp is the read's");
+                    }
+                    RxStamps::Kernel => {
+                        let lag = arrival.wake_lag.expect("a kernel stamp");
+                        assert!(lag >= 25_000_000, "read 30 ms after arrival: lag {lag}");
+                        assert!(arrival.at + 1_000_000 >= sent, "stamp before the send");
+                        kernel_on_time = arrival.at <= sent + 5_000_000;
+                        if !kernel_on_time {
+                            misses.push((arrival.at - sent) / 1_000);
+                        }
+                    }
+                }
+            }
+            if kernel_on_time {
+                return;
+            }
+        }
+        panic!("kernel stamp later than 5 ms after the send, us: {misses:?}");
+    }
+
+    #[test]
+    fn arrival_prefers_the_kernel_stamp_when_it_is_sane() {
+        assert_eq!(
+            Arrival::new(Some(100), 150),
+            Arrival {
+                at: 100,
+                wake_lag: Some(50)
+            }
+        );
+        // A stamp after the read (a clock step) is not used.
+        assert_eq!(
+            Arrival::new(Some(200), 150),
+            Arrival {
+                at: 150,
+                wake_lag: None
+            }
+        );
+        assert_eq!(
+            Arrival::new(None, 150),
+            Arrival {
+                at: 150,
+                wake_lag: None
+            }
+        );
     }
 }

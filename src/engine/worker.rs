@@ -214,7 +214,7 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
                                         s,
                                         stream,
                                         now_ns().saturating_sub(begin),
-                                        shared.endpoint,
+                                        &shared,
                                     ))
                                 }),
                             ));

@@ -36,7 +36,7 @@ impl Io for TcpStream {
             if self.readable(false).await.is_err() {
                 return None;
             }
-            match rx_stamp::recv_stamped_first(self.as_raw_fd(), buf) {
+            match rx_stamp::recv_stamped(self.as_raw_fd(), buf) {
                 Ok((0, _)) => return None,
                 Ok((_, stamp)) => return Some(stamp.unwrap_or_else(now_ns)),
                 Err(e)

@@ -357,7 +357,7 @@ impl ClientReport {
 mod tests {
     use super::*;
     use crate::metrics::{compute, tests::open_loop_run, tests::sample_run, ComputeOptions};
-    use crate::record::WorkerStats;
+    use crate::record::{IoCounts, WorkerStats};
 
     fn hist(values_ns: &[u64]) -> hdrhistogram::Histogram<u64> {
         let mut h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
@@ -420,11 +420,70 @@ mod tests {
         assert_eq!(c.warning(), None);
         let lines = c.log_lines();
         assert_eq!(lines[0], "I/O driver: io_uring");
-        assert_eq!(lines.len(), 4);
+        assert_eq!(lines.len(), 5);
         assert!(
-            lines[3].starts_with("worker 1: 100 requests, 1000 events, 2.0 MB read, CPU 0.300 s of 1.000 s wall (30.0% busy, 3000.0 us/request)"),
+            lines[4].starts_with("worker 1: 100 requests, 1000 events, 2.0 MB read, CPU 0.300 s of 1.000 s wall (30.0% busy, 3000.0 us/request)"),
             "{}",
-            lines[3]
+            lines[4]
+        );
+    }
+
+    /// Send lag p99 over 1 ms warns; the stamp cross-check and the paths
+    /// that ran are reported from the workers' counts.
+    #[test]
+    fn send_lag_and_io_paths() {
+        let mut run = sample_run();
+        let mut w0 = worker(0, 100, 1_000, &[100_000]);
+        // 96 requests handed to the kernel within 20 us, 4 after 3 ms.
+        let mut sends = vec![20_000u64; 96];
+        sends.extend([3_000_000; 4]);
+        w0.send_lag = Some(hist(&sends));
+        w0.wake_lag = Some(hist(&[40_000; 10]));
+        w0.io = IoCounts {
+            zero_copy_sends: 4,
+            zero_copy_notified: 4,
+            zero_copy_copied: 4,
+            copy_sends: 96,
+            kernel_stamped_reads: 10,
+            user_stamped_reads: 0,
+        };
+        let mut w1 = worker(1, 100, 1_000, &[100_000]);
+        w1.send_lag = Some(hist(&[20_000; 100]));
+        w1.io.copy_sends = 100;
+        run.workers = vec![w0, w1];
+        let c = report(&run);
+        // 4 of 200 at 3 ms: the p99 is 3 ms (3 significant digits).
+        assert!(
+            (c.send_lag_p99_ms.unwrap() - 3.0).abs() < 0.01,
+            "{:?}",
+            c.send_lag_p99_ms
+        );
+        assert!((c.send_lag_p50_ms.unwrap() - 0.02).abs() < 0.001);
+        assert_eq!(
+            c.saturation(),
+            vec!["send lag p99 3.00 ms > 1 ms".to_string()]
+        );
+        assert!((c.wake_lag_p50_ms.unwrap() - 0.04).abs() < 0.001);
+        assert_eq!(c.rx_stamps(), "kernel");
+        assert!(c.send_path().starts_with("zero-copy 4 sends (4 notified, 4 of them copied by the kernel), copy 196 sends (the kernel copies"), "{}", c.send_path());
+        let v = serde_json::to_value(c.to_json()).unwrap();
+        assert_eq!(v["zero_copy_sends"], 4);
+        assert_eq!(v["zero_copy_copied_by_kernel"], 4);
+        assert_eq!(v["copy_sends"], 196);
+        assert_eq!(v["kernel_stamped_reads"], 10);
+        assert_eq!(v["user_stamped_reads"], 0);
+        assert_eq!(v["client_saturated"], true);
+        // Copying only, user stamps only.
+        run.workers[0].io = IoCounts {
+            copy_sends: 5,
+            user_stamped_reads: 7,
+            ..IoCounts::default()
+        };
+        run.workers[1].io = IoCounts::default();
+        let c = report(&run);
+        assert_eq!(
+            (c.send_path().as_str(), c.rx_stamps().as_str()),
+            ("copy", "user")
         );
     }
 
@@ -487,6 +546,12 @@ mod tests {
             "loop_lag_p99_ms",
             "loop_lag_max_ms",
             "schedule_lag_p99_ms",
+            "send_lag_p50_ms",
+            "send_lag_p99_ms",
+            "send_path",
+            "rx_stamps",
+            "user_minus_kernel_stamp_p50_ms",
+            "user_minus_kernel_stamp_p99_ms",
             "client_saturated",
             "saturation_reasons",
             "workers",

@@ -7,8 +7,12 @@
 //! after a token's bytes arrive on a KVM guest. With `SO_TIMESTAMPNS` the
 //! kernel stamps each segment as it is received (on loopback, inside the
 //! sender's `send`), and `recvmsg` hands back the stamp of the newest segment
-//! the read consumed. Both the mock (a request's arrival) and the client
-//! (each response read) use it.
+//! the read consumed. Segments that arrive while earlier ones wait unread are
+//! merged into them by the receiving kernel (`tcp_try_coalesce`), and the
+//! merged data takes the newest stamp, however little of it a read takes:
+//! a stamp is exact for bytes read before the next segment arrived, and
+//! otherwise the arrival of the newest segment merged with them. Both the
+//! mock (a request's arrival) and the client (each response read) use it.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -46,51 +50,13 @@ pub fn recv_stamped(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<N
     recv_stamped_at(fd, buf).map(|(n, stamp, _)| (n, stamp))
 }
 
-/// [`recv_stamped`] for the first bytes of a message: the stamp is that of
-/// the segment carrying the first byte waiting. TCP reports the stamp of
-/// the newest segment a read consumed, so a large read that also takes
-/// later segments (a request body still arriving) would date the first
-/// byte late: one byte is read with its stamp, then what else is waiting
-/// without one.
-pub fn recv_stamped_first(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Nanos>)> {
-    let (n, stamp, _) = recv_stamped_upto(fd, buf, 1)?;
-    if n == 0 || buf.len() == buf.capacity() {
-        return Ok((n, stamp));
-    }
-    let spare = buf.spare_capacity_mut();
-    // SAFETY: a live buffer's spare capacity and our open socket.
-    let more = unsafe {
-        libc::recv(
-            fd,
-            spare.as_mut_ptr().cast(),
-            spare.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
-    if more > 0 {
-        // SAFETY: the kernel initialised the first `more` spare bytes.
-        unsafe { buf.set_len(buf.len() + more as usize) };
-        return Ok((n + more as usize, stamp));
-    }
-    Ok((n, stamp))
-}
-
 /// [`recv_stamped`], also returning the monotonic time the read completed
 /// (the user-space stamp, read once for both).
 pub fn recv_stamped_at(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Nanos>, Nanos)> {
-    recv_stamped_upto(fd, buf, usize::MAX)
-}
-
-/// Reads at most `limit` bytes with the stamp of the newest segment read.
-fn recv_stamped_upto(
-    fd: RawFd,
-    buf: &mut Vec<u8>,
-    limit: usize,
-) -> io::Result<(usize, Option<Nanos>, Nanos)> {
     let spare = buf.spare_capacity_mut();
     let mut iov = libc::iovec {
         iov_base: spare.as_mut_ptr().cast(),
-        iov_len: spare.len().min(limit),
+        iov_len: spare.len(),
     };
     // u64s keep the control buffer aligned for cmsghdr.
     let mut control = [0u64; 16];

@@ -5,7 +5,7 @@
 use super::*;
 use crate::engine::stream::Arrival;
 use crate::record::Usage;
-use monoio::buf::IoVecBufMut;
+use monoio::buf::{IoBufMut, IoVecBufMut};
 use monoio::io::AsyncReadRent;
 use monoio::BufResult;
 use std::collections::VecDeque;
@@ -277,6 +277,25 @@ fn one_byte_per_read(len: usize) -> impl Iterator<Item = Vec<usize>> {
 fn sse_chunked_in_one_read() {
     let wire = sse_chunked();
     check_stream(&wire, std::iter::once(Vec::new()));
+}
+
+/// Without a tokenizer the text is not copied, and everything else the
+/// stream says is read as before.
+#[test]
+fn without_text_collection_tokens_are_counted_and_no_text_kept() {
+    let wire = sse_chunked();
+    let mut st = ConnState::for_endpoint(EndpointType::Chat, false);
+    let got = exchange(&mut st, vec![wire.bytes.clone()]);
+    assert_eq!(got.outcome, Outcome::KeepAlive);
+    assert_eq!(got.rec.error, None);
+    assert!(got.text.is_empty());
+    assert_eq!(got.reasoning_len, 0);
+    assert_eq!(got.rec.token_events, 3);
+    assert_eq!(got.token_ns.len(), 3);
+    // One read: reasoning and content arrived together.
+    assert!(got.rec.first_token_ns.is_some());
+    assert_eq!(got.rec.first_token_ns, got.rec.first_output_ns);
+    assert_eq!(got.rec.usage.and_then(|u| u.completion_tokens), Some(3));
 }
 
 #[test]
