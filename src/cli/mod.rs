@@ -18,6 +18,7 @@ use crate::config::{ArrivalPattern, CpuList, ExportLevel, RxStamps, TlsRoots, Ui
 
 mod fleet;
 mod input_config;
+mod io_flags;
 mod parse;
 mod shard;
 #[cfg(test)]

@@ -1106,6 +1106,6 @@ fn cpu_lists_parse_as_taskset_writes_them() {
         super::parse::parse_cpu_list(" 2 , 5-5").unwrap().0,
         vec![2, 5]
     );
-    assert_eq!(super::validate::cpu_list(&[6, 0, 1, 2, 3, 9]), "0-3,6,9");
-    assert_eq!(super::validate::cpu_list(&[]), "none");
+    assert_eq!(super::io_flags::cpu_list(&[6, 0, 1, 2, 3, 9]), "0-3,6,9");
+    assert_eq!(super::io_flags::cpu_list(&[]), "none");
 }
