@@ -9,12 +9,16 @@
 #   scripts/bench-overhead.sh            # full table
 #   QUICK=1 scripts/bench-overhead.sh    # fewer requests (smoke test, ~40 s)
 #   PORT=18650 OUT=target/bench-overhead # defaults
+#   IO_FLAGS="--zero-copy off --rx-stamps user" scripts/bench-overhead.sh   # the old I/O paths
+# scripts/bench-io.sh runs the default and the old I/O paths side by side (with wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${PORT:-18650}
 OUT=${OUT:-target/bench-overhead}
 QUICK=${QUICK:-0}
+# Extra profile flags for every run (e.g. the old I/O paths, see above).
+read -r -a IO_FLAGS <<<"${IO_FLAGS:-}"
 BIN=target/release/audioperf
 TTFT_MS=50
 
@@ -42,7 +46,7 @@ run() {
     --audio-length-mean 5.0 --audio-format wav --audio-sample-rates 16 \
     --synthetic-input-tokens-mean 100 --streaming --url "127.0.0.1:$PORT" \
     --num-dataset-entries 100 --random-seed 1 --ui-type none \
-    --output-artifact-dir "$dir" "$@" >"$dir.stdout" 2>&1
+    --output-artifact-dir "$dir" "${IO_FLAGS[@]}" "$@" >"$dir.stdout" 2>&1
   # The mock's own lateness on first tokens during this run.
   mock_stats GET >"$dir.mock-stats.json"
   echo "$name $ttft $dir" >>"$OUT/runs.txt"
