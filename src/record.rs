@@ -247,7 +247,7 @@ pub struct WorkerStats {
 }
 
 /// A worker's sends and reads by path (`--zero-copy`, `--rx-stamps`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct IoCounts {
     pub zero_copy_sends: u64,
     /// Zero-copy sends the kernel has reported done, and of those, copied anyway.

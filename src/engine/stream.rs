@@ -134,8 +134,10 @@ pub async fn read_user_stamped<S: AsyncReadRent>(
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sent {
     pub calls: u32,
-    /// `now_ns()` right after the first call that carried bytes returned (0
-    /// when nothing was sent).
+    /// `now_ns()` right after the first direct send that carried bytes
+    /// returned; for bytes written through the runtime (TLS, the copying
+    /// path's remainder), once the first segment's writes completed. 0 when
+    /// nothing was sent.
     pub first_byte_ns: Nanos,
 }
 

@@ -68,6 +68,9 @@ pub struct WorkerFigures {
     pub bytes_read: u64,
     pub max_loop_lag_ns: u64,
     pub p99_loop_lag_ns: u64,
+    /// Sends and reads by I/O path (absent in files from before it was kept).
+    #[serde(default)]
+    pub io: crate::record::IoCounts,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,6 +149,7 @@ pub fn write(dir: &Path, s: ShardRun<'_>) -> io::Result<PathBuf> {
                 bytes_read: w.bytes_read,
                 max_loop_lag_ns: w.max_loop_lag_ns,
                 p99_loop_lag_ns: w.p99_loop_lag_ns,
+                io: w.io,
             })
             .collect(),
         jsonl_file: file_name(s.jsonl),
@@ -211,7 +215,7 @@ impl ShardFile {
                 loop_lag: None,
                 send_lag: None,
                 wake_lag: None,
-                io: Default::default(),
+                io: w.io,
             })
             .collect()
     }
