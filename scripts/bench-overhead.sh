@@ -46,7 +46,7 @@ run() {
     --audio-length-mean 5.0 --audio-format wav --audio-sample-rates 16 \
     --synthetic-input-tokens-mean 100 --streaming --url "127.0.0.1:$PORT" \
     --num-dataset-entries 100 --random-seed 1 --ui-type none \
-    --output-artifact-dir "$dir" "${IO_FLAGS[@]}" "$@" >"$dir.stdout" 2>&1
+    --output-artifact-dir "$dir" ${IO_FLAGS[@]+"${IO_FLAGS[@]}"} "$@" >"$dir.stdout" 2>&1
   # The mock's own lateness on first tokens during this run.
   mock_stats GET >"$dir.mock-stats.json"
   echo "$name $ttft $dir" >>"$OUT/runs.txt"

@@ -34,6 +34,8 @@ def errors(path):
         for line in f:
             r = json.loads(line)
             start = r.get("start_perf_ns")
+            if start is None:
+                continue
             for ev in r.get("responses", []):
                 for p in ev.get("packets", []):
                     if p.get("name") != "data" or "mock_timing" not in p.get("value", ""):

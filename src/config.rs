@@ -355,10 +355,10 @@ pub enum ZeroCopy {
 
 /// Sends smaller than this copy even under `--zero-copy auto`: pinning pages
 /// and handling the notification cost more than copying a few pages. The
-/// kernel's documentation puts the break-even "around 10 KB"; on this host's
-/// loopback (where the kernel copies every zero-copy send) a 16 KB zero-copy
-/// send costs 1.75× a copying one and a 216 KB one 1.0–1.3×
-/// (scripts/bench-zerocopy.py).
+/// kernel's documentation puts the break-even "around 10 KB"; on loopback
+/// (where the kernel copies every zero-copy send) a 16 KiB zero-copy send
+/// cost the sender 1.66× a copying one, a 64 KiB one 1.28× and a 216 kB one
+/// 0.89× (scripts/bench-zerocopy.py, docs/PERFORMANCE.md).
 pub const ZERO_COPY_MIN_BYTES: usize = 16 * 1024;
 
 /// `--cpus`: core numbers, in the order given.

@@ -114,7 +114,7 @@ fn local_target_hint(cfg: &ProfileConfig, addr: std::net::SocketAddr) -> Option<
         return None;
     }
     Some(format!(
-        "hint: the target {addr} is on this host and audioperf's workers may run on any core; a server and client sharing cores delay each other (send lag, TTFT). Pin them apart, e.g. `taskset -c {last} <server>` and `audioperf profile --cpus {rest} ...`",
+        "hint: the target {addr} is on this host and audioperf's workers may run on any core; a server and client sharing cores delay each other (send lag, TTFT). Pin them apart, e.g. `taskset -c {last} <server>` and `taskset -c {rest} audioperf profile ...` (or `--cpus {rest}` for the worker threads alone)",
         last = online - 1,
         rest = if online == 2 { "0".to_string() } else { format!("0-{}", online - 2) },
     ))
@@ -165,6 +165,13 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
     if let Some(hint) = local_target_hint(&cfg, addr) {
         log.info(&hint);
         eprintln!("{hint}");
+    }
+    if cfg.zero_copy != crate::config::ZeroCopy::Off {
+        if cfg.target.scheme == crate::config::Scheme::Https {
+            log.info("zero-copy sends: off (TLS encrypts into its own buffers)");
+        } else if cfg.rx_stamps == crate::config::RxStamps::User {
+            log.info("zero-copy sends: off (they need --rx-stamps kernel, whose reads drain the kernel's notifications)");
+        }
     }
 
     let tokenizer = load_tokenizer(&cfg, &mut log);

@@ -72,7 +72,7 @@ fn each_path_runs_as_chosen_and_the_self_check_says_which() {
     assert!(zc >= 1 && copied >= 1 && copied <= zc, "{a}");
     assert!(a["copy_sends"].as_u64().unwrap() > zc, "{a}");
     assert!(
-        a["send_path"].as_str().unwrap().contains("fell back"),
+        a["send_path"].as_str().unwrap().contains("flagged copied"),
         "{a}"
     );
     let send_lag = a["send_lag_p50_ms"].as_f64().unwrap();

@@ -203,6 +203,7 @@ async fn send(
     monoio::select! {
         r = monoio::time::timeout_at(deadline, write) => match r {
             Ok(Ok(first_byte_ns)) => {
+                // 0: the first bytes went through the runtime (TLS): no lag taken.
                 if first_byte_ns >= rec.send_ns {
                     local.out.record_send_lag(first_byte_ns - rec.send_ns);
                 }

@@ -9,8 +9,8 @@
 //! On plain TCP it also owns the two kernel paths of the I/O (`--zero-copy`,
 //! `--rx-stamps`): request bytes handed over with `MSG_ZEROCOPY` (the bodies
 //! live, unchanged, for the whole run, so no send waits for the kernel's
-//! notification), and reads done with `recvmsg` after io_uring reports the
-//! socket readable, so each read carries the kernel's receive stamp of the
+//! notification), and reads done with `recvmsg` after the runtime (io_uring,
+//! or epoll under the fallback driver) reports the socket readable, so each read carries the kernel's receive stamp of the
 //! newest segment it consumed. TLS keeps io_uring reads and copying writes.
 
 use std::fmt;
@@ -135,9 +135,9 @@ pub async fn read_user_stamped<S: AsyncReadRent>(
 pub struct Sent {
     pub calls: u32,
     /// `now_ns()` right after the first direct send that carried bytes
-    /// returned; for bytes written through the runtime (TLS, the copying
-    /// path's remainder), once the first segment's writes completed. 0 when
-    /// nothing was sent.
+    /// returned; 0 when the first bytes went through the runtime (TLS, or a
+    /// socket that took nothing at once), whose completion says nothing
+    /// about when they reached the kernel.
     pub first_byte_ns: Nanos,
 }
 
@@ -162,8 +162,10 @@ pub struct PlainConn {
     /// Zero-copy sends not yet notified.
     zc_pending: u64,
     /// The last read filled the buffer: more may be waiting, so the next
-    /// read tries `recvmsg` before asking io_uring for readiness.
+    /// read tries `recvmsg` before asking the runtime for readiness.
     maybe_more: bool,
+    /// Reads in a row that skipped the readiness poll.
+    skipped_polls: u8,
 }
 
 impl PlainConn {
@@ -181,6 +183,7 @@ impl PlainConn {
             zc_active,
             zc_pending: 0,
             maybe_more: false,
+            skipped_polls: 0,
         }
     }
 
@@ -221,22 +224,35 @@ impl PlainConn {
         }
     }
 
-    /// One read with the kernel's stamp: `recvmsg` once io_uring says the
-    /// socket is readable (or at once, when the last read filled the buffer).
+    /// One read with the kernel's stamp: `recvmsg` once the runtime says the
+    /// socket is readable (or at once, when the last read filled the buffer:
+    /// more is likely waiting; at most [`MAX_SKIPPED_POLLS`] times in a row,
+    /// so a peer that keeps the socket full cannot starve this worker's other
+    /// tasks, which run while a poll is pending).
     async fn read_kernel_stamped(&mut self, buf: &mut Vec<u8>) -> io::Result<(usize, Arrival)> {
+        if buf.len() == buf.capacity() {
+            // A read into no room would return 0, which means EOF.
+            buf.reserve(4096);
+        }
         let fd = self.tcp.as_raw_fd();
         loop {
-            if !self.maybe_more {
+            if self.maybe_more && self.skipped_polls < MAX_SKIPPED_POLLS {
+                self.skipped_polls += 1;
+            } else {
+                self.skipped_polls = 0;
                 self.tcp.readable(false).await?;
             }
             match rx_stamp::recv_stamped_at(fd, buf) {
                 Ok((n, kernel, completed)) => {
                     self.maybe_more = n > 0 && buf.len() == buf.capacity();
                     let arrival = Arrival::new(kernel, completed);
-                    if arrival.wake_lag.is_some() {
-                        tally(|t| &t.kernel_stamped_reads, 1);
-                    } else {
-                        tally(|t| &t.user_stamped_reads, 1);
+                    // An EOF carries no bytes and no stamp: not counted.
+                    if n > 0 {
+                        if arrival.wake_lag.is_some() {
+                            tally(|t| &t.kernel_stamped_reads, 1);
+                        } else {
+                            tally(|t| &t.user_stamped_reads, 1);
+                        }
                     }
                     return Ok((n, arrival));
                 }
@@ -254,6 +270,10 @@ impl PlainConn {
     }
 }
 
+/// Reads in a row that may skip the readiness poll (see
+/// `PlainConn::read_kernel_stamped`).
+const MAX_SKIPPED_POLLS: u8 = 4;
+
 /// Requests at least this large send their head before the rest.
 const HEAD_FIRST_MIN_BYTES: usize = 16 * 1024;
 
@@ -268,7 +288,7 @@ const IOV_BATCH: usize = 16;
 /// the `sendmsg(2)` calls that sent some and when the first returned.
 fn send_now_v(
     conn: &mut PlainConn,
-    segs: &[&[u8]],
+    segs: &[&'static [u8]],
     mut at: usize,
     mut off: usize,
 ) -> io::Result<(usize, usize, Sent)> {
@@ -284,6 +304,13 @@ fn send_now_v(
     }
     let mut flags = conn.send_flags(total);
     while at < segs.len() {
+        // Empty segments carry nothing: a batch must start with bytes, or
+        // `sendmsg` returns 0 and the caller would wait for room forever.
+        if segs[at].len() <= off {
+            at += 1;
+            off = 0;
+            continue;
+        }
         let mut iov = [libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
@@ -355,24 +382,15 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// Writes a whole prepared request. On plain TCP the bytes the socket
-    /// takes right now are sent by this task with a non-blocking `send(2)`:
-    /// an io_uring write would wait for the runtime's next batched submission,
-    /// behind the writes of every task woken in the same round, and under a
-    /// burst of hundreds of requests the start stamp taken before the write
-    /// would run milliseconds ahead of the bytes. The rest waits for the
-    /// socket to drain: zero-copy sends once io_uring says it is writable,
-    /// copying ones as io_uring writes.
-    pub async fn write_request(&mut self, request: &'static [u8]) -> io::Result<Sent> {
-        self.write_segments(&[request]).await
-    }
-
     /// Writes a prepared request held as segments (head, own JSON, shared
-    /// audio, ...), in order, without joining them. As in
-    /// [`write_request`](Self::write_request), on plain TCP what the socket
-    /// takes right now is sent by this task, with a non-blocking
-    /// `sendmsg(2)` over the segments; the rest follows when the socket
-    /// drains (zero-copy) or through the runtime, segment by segment.
+    /// audio, ...), in order, without joining them. On plain TCP the bytes
+    /// the socket takes right now are sent by this task with a non-blocking
+    /// `sendmsg(2)` over the segments: an io_uring write would wait for the
+    /// runtime's next batched submission, behind the writes of every task
+    /// woken in the same round, and under a burst of hundreds of requests
+    /// the start stamp taken before the write would run milliseconds ahead
+    /// of the bytes. The rest follows when the socket drains: zero-copy sends
+    /// once the runtime says it is writable, copying ones as runtime writes.
     pub async fn write_segments(&mut self, segs: &[&'static [u8]]) -> io::Result<Sent> {
         let mut sent = Sent::default();
         let (mut at, mut off) = (0usize, 0usize);
@@ -406,10 +424,8 @@ impl Stream {
                 seg
             };
             let calls = self.write_counted(rest).await?;
-            if calls > 0 {
-                sent.add(calls, now_ns());
-                tally(|t| &t.copy_sends, u64::from(calls));
-            }
+            sent.calls += calls;
+            tally(|t| &t.copy_sends, u64::from(calls));
         }
         Ok(sent)
     }
@@ -977,6 +993,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
+            // The first bytes went out directly, the rest in more calls.
             assert!(sent.calls >= 2 && sent.first_byte_ns > 0, "{sent:?}");
             s.shutdown().await.unwrap();
         });
@@ -1049,6 +1066,53 @@ mod tests {
             }
         }
         panic!("kernel stamp later than 5 ms after the send, us: {misses:?}");
+    }
+
+    /// Zero-copy notifications waiting on the error queue make the socket
+    /// poll as ready (POLLERR) before the response comes: the read drains
+    /// them and waits again, and returns the response when it arrives.
+    #[test]
+    fn a_read_waits_past_zero_copy_notifications() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let body: &'static [u8] = vec![b'q'; 300_000].leak();
+        let server = std::thread::spawn(move || -> Result<(), String> {
+            let mut tcp = accept_one(&listener)?;
+            let mut got = vec![0u8; body.len()];
+            tcp.read_exact(&mut got).map_err(|e| e.to_string())?;
+            // The notifications are queued long before the answer.
+            std::thread::sleep(Duration::from_millis(50));
+            tcp.write_all(b"answer").map_err(|e| e.to_string())
+        });
+        let notified_before = IO_TALLY.with(|t| t.zero_copy_notified.get());
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        let got = rt.block_on(async move {
+            let paths = IoPaths {
+                zero_copy: ZeroCopy::On,
+                rx_stamps: RxStamps::Kernel,
+            };
+            let mut s = connect(addr, None, paths).await.unwrap();
+            monoio::time::timeout(LIMIT, s.write_segments(&[body]))
+                .await
+                .unwrap()
+                .unwrap();
+            let mut buf = Vec::with_capacity(64);
+            let read = async {
+                while buf.len() < 6 {
+                    let (n, _) = s.read_timed(&mut buf).await.unwrap();
+                    assert!(n > 0, "closed early");
+                }
+            };
+            monoio::time::timeout(LIMIT, read).await.expect("read hung");
+            buf
+        });
+        server.join().unwrap().unwrap();
+        assert_eq!(got, b"answer");
+        let notified = IO_TALLY.with(|t| t.zero_copy_notified.get()) - notified_before;
+        assert!(notified >= 1, "the notifications were drained: {notified}");
     }
 
     #[test]

@@ -99,8 +99,8 @@ pub struct MockServerArgs {
     /// Put the mock's own timing of each chat stream into its first token
     /// event, as `"mock_timing":{"arrival_ns":…,"handed_ns":…}` (wall clock:
     /// the kernel's receive stamp of the request's first bytes, and the
-    /// moment the event was handed to the socket), so a benchmark can compare
-    /// a client's TTFT with the server's, request by request.
+    /// moment before the mock's send of that event), so a benchmark can
+    /// compare a client's TTFT with the server's, request by request.
     #[arg(long = "timing-in-stream")]
     pub timing_in_stream: bool,
     /// Largest request body accepted, bytes (413 above).

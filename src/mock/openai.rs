@@ -406,7 +406,7 @@ impl EventBuilder {
         let start = out.len();
         self.token(out, word, reasoning);
         const OPEN: &[u8] = b"data: {";
-        if out[start..].starts_with(OPEN) {
+        if self.style == EventStyle::Chat && out[start..].starts_with(OPEN) {
             let field = format!(
                 "\"mock_timing\":{{\"arrival_ns\":{arrival_ns},\"handed_ns\":{handed_ns}}},"
             );
