@@ -28,6 +28,7 @@ use rustls::pki_types::ServerName;
 use crate::config::{
     ProfileConfig, RxStamps, Scheme, Target, TlsOptions, ZeroCopy, ZERO_COPY_MIN_BYTES,
 };
+use crate::record::IoCounts;
 use crate::sys::clock::{now_ns, Nanos};
 use crate::sys::{rx_stamp, zerocopy};
 use crate::tls::{self, TlsSetupError};
@@ -49,32 +50,23 @@ impl IoPaths {
     }
 }
 
-/// What this thread's connections did on the kernel paths; a worker reads it
-/// when it ends (one thread, one runtime: plain cells, no atomics).
-#[derive(Debug, Default)]
-pub struct IoTally {
-    /// Send calls made with `MSG_ZEROCOPY`.
-    pub zero_copy_sends: Cell<u64>,
-    /// Of the zero-copy sends notified so far, those the kernel copied anyway.
-    pub zero_copy_copied: Cell<u64>,
-    /// Zero-copy sends notified.
-    pub zero_copy_notified: Cell<u64>,
-    /// Send calls (direct or io_uring) that copied.
-    pub copy_sends: Cell<u64>,
-    /// Reads stamped by the kernel / by the read's completion.
-    pub kernel_stamped_reads: Cell<u64>,
-    pub user_stamped_reads: Cell<u64>,
-}
-
 thread_local! {
-    /// This thread's [`IoTally`].
-    pub static IO_TALLY: IoTally = IoTally::default();
+    /// What this thread's connections did on the kernel paths; a worker
+    /// reads it when it ends (one thread, one runtime: a plain cell).
+    static IO_COUNTS: Cell<IoCounts> = Cell::new(IoCounts::default());
 }
 
-fn tally(f: impl FnOnce(&IoTally) -> &Cell<u64>, n: u64) {
-    IO_TALLY.with(|t| {
-        let c = f(t);
-        c.set(c.get() + n);
+/// This thread's sends and reads by path so far.
+pub fn io_counts() -> IoCounts {
+    IO_COUNTS.with(Cell::get)
+}
+
+/// Adds to this thread's counts.
+fn tally(f: impl FnOnce(&mut IoCounts)) {
+    IO_COUNTS.with(|c| {
+        let mut counts = c.get();
+        f(&mut counts);
+        c.set(counts);
     });
 }
 
@@ -203,9 +195,9 @@ impl PlainConn {
     fn note_send(&mut self, flags: libc::c_int) {
         if flags & libc::MSG_ZEROCOPY != 0 {
             self.zc_pending += 1;
-            tally(|t| &t.zero_copy_sends, 1);
+            tally(|c| c.zero_copy_sends += 1);
         } else {
-            tally(|t| &t.copy_sends, 1);
+            tally(|c| c.copy_sends += 1);
         }
     }
 
@@ -217,8 +209,8 @@ impl PlainConn {
         }
         let n = zerocopy::drain(self.tcp.as_raw_fd());
         self.zc_pending = self.zc_pending.saturating_sub(n.sends);
-        tally(|t| &t.zero_copy_notified, n.sends);
-        tally(|t| &t.zero_copy_copied, n.copied);
+        tally(|c| c.zero_copy_notified += n.sends);
+        tally(|c| c.zero_copy_copied += n.copied);
         if n.copied > 0 && self.zero_copy == ZeroCopy::Auto {
             self.zc_active = false;
         }
@@ -249,9 +241,9 @@ impl PlainConn {
                     // An EOF carries no bytes and no stamp: not counted.
                     if n > 0 {
                         if arrival.wake_lag.is_some() {
-                            tally(|t| &t.kernel_stamped_reads, 1);
+                            tally(|c| c.kernel_stamped_reads += 1);
                         } else {
-                            tally(|t| &t.user_stamped_reads, 1);
+                            tally(|c| c.user_stamped_reads += 1);
                         }
                     }
                     return Ok((n, arrival));
@@ -425,7 +417,7 @@ impl Stream {
             };
             let calls = self.write_counted(rest).await?;
             sent.calls += calls;
-            tally(|t| &t.copy_sends, u64::from(calls));
+            tally(|c| c.copy_sends += u64::from(calls));
         }
         Ok(sent)
     }
@@ -500,7 +492,7 @@ impl TimedRead for Stream {
             Stream::Plain(p) if p.kernel_stamps => p.read_kernel_stamped(buf).await,
             _ => {
                 let r = read_user_stamped(self, buf).await;
-                tally(|t| &t.user_stamped_reads, 1);
+                tally(|c| c.user_stamped_reads += 1);
                 r
             }
         }
@@ -941,21 +933,24 @@ mod tests {
                 zero_copy,
                 rx_stamps: RxStamps::Kernel,
             };
-            let before = IO_TALLY.with(|t| (t.zero_copy_sends.get(), t.copy_sends.get()));
+            let before = io_counts();
             let (got, segs) = send_and_collect(paths);
             assert_eq!(got.len(), segs.iter().map(|s| s.len()).sum::<usize>());
             assert!(got == segs.concat(), "{zero_copy:?}");
-            let (zc, copies) = IO_TALLY.with(|t| (t.zero_copy_sends.get(), t.copy_sends.get()));
+            let after = io_counts();
+            let (zc, copies) = (after.zero_copy_sends, after.copy_sends);
             match zero_copy {
-                ZeroCopy::Off => assert_eq!(zc, before.0, "no zero-copy send when off"),
+                ZeroCopy::Off => {
+                    assert_eq!(zc, before.zero_copy_sends, "no zero-copy send when off")
+                }
                 _ => assert!(
-                    zc > before.0,
+                    zc > before.zero_copy_sends,
                     "{zero_copy:?}: the large request went zero-copy"
                 ),
             }
             if zero_copy != ZeroCopy::On {
                 // The small head went out on its own, copied.
-                assert!(copies > before.1, "{zero_copy:?}");
+                assert!(copies > before.copy_sends, "{zero_copy:?}");
             }
         }
     }
@@ -1084,7 +1079,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
             tcp.write_all(b"answer").map_err(|e| e.to_string())
         });
-        let notified_before = IO_TALLY.with(|t| t.zero_copy_notified.get());
+        let notified_before = io_counts().zero_copy_notified;
         let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
             .enable_timer()
             .build()
@@ -1111,7 +1106,7 @@ mod tests {
         });
         server.join().unwrap().unwrap();
         assert_eq!(got, b"answer");
-        let notified = IO_TALLY.with(|t| t.zero_copy_notified.get()) - notified_before;
+        let notified = io_counts().zero_copy_notified - notified_before;
         assert!(notified >= 1, "the notifications were drained: {notified}");
     }
 

@@ -16,7 +16,7 @@ use super::request::connect;
 use super::state::{
     Abort, CancelReason, Collected, Conn, Conns, Local, PhaseState, Shared, WATCH_PERIOD,
 };
-use crate::record::{IoCounts, IoDriver, WorkerStats};
+use crate::record::{IoDriver, WorkerStats};
 use crate::sys::clock::{now_ns, thread_cpu_ns, Nanos};
 use crate::sys::timer::PreciseTimer;
 use std::rc::Rc;
@@ -105,14 +105,7 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
     }
     let out = &local.out;
     let lag = out.lag.borrow();
-    let io = super::stream::IO_TALLY.with(|t| IoCounts {
-        zero_copy_sends: t.zero_copy_sends.get(),
-        zero_copy_notified: t.zero_copy_notified.get(),
-        zero_copy_copied: t.zero_copy_copied.get(),
-        copy_sends: t.copy_sends.get(),
-        kernel_stamped_reads: t.kernel_stamped_reads.get(),
-        user_stamped_reads: t.user_stamped_reads.get(),
-    });
+    let io = super::stream::io_counts();
     let stats = WorkerStats {
         worker: plan.worker,
         cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
