@@ -492,7 +492,10 @@ impl TimedRead for Stream {
             Stream::Plain(p) if p.kernel_stamps => p.read_kernel_stamped(buf).await,
             _ => {
                 let r = read_user_stamped(self, buf).await;
-                tally(|c| c.user_stamped_reads += 1);
+                // As on the kernel path, an EOF is not a stamped read.
+                if matches!(r, Ok((n, _)) if n > 0) {
+                    tally(|c| c.user_stamped_reads += 1);
+                }
                 r
             }
         }
