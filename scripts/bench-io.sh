@@ -58,19 +58,7 @@ prof() {
 start_mock 0 0
 for wl in wav text; do
   prof "body-$wl" "$wl" 1 1 new
-  python3 - "$OUT/body-$wl/inputs.json" "$OUT/body-$wl.json" <<'PY'
-import json, sys
-body = json.load(open(sys.argv[1]))["data"][0]["payloads"][0]
-open(sys.argv[2], "w").write(json.dumps(body, separators=(",", ":")))
-PY
-  cat >"$OUT/post-$wl.lua" <<EOF
-wrk.method = "POST"
-wrk.path = "/v1/chat/completions"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open("$OUT/body-$wl.json", "rb"))
-wrk.body = f:read("*a")
-f:close()
-EOF
+  wrk_post_script "$OUT/body-$wl/inputs.json" "$OUT/body-$wl.json" "$OUT/post-$wl.lua"
 done
 
 : >"$OUT/cpu.txt"

@@ -89,20 +89,8 @@ prof() {
 # wrk body: the first payload audioperf built, extracted from its inputs.json.
 start_mock 0 0
 prof audioperf body-source 0 1 1
-python3 - "$OUT/body-source/inputs.json" "$OUT/body.json" <<'PY'
-import json, sys
-body = json.load(open(sys.argv[1]))["data"][0]["payloads"][0]
-open(sys.argv[2], "w").write(json.dumps(body, separators=(",", ":")))
-PY
+wrk_post_script "$OUT/body-source/inputs.json" "$OUT/body.json" "$OUT/post.lua"
 : >"$OUT/runs.txt"
-cat >"$OUT/post.lua" <<EOF
-wrk.method = "POST"
-wrk.path = "/v1/chat/completions"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open("$OUT/body.json", "rb"))
-wrk.body = f:read("*a")
-f:close()
-EOF
 
 wrk_run() { # NAME
   local dir="$OUT/$1"

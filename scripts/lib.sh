@@ -38,3 +38,22 @@ start_mock() {
   echo "mock-server did not start; see $OUT/mock.log" >&2
   exit 1
 }
+
+# wrk_post_script INPUTS_JSON BODY_JSON LUA: a wrk script POSTing the first
+# payload audioperf built (from its inputs.json, saved to BODY_JSON) to
+# /v1/chat/completions.
+wrk_post_script() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+body = json.load(open(sys.argv[1]))["data"][0]["payloads"][0]
+open(sys.argv[2], "w").write(json.dumps(body, separators=(",", ":")))
+PY
+  cat >"$3" <<EOF
+wrk.method = "POST"
+wrk.path = "/v1/chat/completions"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open("$2", "rb"))
+wrk.body = f:read("*a")
+f:close()
+EOF
+}
