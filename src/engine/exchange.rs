@@ -13,7 +13,7 @@ use crate::config::EndpointType;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::response::{parse_response_head, BodyFraming, ResponseHead, MAX_HEAD_BYTES};
 use crate::http::sse::{SseSplitter, MAX_EVENT_BYTES};
-use crate::openai::{classify, parse_completion, parse_transcription, StreamChunk};
+use crate::openai::{parse_completion, parse_transcription, ChunkShape, StreamChunk};
 use crate::record::{
     ErrorKind, RawKind, RawResponse, RequestError, RequestRecord, MAX_TOKEN_TIMES,
 };
@@ -50,6 +50,9 @@ pub struct ConnState {
     /// Streamed text is kept (a tokenizer will count it); without one,
     /// events are only classified and their text is not copied.
     pub collect_text: bool,
+    /// The shape of the last token chunk read here: the next ones are read
+    /// by comparing it (see [`ChunkShape`]).
+    shape: ChunkShape,
 }
 
 impl Default for ConnState {
@@ -69,6 +72,7 @@ impl Default for ConnState {
             token_ns: Vec::new(),
             endpoint: EndpointType::Chat,
             wake_lag_ns: Vec::new(),
+            shape: ChunkShape::default(),
             collect_text: true,
         }
     }
@@ -123,6 +127,7 @@ struct EventSink<'r, 't> {
     raw: Option<&'t mut RawResponse>,
     /// Append the events' text to `text` (see `ConnState::collect_text`).
     collect_text: bool,
+    shape: &'t mut ChunkShape,
 }
 
 impl EventSink<'_, '_> {
@@ -135,7 +140,7 @@ impl EventSink<'_, '_> {
             raw.push(self.now, RawKind::SseData, data);
         }
         self.events += 1;
-        match classify(data) {
+        match self.shape.classify(data) {
             StreamChunk::Done => self.saw_done = true,
             StreamChunk::TranscriptDone(usage) => {
                 self.saw_done = true;
@@ -320,6 +325,7 @@ pub async fn read_response<S: TimedRead>(
         text_overflow: false,
         raw: raw.as_mut(),
         collect_text: st.collect_text,
+        shape: &mut st.shape,
     };
     let body = read_body(
         stream,

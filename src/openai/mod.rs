@@ -10,4 +10,5 @@ pub mod chunk_scan;
 pub mod types;
 
 pub use chunk::{classify, classify_with_serde, parse_completion, parse_transcription};
+pub use chunk_scan::ChunkShape;
 pub use types::{Completion, Delta, StreamChunk};
