@@ -4,7 +4,7 @@
 //! (MiB/s for bytes, elements/s for events).
 
 use audioperf::http::{parse_response_head, ChunkedDecoder, SseSplitter};
-use audioperf::openai::{classify, classify_with_serde, StreamChunk};
+use audioperf::openai::{classify, classify_with_serde, ChunkShape, StreamChunk};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\
@@ -94,14 +94,24 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    // The classifier alone, side by side: the one-pass scanner with its
-    // serde_json fallback (what the engine runs) against serde_json only.
+    // The classifier alone, side by side: a connection's chunk shape (what
+    // the engine runs: one scan per shape, then comparisons), the one-pass
+    // scanner with its serde_json fallback, and serde_json only.
     let datas: Vec<&[u8]> = events
         .iter()
         .map(|e| e.strip_prefix(b"data: ").unwrap_or(e).trim_ascii_end())
         .collect();
     let mut g = c.benchmark_group("classify_55_events");
     g.throughput(Throughput::Elements(datas.len() as u64));
+    let mut shape = ChunkShape::default();
+    g.bench_function("shape_then_scanner", |b| {
+        b.iter(|| {
+            datas
+                .iter()
+                .filter(|d| matches!(shape.classify(black_box(d)), StreamChunk::Delta(_)))
+                .count()
+        })
+    });
     g.bench_function("scanner_then_serde", |b| {
         b.iter(|| {
             datas

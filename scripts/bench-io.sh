@@ -4,9 +4,10 @@
 # --zero-copy off --rx-stamps user) and wrk, on one machine, in one run.
 #
 #   CPU   mock TTFT 0 / ITL 0 (50 tokens), closed loop c=64, client pinned to
-#         its own core(s): CPU per request of the whole client process, for
-#         5 s 16 kHz WAV bodies (~216 kB) and for tiny text requests. ROUNDS
-#         rounds, the order of the three tools rotating per round.
+#         its own core(s), every tool running for the same 6 s: CPU per
+#         request of the whole client process, for 5 s 16 kHz WAV bodies
+#         (~216 kB) and for tiny text requests. ROUNDS rounds, the order of
+#         the three tools rotating per round.
 #   TTFT  mock TTFT 50 ms / ITL 10 ms with --timing-in-stream, c=1/64/256/1024,
 #         5 s WAV and tiny text, new and old alternating: each request's TTFT
 #         error against the mock's own clock (scripts/ttft-truth.py).
@@ -39,7 +40,7 @@ WAV=(--audio-length-mean 5.0 --audio-format wav --audio-sample-rates 16 --synthe
 TEXT=(--synthetic-input-tokens-mean 16)
 if [ "$QUICK" = 1 ]; then S=1; else S=2; fi
 
-# prof NAME WORKLOAD(wav|text) CONCURRENCY COUNT PATH(new|old) [EXTRA...]
+# prof NAME WORKLOAD(wav|text) CONCURRENCY COUNT(0: none) PATH(new|old) [EXTRA...]
 prof() {
   local name=$1 wl=$2 conc=$3 count=$4 path=$5
   shift 5
@@ -47,10 +48,12 @@ prof() {
   [ "$wl" = text ] && w=("${TEXT[@]}")
   [ "$path" = old ] && p=("${OLD[@]}")
   echo "  $name" >&2
+  local n=()
+  [ "$count" -gt 0 ] && n=(--request-count "$count")
   /usr/bin/time -f "%e %U %S %M" -o "$dir.time" "${CLIENT_PIN[@]}" "$BIN" profile \
     --model Qwen/Qwen2-Audio-7B-Instruct --endpoint-type chat --streaming \
     --url "127.0.0.1:$PORT" --num-dataset-entries 100 --random-seed 1 --ui-type none \
-    "${w[@]}" "${p[@]}" --concurrency "$conc" --request-count "$count" \
+    "${w[@]}" "${p[@]}" --concurrency "$conc" "${n[@]}" \
     --output-artifact-dir "$dir" "$@" >"$dir.stdout" 2>&1
 }
 
@@ -74,7 +77,7 @@ for round in $(seq "$ROUNDS"); do
         /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.time" "${CLIENT_PIN[@]}" wrk -t 1 -c 64 -d 6s \
           -s "$OUT/post-$wl.lua" "http://127.0.0.1:$PORT/v1/chat/completions" >"$OUT/$name.stdout" 2>&1
       else
-        prof "$name" "$wl" 64 $((5000 * S)) "$t"
+        prof "$name" "$wl" 64 0 "$t" --benchmark-duration 6
       fi
       echo "$wl $t $round $OUT/$name" >>"$OUT/cpu.txt"
     done
@@ -144,8 +147,9 @@ cat <<EOF
 Method:
 - mock: audioperf mock-server --workers 1 --output-tokens 50 (${MOCK_PIN[*]:-unpinned}); every client: ${CLIENT_PIN[*]:-unpinned}.
 - new: --zero-copy auto --rx-stamps kernel (defaults); old: --zero-copy off --rx-stamps user.
-- CPU: /usr/bin/time user+sys of the whole client process / requests (audioperf: request_count;
-  wrk -t1 -c64 -d6s: its request total), start-up and reports included. wav: 5 s 16 kHz WAV
+- CPU: /usr/bin/time user+sys of the whole client process / requests, every tool running 6 s
+  (audioperf --benchmark-duration 6: its request_count; wrk -t1 -c64 -d6s: its request total),
+  start-up and reports included. wav: 5 s 16 kHz WAV
   + 100-token prompt (~216 kB body), 100 distinct entries; text: a 16-token prompt. wrk POSTs
   audioperf's first body of the same workload.
 - TTFT error: --export-level raw; per request, (first-token perf_ns - start_perf_ns) minus the
