@@ -12,12 +12,8 @@
 //! duplicate fields, unusual types, deep nesting) it returns `None` and the
 //! caller takes the serde_json path. A
 //! differential property test and the SSE fuzz target hold it to that.
-//!
-//! [`ChunkShape`] skips even that pass for the events after the first: a
-//! server's token chunks differ only in their text, so a connection keeps the
-//! bytes around the text of the last chunk it scanned, and an event made of
-//! the same bytes around one well-formed JSON string reads as that chunk with
-//! the new text, after comparing those bytes and decoding the string alone.
+//! It also says where a chunk's one text lies ([`scan_common`]), for
+//! [`super::shape::ChunkShape`].
 
 use super::types::{Delta, StreamChunk};
 use std::borrow::Cow;
@@ -37,7 +33,7 @@ pub fn classify_common(data: &[u8]) -> Option<StreamChunk<'_>> {
 
 /// Which field of a chunk's delta its one text came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TextField {
+pub(super) enum TextField {
     Content,
     Reasoning,
 }
@@ -46,14 +42,14 @@ enum TextField {
 /// the chunk is a text and nothing else that varies: exactly one of the
 /// delta's text fields a string, no finish reason.
 #[derive(Clone, Copy, Debug)]
-struct TextSpan {
-    start: usize,
-    end: usize,
-    field: TextField,
+pub(super) struct TextSpan {
+    pub start: usize,
+    pub end: usize,
+    pub field: TextField,
 }
 
 /// [`classify_common`], with the span of the chunk's text when it has one.
-fn scan_common(data: &[u8]) -> Option<(StreamChunk<'_>, Option<TextSpan>)> {
+pub(super) fn scan_common(data: &[u8]) -> Option<(StreamChunk<'_>, Option<TextSpan>)> {
     let text = std::str::from_utf8(data).ok()?;
     let mut sc = Scanner {
         text,
@@ -117,90 +113,20 @@ fn scan_common(data: &[u8]) -> Option<(StreamChunk<'_>, Option<TextSpan>)> {
     Some((chunk, span))
 }
 
-/// A shape longer than this is not kept (chunks are ~200 bytes).
-const MAX_SHAPE_BYTES: usize = 2048;
-
-/// The bytes before and after the text of the last common chunk a
-/// connection scanned ([`classify_common`] accepted it, and its only varying
-/// part was one text field). JSON reads a string token the same wherever it
-/// stands, so an event of the same bytes around another well-formed string
-/// is that chunk with the new text: it reads as [`classify`] would read it,
-/// after a comparison of the known bytes and a decoding of the string.
-///
-/// [`classify`]: super::chunk::classify
-#[derive(Debug, Default)]
-pub struct ChunkShape {
-    prefix: Vec<u8>,
-    suffix: Vec<u8>,
-    /// None: no shape is known.
-    field: Option<TextField>,
-}
-
-impl ChunkShape {
-    /// Reads one event's data, exactly as [`super::chunk::classify`] does,
-    /// and learns the shape of a common chunk for the next events.
-    pub fn classify<'d>(&mut self, data: &'d [u8]) -> StreamChunk<'d> {
-        if data.trim_ascii() == b"[DONE]" {
-            return StreamChunk::Done;
-        }
-        if let Some(chunk) = self.same_shape(data) {
-            return chunk;
-        }
-        if let Some((chunk, span)) = scan_common(data) {
-            self.learn(data, span);
-            return chunk;
-        }
-        super::chunk::classify_with_serde(data)
+/// `bytes` as exactly one JSON string token, decoded as the scanner decodes
+/// a text (None: anything else, or an escape left to serde_json).
+pub(super) fn string_token(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    if bytes.first() != Some(&b'"') {
+        return None;
     }
-
-    /// The chunk `data` is when it has the known shape around one string.
-    fn same_shape<'d>(&self, data: &'d [u8]) -> Option<StreamChunk<'d>> {
-        let field = self.field?;
-        let (p, s) = (self.prefix.len(), self.suffix.len());
-        if data.len() < p + s + 2
-            || !data.starts_with(&self.prefix)
-            || !data.ends_with(&self.suffix)
-        {
-            return None;
-        }
-        let middle = &data[p..data.len() - s];
-        let mut sc = Scanner {
-            text: std::str::from_utf8(middle).ok()?,
-            s: middle,
-            i: 0,
-            depth: 0,
-        };
-        if middle[0] != b'"' {
-            return None;
-        }
-        let text = sc.text().ok()?;
-        if sc.i != middle.len() {
-            return None;
-        }
-        Some(StreamChunk::Delta(match field {
-            TextField::Content => Delta {
-                content: Some(text),
-                ..Delta::default()
-            },
-            TextField::Reasoning => Delta {
-                reasoning: Some(text),
-                ..Delta::default()
-            },
-        }))
-    }
-
-    fn learn(&mut self, data: &[u8], span: Option<TextSpan>) {
-        self.field = None;
-        let Some(span) = span else { return };
-        if data.len() - (span.end - span.start) > MAX_SHAPE_BYTES {
-            return;
-        }
-        self.prefix.clear();
-        self.prefix.extend_from_slice(&data[..span.start]);
-        self.suffix.clear();
-        self.suffix.extend_from_slice(&data[span.end..]);
-        self.field = Some(span.field);
-    }
+    let mut sc = Scanner {
+        text: std::str::from_utf8(bytes).ok()?,
+        s: bytes,
+        i: 0,
+        depth: 0,
+    };
+    let text = sc.text().ok()?;
+    (sc.i == bytes.len()).then_some(text)
 }
 
 /// The fields of `choices[0]` (all `None` for an empty array).
@@ -583,12 +509,12 @@ impl<'a> Scanner<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::chunk::{classify, classify_with_serde};
     use super::*;
     use proptest::prelude::*;
 
-    const CHUNK: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1763795000,"model":"Qwen/Qwen2-Audio-7B-Instruct","choices":[{"index":0,"delta":{"content":" the"},"logprobs":null,"finish_reason":null}]}"#;
+    pub(in crate::openai) const CHUNK: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1763795000,"model":"Qwen/Qwen2-Audio-7B-Instruct","choices":[{"index":0,"delta":{"content":" the"},"logprobs":null,"finish_reason":null}]}"#;
 
     fn fast(s: &str) -> Option<StreamChunk<'_>> {
         classify_common(s.as_bytes())
@@ -666,7 +592,7 @@ mod tests {
     }
 
     /// Pieces that chunks are made of, shuffled into near-valid JSON.
-    fn piece() -> impl Strategy<Value = &'static str> {
+    pub(in crate::openai) fn piece() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
             "{",
             "}",
@@ -736,126 +662,6 @@ mod tests {
                 prop_assert_eq!(got, classify_with_serde(s.as_bytes()), "{}", s);
             }
             prop_assert_eq!(classify(s.as_bytes()), classify_with_serde(s.as_bytes()));
-        }
-    }
-
-    /// The event of `CHUNK`'s shape carrying `text` (already a JSON string token).
-    fn shaped(text: &str) -> String {
-        CHUNK.replace(r#""content":" the""#, &format!("\"content\":{text}"))
-    }
-
-    #[test]
-    fn same_shape_events_skip_the_scan_and_read_the_same() {
-        let mut shape = ChunkShape::default();
-        assert_eq!(
-            shape.classify(CHUNK.as_bytes()),
-            classify_with_serde(CHUNK.as_bytes())
-        );
-        for text in [
-            r#"" cat""#,
-            r#""""#,
-            r#""a\nb \"q\" \u00e9""#,
-            r#""日本""#,
-            "\"\u{7f}\"",
-        ] {
-            let e = shaped(text);
-            let got = shape.same_shape(e.as_bytes());
-            assert!(got.is_some(), "{e} did not take the shape path");
-            assert_eq!(got.unwrap(), classify_with_serde(e.as_bytes()), "{e}");
-        }
-        // Not one string between the known bytes: the full reading decides.
-        let mut cases: Vec<Vec<u8>> = [
-            r#""a"b""#,
-            r#""a\""#,
-            r#""a" "b""#,
-            r#""\ud83d""#,
-            r#""\ud83d\ude00""#,
-            "\"tab\there\"",
-            r#"null"#,
-            r#"5"#,
-            r#""a","content":"b""#,
-            r#""a"},"x":{"y":"b""#,
-        ]
-        .iter()
-        .map(|t| shaped(t).into_bytes())
-        .collect();
-        let mut bad_utf8 = shaped("\"xx\"").into_bytes();
-        let at = bad_utf8.windows(2).position(|w| w == b"xx").unwrap();
-        bad_utf8[at] = 0xff;
-        cases.push(bad_utf8);
-        // Other known bytes: another id, a finish reason.
-        cases.push(
-            shaped(r#""x""#)
-                .replace("chatcmpl-1", "chatcmpl-2")
-                .into_bytes(),
-        );
-        cases.push(
-            shaped(r#""x""#)
-                .replace(r#""finish_reason":null"#, r#""finish_reason":"stop""#)
-                .into_bytes(),
-        );
-        for e in &cases {
-            let mut shape = ChunkShape::default();
-            shape.classify(CHUNK.as_bytes());
-            let s = String::from_utf8_lossy(e);
-            assert!(shape.same_shape(e).is_none(), "{s} took the shape path");
-            assert_eq!(shape.classify(e), classify_with_serde(e), "{s}");
-        }
-    }
-
-    #[test]
-    fn only_text_only_chunks_are_learned() {
-        let mut shape = ChunkShape::default();
-        let finish =
-            r#"{"id":"c","choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}]}"#;
-        shape.classify(finish.as_bytes());
-        assert!(
-            shape.field.is_none(),
-            "a chunk with a finish reason was learned"
-        );
-        let both = r#"{"choices":[{"delta":{"content":"a","reasoning_content":"b"}}]}"#;
-        shape.classify(both.as_bytes());
-        assert!(shape.field.is_none(), "a chunk with two texts was learned");
-        let reasoning = r#"{"choices":[{"delta":{"reasoning_content":"hm","content":null}}]}"#;
-        shape.classify(reasoning.as_bytes());
-        let next = reasoning.replace("\"hm\"", "\"mm\"");
-        let got = shape.same_shape(next.as_bytes()).expect("reasoning shape");
-        assert_eq!(got, classify_with_serde(next.as_bytes()));
-        // A chunk the scanner declines forgets nothing it should not use:
-        // the serde reading answers, and the next same-shaped event still agrees.
-        let usage = r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#;
-        assert_eq!(
-            shape.classify(usage.as_bytes()),
-            classify_with_serde(usage.as_bytes())
-        );
-        assert_eq!(
-            shape.classify(next.as_bytes()),
-            classify_with_serde(next.as_bytes())
-        );
-        assert_eq!(shape.classify(b"[DONE]"), StreamChunk::Done);
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
-
-        /// A stream of events, common chunks and near-valid JSON mixed, reads
-        /// through one connection's shape exactly as each event alone.
-        #[test]
-        fn shape_reads_every_event_as_classify(
-            events in prop::collection::vec(
-                prop_oneof![
-                    prop::collection::vec(piece(), 0..12).prop_map(|p| format!("\"{}\"", p.concat())),
-                    prop::collection::vec(piece(), 0..12).prop_map(|p| p.concat()),
-                    "[a-z é\"\\\\\n]{0,6}".prop_map(|t| serde_json::to_string(&t).unwrap()),
-                ]
-                .prop_map(|text| shaped(&text)),
-                1..12,
-            ),
-        ) {
-            let mut shape = ChunkShape::default();
-            for e in &events {
-                prop_assert_eq!(shape.classify(e.as_bytes()), classify_with_serde(e.as_bytes()), "{}", e);
-            }
         }
     }
 }

@@ -7,8 +7,9 @@
 
 pub mod chunk;
 pub mod chunk_scan;
+pub mod shape;
 pub mod types;
 
 pub use chunk::{classify, classify_with_serde, parse_completion, parse_transcription};
-pub use chunk_scan::ChunkShape;
+pub use shape::ChunkShape;
 pub use types::{Completion, Delta, StreamChunk};
