@@ -49,6 +49,7 @@ fn reads(c: &mut Criterion) {
         let paths = IoPaths {
             zero_copy: ZeroCopy::Off,
             rx_stamps,
+            read_batch_ns: 0,
         };
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -100,6 +101,7 @@ fn sends(c: &mut Criterion) {
         let paths = IoPaths {
             zero_copy,
             rx_stamps: RxStamps::Kernel,
+            read_batch_ns: 0,
         };
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {

@@ -361,6 +361,13 @@ pub enum ZeroCopy {
 /// 0.89× (scripts/bench-zerocopy.py, docs/PERFORMANCE.md).
 pub const ZERO_COPY_MIN_BYTES: usize = 16 * 1024;
 
+/// `--read-batch-us` when not given: the window that took the reads of a
+/// 50-token answer from ~25 to ~6 at c=64 (docs/PERFORMANCE.md, "Read
+/// batching") while merging only tokens less than 30 µs apart.
+pub const DEFAULT_READ_BATCH_US: u32 = 30;
+/// The longest `--read-batch-us` accepted.
+pub const MAX_READ_BATCH_US: u32 = 1000;
+
 /// `--cpus`: core numbers, in the order given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CpuList(pub Vec<usize>);
@@ -463,6 +470,8 @@ pub struct ProfileConfig {
     pub cpus: Option<Vec<usize>>,
     pub zero_copy: ZeroCopy,
     pub rx_stamps: RxStamps,
+    /// `--read-batch-us`: the read-batching window, 0 = off (`sys::batch`).
+    pub read_batch_us: u32,
     /// The command line as typed, for the console and exports.
     pub cli_command: String,
     /// The full input configuration as AIPerf-style JSON, for `profile_export_aiperf.json`.

@@ -173,6 +173,17 @@ pub fn run(cfg: ProfileConfig) -> anyhow::Result<ExitCode> {
             log.info("zero-copy sends: off (they need --rx-stamps kernel, whose reads drain the kernel's notifications)");
         }
     }
+    if cfg.read_batch_us > 0 {
+        log.info(&match (cfg.target.scheme, cfg.rx_stamps) {
+            (crate::config::Scheme::Https, _) => {
+                "read batching: off (TLS reads carry no kernel stamp)".to_string()
+            }
+            (_, crate::config::RxStamps::User) => {
+                "read batching: off (it needs --rx-stamps kernel)".to_string()
+            }
+            _ => format!("read batching: {} us windows while busy", cfg.read_batch_us),
+        });
+    }
 
     let tokenizer = load_tokenizer(&cfg, &mut log);
     // Before the build: Ctrl-C while it runs stops it (the build looks at

@@ -256,6 +256,10 @@ pub struct IoCounts {
     pub copy_sends: u64,
     pub kernel_stamped_reads: u64,
     pub user_stamped_reads: u64,
+    /// Read-batching windows slept (`--read-batch-us`), and the reads made
+    /// after them.
+    pub batch_windows: u64,
+    pub batch_window_reads: u64,
 }
 
 impl IoCounts {
@@ -266,6 +270,8 @@ impl IoCounts {
         self.copy_sends += o.copy_sends;
         self.kernel_stamped_reads += o.kernel_stamped_reads;
         self.user_stamped_reads += o.user_stamped_reads;
+        self.batch_windows += o.batch_windows;
+        self.batch_window_reads += o.batch_window_reads;
     }
 }
 

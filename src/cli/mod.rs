@@ -39,8 +39,8 @@ pub use validate::{
 use parse::{
     parse_arrival_pattern, parse_cpu_list, parse_export_level, parse_log_level,
     parse_non_negative_f64, parse_percentage, parse_positive_f64, parse_positive_u32,
-    parse_positive_u64, parse_positive_usize, parse_ratio, parse_rx_stamps, parse_seed,
-    parse_tls_roots, parse_u32, parse_ui_type, parse_zero_copy,
+    parse_positive_u64, parse_positive_usize, parse_ratio, parse_read_batch_us, parse_rx_stamps,
+    parse_seed, parse_tls_roots, parse_u32, parse_ui_type, parse_zero_copy,
 };
 
 /// AIPerf's defaults, in one place (values from AIPerf 0.13.0's `CLIConfig`).
@@ -304,6 +304,9 @@ pub struct ProfileArgs {
     /// Arrival stamps of response bytes: kernel (SO_TIMESTAMPNS) or user (audioperf only) [default: kernel].
     #[arg(long = "rx-stamps", value_name = "CLOCK", value_parser = parse_rx_stamps)]
     pub rx_stamps: Option<RxStamps>,
+    /// While busy, wake at most once per this many µs to read every ready socket; 0 turns it off; with kernel stamps on plain TCP only (audioperf only) [default: 30].
+    #[arg(long = "read-batch-us", value_name = "US", value_parser = parse_read_batch_us)]
+    pub read_batch_us: Option<u32>,
     /// `-v` is AIPerf's --verbose, `-vv` its --extra-verbose.
     #[arg(long = "verbose", short = 'v', action = ArgAction::Count)]
     pub verbose: u8,

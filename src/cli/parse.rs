@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{
     ArrivalPattern, CpuList, ExportLevel, FlagError, RxStamps, Scheme, Target, TlsRoots, UiType,
-    ZeroCopy,
+    ZeroCopy, MAX_READ_BATCH_US,
 };
 
 // ---------------------------------------------------------------------------
@@ -201,6 +201,17 @@ pub(super) fn parse_rx_stamps(s: &str) -> Result<RxStamps, String> {
         "user" => Ok(RxStamps::User),
         _ => Err(format!(
             "'{s}' is not a stamp source; allowed: kernel, user"
+        )),
+    }
+}
+
+/// `--read-batch-us`: 0 (off) to [`MAX_READ_BATCH_US`]. A longer window
+/// would let tokens of one stream merge under one stamp by as much.
+pub(super) fn parse_read_batch_us(s: &str) -> Result<u32, String> {
+    match parse_int::<u32>(s)? {
+        v if v <= MAX_READ_BATCH_US => Ok(v),
+        _ => Err(format!(
+            "{s} is out of range; allowed: 0 (off) to {MAX_READ_BATCH_US} microseconds"
         )),
     }
 }

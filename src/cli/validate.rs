@@ -176,6 +176,9 @@ impl ProfileArgs {
             cpus: a.cpus.clone().map(|c| c.0),
             zero_copy: a.zero_copy.unwrap_or_default(),
             rx_stamps: a.rx_stamps.unwrap_or_default(),
+            read_batch_us: a
+                .read_batch_us
+                .unwrap_or(crate::config::DEFAULT_READ_BATCH_US),
             cli_command,
             input_config_json,
             shard,

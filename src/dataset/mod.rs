@@ -675,6 +675,7 @@ pub(crate) fn test_config() -> ProfileConfig {
         cpus: None,
         zero_copy: crate::config::ZeroCopy::Auto,
         rx_stamps: crate::config::RxStamps::Kernel,
+        read_batch_us: crate::config::DEFAULT_READ_BATCH_US,
         cli_command: "audioperf profile".into(),
         input_config_json: serde_json::Value::Null,
         shard: None,

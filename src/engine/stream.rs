@@ -39,6 +39,8 @@ use std::cell::Cell;
 pub struct IoPaths {
     pub zero_copy: ZeroCopy,
     pub rx_stamps: RxStamps,
+    /// The read-batching window (`--read-batch-us`), 0 = off.
+    pub read_batch_ns: Nanos,
 }
 
 impl IoPaths {
@@ -46,6 +48,7 @@ impl IoPaths {
         IoPaths {
             zero_copy: cfg.zero_copy,
             rx_stamps: cfg.rx_stamps,
+            read_batch_ns: u64::from(cfg.read_batch_us) * 1000,
         }
     }
 }
@@ -240,6 +243,7 @@ impl PlainConn {
                     let arrival = Arrival::new(kernel, completed);
                     // An EOF carries no bytes and no stamp: not counted.
                     if n > 0 {
+                        crate::sys::batch::note_read();
                         if arrival.wake_lag.is_some() {
                             tally(|c| c.kernel_stamped_reads += 1);
                         } else {
@@ -935,6 +939,7 @@ mod tests {
             let paths = IoPaths {
                 zero_copy,
                 rx_stamps: RxStamps::Kernel,
+                read_batch_ns: 0,
             };
             let before = io_counts();
             let (got, segs) = send_and_collect(paths);
@@ -1019,6 +1024,7 @@ mod tests {
                 let paths = IoPaths {
                     zero_copy: ZeroCopy::Off,
                     rx_stamps,
+                    read_batch_ns: 0,
                 };
                 let (tx, rx) = std::sync::mpsc::channel::<Nanos>();
                 let l = listener.try_clone().unwrap();
@@ -1067,6 +1073,84 @@ mod tests {
         panic!("kernel stamp later than 5 ms after the send, us: {misses:?}");
     }
 
+    /// Read batching: tokens written to 8 sockets every 250 µs are read a
+    /// 2 ms window at a time, several per read, each read still carrying
+    /// the kernel's stamp (not the read's time).
+    #[test]
+    fn read_batching_reads_dense_streams_a_window_at_a_time() {
+        const CONNS: usize = 8;
+        const TOKENS: usize = 40;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        crate::sys::rx_stamp::enable_rx_timestamps(&listener);
+        std::thread::sleep(Duration::from_millis(50));
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut conns: Vec<_> = (0..CONNS).map(|_| accept_one(&listener).unwrap()).collect();
+            for c in &conns {
+                c.set_nodelay(true).unwrap();
+            }
+            for _ in 0..TOKENS {
+                for c in conns.iter_mut() {
+                    c.write_all(b"t").unwrap();
+                }
+                std::thread::sleep(Duration::from_micros(250));
+            }
+        });
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        let paths = IoPaths {
+            zero_copy: ZeroCopy::Off,
+            rx_stamps: RxStamps::Kernel,
+            read_batch_ns: 2_000_000,
+        };
+        let before = crate::sys::batch::stats();
+        let (bytes, reads, kernel_stamped) = rt.block_on(async move {
+            crate::sys::batch::start(paths.read_batch_ns).unwrap();
+            let mut streams = Vec::new();
+            for _ in 0..CONNS {
+                streams.push(connect(addr, None, paths).await.unwrap());
+            }
+            let readers: Vec<_> = streams
+                .into_iter()
+                .map(|mut s| {
+                    monoio::spawn(async move {
+                        let (mut bytes, mut reads, mut stamped) = (0, 0, 0);
+                        let mut buf = Vec::with_capacity(64);
+                        loop {
+                            buf.clear();
+                            let (n, arrival) = s.read_timed(&mut buf).await.unwrap();
+                            if n == 0 {
+                                return (bytes, reads, stamped);
+                            }
+                            bytes += n;
+                            reads += 1;
+                            stamped += usize::from(arrival.wake_lag.is_some());
+                        }
+                    })
+                })
+                .collect();
+            let mut total = (0, 0, 0);
+            for r in readers {
+                let (b, n, k) = monoio::time::timeout(LIMIT, r).await.expect("readers end");
+                total = (total.0 + b, total.1 + n, total.2 + k);
+            }
+            total
+        });
+        server.join().unwrap();
+        let after = crate::sys::batch::stats();
+        assert_eq!(bytes, CONNS * TOKENS, "every byte read");
+        assert_eq!(kernel_stamped, reads, "every read kernel-stamped");
+        let windows = after.windows - before.windows;
+        assert!(windows > 0, "the batcher slept no window");
+        // ~8 tokens per socket per window: far fewer reads than tokens.
+        assert!(
+            reads * 2 < bytes,
+            "{reads} reads for {bytes} tokens over {windows} windows"
+        );
+    }
+
     /// Zero-copy notifications waiting on the error queue make the socket
     /// poll as ready (POLLERR) before the response comes: the read drains
     /// them and waits again, and returns the response when it arrives.
@@ -1092,6 +1176,7 @@ mod tests {
             let paths = IoPaths {
                 zero_copy: ZeroCopy::On,
                 rx_stamps: RxStamps::Kernel,
+                read_batch_ns: 0,
             };
             let mut s = connect(addr, None, paths).await.unwrap();
             monoio::time::timeout(LIMIT, s.write_segments(&[body]))

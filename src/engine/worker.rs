@@ -105,7 +105,10 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
     }
     let out = &local.out;
     let lag = out.lag.borrow();
-    let io = super::stream::io_counts();
+    let mut io = super::stream::io_counts();
+    let batch = crate::sys::batch::stats();
+    io.batch_windows = batch.windows;
+    io.batch_window_reads = batch.reads;
     let stats = WorkerStats {
         worker: plan.worker,
         cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
@@ -126,6 +129,16 @@ pub fn run_worker(shared: Arc<Shared>, plan: WorkerPlan) -> WorkerResult {
         io_driver,
         driver_note,
     }
+}
+
+/// Whether this run's workers batch their reads (`sys::batch`): asked for,
+/// and every read kernel-stamped (plain TCP with `--rx-stamps kernel`),
+/// so that a later read is not a later stamp.
+pub fn batches_reads(shared: &Shared) -> bool {
+    let p = shared.io_paths;
+    p.read_batch_ns > 0
+        && p.rx_stamps == crate::config::RxStamps::Kernel
+        && shared.servers.iter().all(|s| s.tls.is_none())
 }
 
 /// The servers a worker sends to in closed loop: its requests have ids
@@ -178,6 +191,10 @@ async fn worker_main(local: Rc<Local>, phases: Vec<PhasePlan>) {
     // rounds every wake-up up to the next whole millisecond, which would be
     // schedule lag (and apparent loop lag) of its own.
     let precise = PreciseTimer::start().ok();
+    if batches_reads(&local.shared) {
+        // Without it the worker only reads token by token, as before.
+        let _ = crate::sys::batch::start(local.shared.io_paths.read_batch_ns);
+    }
     for phase in phases {
         // Closed loop: open the phase's connections before its clock starts,
         // so connection set-up is not part of the first requests' latency.

@@ -190,6 +190,12 @@ impl ClientReport {
         }
     }
 
+    /// Reads per read-batching window slept; None when no window was.
+    pub fn reads_per_batch_window(&self) -> Option<f64> {
+        (self.io.batch_windows > 0)
+            .then(|| self.io.batch_window_reads as f64 / self.io.batch_windows as f64)
+    }
+
     /// Which clock stamped the response reads: `kernel`, `user`, or both.
     pub fn rx_stamps(&self) -> String {
         match (self.io.kernel_stamped_reads, self.io.user_stamped_reads) {
@@ -340,6 +346,11 @@ impl ClientReport {
                 "user_stamped_reads".into(),
                 v(json!(self.io.user_stamped_reads)),
             ),
+            ("read_batch_windows".into(), v(json!(self.io.batch_windows))),
+            (
+                "reads_per_batch_window".into(),
+                v(json!(self.reads_per_batch_window())),
+            ),
             (
                 "user_minus_kernel_stamp_p50_ms".into(),
                 v(json!(self.wake_lag_p50_ms)),
@@ -448,6 +459,8 @@ mod tests {
             copy_sends: 96,
             kernel_stamped_reads: 10,
             user_stamped_reads: 0,
+            batch_windows: 2,
+            batch_window_reads: 7,
         };
         let mut w1 = worker(1, 100, 1_000, &[100_000]);
         w1.send_lag = Some(hist(&[20_000; 100]));
@@ -477,6 +490,8 @@ mod tests {
         assert_eq!(v["copy_sends"], 196);
         assert_eq!(v["kernel_stamped_reads"], 10);
         assert_eq!(v["user_stamped_reads"], 0);
+        assert_eq!(v["read_batch_windows"], 2);
+        assert_eq!(v["reads_per_batch_window"], 3.5);
         assert_eq!(v["client_saturated"], true);
         // Copying only, user stamps only.
         run.workers[0].io = IoCounts {

@@ -3,6 +3,7 @@
 //! stamps (`rx_stamp`), zero-copy send notifications (`zerocopy`) and the
 //! host's own addresses (`local`).
 
+pub mod batch;
 pub mod clock;
 pub mod local;
 pub mod rx_stamp;
