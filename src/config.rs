@@ -361,10 +361,13 @@ pub enum ZeroCopy {
 /// 0.89× (scripts/bench-zerocopy.py, docs/PERFORMANCE.md).
 pub const ZERO_COPY_MIN_BYTES: usize = 16 * 1024;
 
-/// `--read-batch-us` when not given: the window that took the reads of a
-/// 50-token answer from ~25 to ~6 at c=64 (docs/PERFORMANCE.md, "Read
-/// batching") while merging only tokens less than 30 µs apart.
-pub const DEFAULT_READ_BATCH_US: u32 = 30;
+/// `--read-batch-us` when not given. At c=64 against the one-core mock
+/// (docs/PERFORMANCE.md, "Read batching") 100 µs took CPU per request from
+/// 173-180 µs (30 µs windows) to 120-131 µs for tiny text requests, and
+/// TTFT error against the mock's kernel stamps did not move; it can merge
+/// only tokens of one stream that come less than 100 µs apart (10,000
+/// tokens/s per stream), which no served model streams.
+pub const DEFAULT_READ_BATCH_US: u32 = 100;
 /// The longest `--read-batch-us` accepted.
 pub const MAX_READ_BATCH_US: u32 = 1000;
 

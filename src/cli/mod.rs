@@ -304,7 +304,7 @@ pub struct ProfileArgs {
     /// Arrival stamps of response bytes: kernel (SO_TIMESTAMPNS) or user (audioperf only) [default: kernel].
     #[arg(long = "rx-stamps", value_name = "CLOCK", value_parser = parse_rx_stamps)]
     pub rx_stamps: Option<RxStamps>,
-    /// While busy, wake at most once per this many µs to read every ready socket; 0 turns it off; with kernel stamps on plain TCP only (audioperf only) [default: 30].
+    /// While busy, wake at most once per this many µs to read every ready socket; 0 turns it off; with kernel stamps on plain TCP, for more than one connection (audioperf only) [default: 100].
     #[arg(long = "read-batch-us", value_name = "US", value_parser = parse_read_batch_us)]
     pub read_batch_us: Option<u32>,
     /// `-v` is AIPerf's --verbose, `-vv` its --extra-verbose.

@@ -243,7 +243,7 @@ impl PlainConn {
                     let arrival = Arrival::new(kernel, completed);
                     // An EOF carries no bytes and no stamp: not counted.
                     if n > 0 {
-                        crate::sys::batch::note_read();
+                        crate::sys::batch::note_read(fd);
                         if arrival.wake_lag.is_some() {
                             tally(|c| c.kernel_stamped_reads += 1);
                         } else {
@@ -1073,23 +1073,20 @@ mod tests {
         panic!("kernel stamp later than 5 ms after the send, us: {misses:?}");
     }
 
-    /// Read batching: tokens written to 8 sockets every 250 µs are read a
-    /// 2 ms window at a time, several per read, each read still carrying
-    /// the kernel's stamp (not the read's time).
-    #[test]
-    fn read_batching_reads_dense_streams_a_window_at_a_time() {
-        const CONNS: usize = 8;
-        const TOKENS: usize = 40;
+    /// What reading `conns` sockets that each get one byte every 250 µs,
+    /// `tokens` times, did with a 2 ms read-batching window: (bytes, reads,
+    /// kernel-stamped reads, windows slept).
+    fn batched_reads(conns: usize, tokens: usize) -> (usize, usize, usize, u64) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         crate::sys::rx_stamp::enable_rx_timestamps(&listener);
         std::thread::sleep(Duration::from_millis(50));
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
-            let mut conns: Vec<_> = (0..CONNS).map(|_| accept_one(&listener).unwrap()).collect();
+            let mut conns: Vec<_> = (0..conns).map(|_| accept_one(&listener).unwrap()).collect();
             for c in &conns {
                 c.set_nodelay(true).unwrap();
             }
-            for _ in 0..TOKENS {
+            for _ in 0..tokens {
                 for c in conns.iter_mut() {
                     c.write_all(b"t").unwrap();
                 }
@@ -1109,7 +1106,7 @@ mod tests {
         let (bytes, reads, kernel_stamped) = rt.block_on(async move {
             crate::sys::batch::start(paths.read_batch_ns).unwrap();
             let mut streams = Vec::new();
-            for _ in 0..CONNS {
+            for _ in 0..conns {
                 streams.push(connect(addr, None, paths).await.unwrap());
             }
             let readers: Vec<_> = streams
@@ -1139,16 +1136,34 @@ mod tests {
             total
         });
         server.join().unwrap();
-        let after = crate::sys::batch::stats();
-        assert_eq!(bytes, CONNS * TOKENS, "every byte read");
+        let windows = crate::sys::batch::stats().windows - before.windows;
+        (bytes, reads, kernel_stamped, windows)
+    }
+
+    /// Read batching: tokens written to 8 sockets every 250 µs are read a
+    /// 2 ms window at a time, several per read, each read still carrying
+    /// the kernel's stamp (not the read's time).
+    #[test]
+    fn read_batching_reads_dense_streams_a_window_at_a_time() {
+        let (bytes, reads, kernel_stamped, windows) = batched_reads(8, 40);
+        assert_eq!(bytes, 8 * 40, "every byte read");
         assert_eq!(kernel_stamped, reads, "every read kernel-stamped");
-        let windows = after.windows - before.windows;
         assert!(windows > 0, "the batcher slept no window");
         // ~8 tokens per socket per window: far fewer reads than tokens.
         assert!(
             reads * 2 < bytes,
             "{reads} reads for {bytes} tokens over {windows} windows"
         );
+    }
+
+    /// One connection (c=1) is never batched: its reads come as fast as
+    /// with no batcher, so the next request is not held back by a window.
+    #[test]
+    fn read_batching_leaves_a_single_connection_alone() {
+        let (bytes, reads, kernel_stamped, windows) = batched_reads(1, 40);
+        assert_eq!(bytes, 40, "every byte read");
+        assert_eq!(kernel_stamped, reads, "every read kernel-stamped");
+        assert_eq!(windows, 0, "a single stream was batched ({reads} reads)");
     }
 
     /// Zero-copy notifications waiting on the error queue make the socket

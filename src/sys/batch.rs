@@ -18,7 +18,7 @@
 //!
 //! How: a task on the worker's runtime, woken by the first read after an
 //! idle spell. When reads follow each other closely (less than two windows
-//! apart) it sleeps the thread out the rest of the window, then lets the
+//! apart) and come from more than one connection, it sleeps the thread out the rest of the window, then lets the
 //! runtime collect every completion at once (one immediate poll, then a
 //! yield, so the woken tasks run before it looks again). It goes back to
 //! idle after a window that brought no read. A window whose work alone took
@@ -28,7 +28,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -37,6 +37,10 @@ use crate::sys::clock::{now_ns, Nanos};
 thread_local! {
     /// Reads this thread's connections completed.
     static READS: Cell<u64> = const { Cell::new(0) };
+    /// The descriptor of the last read, and whether a read of another one
+    /// came since the batcher last looked.
+    static LAST_FD: Cell<RawFd> = const { Cell::new(-1) };
+    static MIXED: Cell<bool> = const { Cell::new(false) };
     /// The batcher, while it waits for the first read after an idle spell.
     static IDLE: RefCell<Option<Waker>> = const { RefCell::new(None) };
     /// Windows slept and reads collected by them, for the self-check.
@@ -57,11 +61,14 @@ pub fn stats() -> BatchStats {
     STATS.with(Cell::get)
 }
 
-/// Counts one completed read on this thread; wakes the batcher when idle.
-/// Cheap (two thread-local accesses): it is called on every read.
+/// Counts one completed read of `fd` on this thread; wakes the batcher when
+/// idle. Cheap (a few thread-local accesses): it is called on every read.
 #[inline]
-pub fn note_read() {
+pub fn note_read(fd: RawFd) {
     READS.with(|r| r.set(r.get() + 1));
+    if LAST_FD.replace(fd) != fd {
+        MIXED.set(true);
+    }
     IDLE.with(|w| {
         if let Some(w) = w.borrow_mut().take() {
             w.wake();
@@ -100,7 +107,10 @@ async fn drive(pass: monoio::net::UnixStream, window_ns: Nanos) {
     loop {
         NextRead { waiting: false }.await;
         let now = now_ns();
-        let dense = now.saturating_sub(last_read_wake) < 2 * window_ns;
+        // Reads of one connection only (c=1) gain little from a window and
+        // would wait out the last one before the next request could start.
+        let mixed = MIXED.replace(false);
+        let dense = now.saturating_sub(last_read_wake) < 2 * window_ns && mixed;
         last_read_wake = now;
         if !dense {
             continue;
