@@ -5,8 +5,9 @@
 //! Why: with one core serving many streams, tokens arrive every few
 //! microseconds; woken for each, the worker pays a wake-up, a readiness poll
 //! and a `recvmsg` per token segment (~25 reads per 50-token answer at c=64).
-//! Waiting out a 30 µs window first takes ~6 reads per answer, and most of the
-//! client's kernel time goes with them (docs/PERFORMANCE.md, "Read batching").
+//! Waiting out a window first (100 µs by default) takes ~3 reads per answer,
+//! and most of the client's kernel time goes with them (docs/PERFORMANCE.md,
+//! "Read batching").
 //!
 //! Why timing stays true: every read carries the kernel's receive stamp, so
 //! reading later does not move it. What a later read can do is merge two
@@ -18,8 +19,9 @@
 //!
 //! How: a task on the worker's runtime, woken by the first read after an
 //! idle spell. When reads follow each other closely (less than two windows
-//! apart) and come from more than one connection, it sleeps the thread out the rest of the window, then lets the
-//! runtime collect every completion at once (one immediate poll, then a
+//! apart) and come from more than one connection, it sleeps the thread out
+//! the rest of the window, then lets the runtime collect every completion at
+//! once (one immediate poll, then a
 //! yield, so the woken tasks run before it looks again). It goes back to
 //! idle after a window that brought no read. A window whose work alone took
 //! longer than the window adds no sleep, so a saturated worker is never
