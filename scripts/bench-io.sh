@@ -8,9 +8,10 @@
 #         request of the whole client process, for 5 s 16 kHz WAV bodies
 #         (~216 kB) and for tiny text requests. ROUNDS rounds, the order of
 #         the three tools rotating per round.
-#   TTFT  mock TTFT 50 ms / ITL 10 ms with --timing-in-stream, c=1/64/256/1024,
-#         5 s WAV and tiny text, new and old alternating: each request's TTFT
-#         error against the mock's own clock (scripts/ttft-truth.py).
+#   TTFT  mock TTFT 50 ms / ITL 10 ms (80 ms at c=1024) with --timing-in-stream,
+#         c=1/64/256/1024, 5 s WAV and tiny text, new and old alternating: each
+#         request's TTFT error against the mock's own clock (scripts/ttft-truth.py)
+#         and, as root, against the wire (scripts/ttft-wire.py).
 #
 #   scripts/bench-io.sh                 # ~6 min
 #   ROUNDS=1 QUICK=1 scripts/bench-io.sh  # smoke test, ~2 min
@@ -48,9 +49,12 @@ prof() {
   [ "$wl" = text ] && w=("${TEXT[@]}")
   [ "$path" = old ] && p=("${OLD[@]}")
   echo "  $name" >&2
-  local n=()
+  local n=() wire=()
   [ "$count" -gt 0 ] && n=(--request-count "$count")
-  /usr/bin/time -f "%e %U %S %M" -o "$dir.time" "${CLIENT_PIN[@]}" "$BIN" profile \
+  # WIRE=1: the run goes under scripts/ttft-wire.py (on the mock's core), which
+  # prints the wire truth into $dir.stdout.
+  [ "${WIRE:-0}" = 1 ] && wire=("${MOCK_PIN[@]}" python3 scripts/ttft-wire.py "$PORT" "$dir" --)
+  /usr/bin/time -f "%e %U %S %M" -o "$dir.time" "${wire[@]}" "${CLIENT_PIN[@]}" "$BIN" profile \
     --model Qwen/Qwen2-Audio-7B-Instruct --endpoint-type chat --streaming \
     --url "127.0.0.1:$PORT" --num-dataset-entries 100 --random-seed 1 --ui-type none \
     "${w[@]}" "${p[@]}" --concurrency "$conc" "${n[@]}" \
@@ -84,18 +88,35 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-start_mock 50 10 --timing-in-stream
+# As root, each TTFT run is also checked against the wire (scripts/ttft-wire.py:
+# the kernel's stamps of the segments on lo, which need CAP_NET_RAW).
+WIRE=0
+[ "$(id -u)" = 0 ] && WIRE=1
 : >"$OUT/ttft.txt"
-for wl in wav text; do
-  for c in 1 64 256 1024; do
-    case $c in 1) n=$((15 * S)) ;; 64) n=$((320 * S)) ;; 256) n=$((512 * S)) ;; *) n=$((1024 * S)) ;; esac
-    for t in new old; do
-      prof "ttft-$wl-c$c-$t" "$wl" "$c" "$n" "$t" --export-level raw
-      echo "$wl $c $t $OUT/ttft-$wl-c$c-$t" >>"$OUT/ttft.txt"
+# ttft_runs ITL_MS CONCURRENCY... [-- EXTRA PROFILE FLAGS]
+ttft_runs() {
+  local itl=$1 cs=() extra=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do cs+=("$1"); shift; done
+  [ $# -gt 0 ] && { shift; extra=("$@"); }
+  start_mock 50 "$itl" --timing-in-stream
+  for wl in wav text; do
+    for c in "${cs[@]}"; do
+      case $c in 1) n=$((15 * S)) ;; 64) n=$((320 * S)) ;; 256) n=$((512 * S)) ;; *) n=$((1024 * S)) ;; esac
+      for t in new old; do
+        WIRE=$WIRE prof "ttft-$wl-c$c-$t" "$wl" "$c" "$n" "$t" --export-level raw "${extra[@]}"
+        echo "$wl $c $t $OUT/ttft-$wl-c$c-$t" >>"$OUT/ttft.txt"
+      done
     done
   done
-done
-stop_mock
+  stop_mock
+}
+ttft_runs 10 1 64 256
+# c=1024: ITL 80 ms, so that one mock core keeps up with 1024 WAV streams
+# (at 10 ms it falls behind and sends overdue tokens back to back, which one
+# read then takes together), and the first wave, which brings ~220 MB of
+# bodies to the mock at once, is warmup.
+ttft_runs 80 1024 -- --warmup-request-count 1024
 
 python3 - "$OUT" <<'PY'
 import json, os, re, statistics, subprocess, sys
@@ -129,14 +150,19 @@ for wl in ("wav", "text"):
           f"{med['new']/med['wrk']:>8.2f} {med['old']/med['wrk']:>8.2f} {med['new']/med['old']:>8.2f}")
 
 print()
-print("TTFT error against the mock's clock, per request, ms: client TTFT - (handed - arrival)")
-print(f"{'run':<22} {'n':>5} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} {'send lag p50/p99 ms':>20} {'user-kernel p50/p99':>20} {'sends':>40}")
+print("TTFT error per request, ms: client TTFT - (handed - arrival) on the mock's clock;")
+print("wire: client TTFT - the kernel's stamps of the first-token and request segments on lo (root only)")
+print(f"{'run':<22} {'n':>5} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} {'wire p50':>9} {'wire p99':>9} {'send lag p50/p99 ms':>20} {'user-kernel p50/p99':>20} {'sends':>40}")
 for line in open(os.path.join(out, "ttft.txt")):
     wl, c, tool, dir_ = line.split()
     t = json.loads(subprocess.check_output([sys.executable, "scripts/ttft-truth.py", dir_]))
     a = json.load(open(os.path.join(dir_, "profile_export_aiperf.json"))).get("audioperf", {})
     f = lambda v: "n/a" if v is None else f"{v:.3f}"
+    wire = next((json.loads(l.split("  #")[0]) for l in open(dir_ + ".stdout")
+                 if l.startswith('{"truth": "wire"')), None)
+    wp = lambda k: "n/a" if wire is None else f"{wire[k]:+.3f}"
     print(f"{wl + ' c' + c + ' ' + tool:<22} {t['count']:>5} {t['p50_ms']:>+8.3f} {t['p90_ms']:>+8.3f} {t['p99_ms']:>+8.3f} {t['max_ms']:>+8.3f} "
+          f"{wp('p50_ms'):>9} {wp('p99_ms'):>9} "
           f"{f(a.get('send_lag_p50_ms')) + '/' + f(a.get('send_lag_p99_ms')):>20} "
           f"{f(a.get('user_minus_kernel_stamp_p50_ms')) + '/' + f(a.get('user_minus_kernel_stamp_p99_ms')):>20} "
           f"{a.get('send_path', '')[:40]:>40}")
@@ -158,6 +184,9 @@ Method:
   send of that event. Note: when later segments of a request reach the mock's socket before
   the mock reads the first, the kernel merges them and the merged data carries the newest
   stamp, so for large bodies "arrival" can be late by up to the body's transfer time, which
-  makes the error read higher, not lower; a tiny text request is one segment.
+  makes the error read higher, not lower; a tiny text request is one segment. The wire
+  columns (as root) take both stamps from a packet socket on lo instead, where no merging
+  happens (scripts/ttft-wire.py). c=1024 runs against a mock with ITL 80 ms and the first
+  1024 requests as warmup (see the comment above ttft_runs 80).
 - Artifacts: $OUT/
 EOF

@@ -34,7 +34,7 @@ def errors(path):
         for line in f:
             r = json.loads(line)
             start = r.get("start_perf_ns")
-            if start is None:
+            if start is None or r.get("metadata", {}).get("benchmark_phase") == "warmup":
                 continue
             for ev in r.get("responses", []):
                 for p in ev.get("packets", []):
