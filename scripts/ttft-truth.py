@@ -19,36 +19,12 @@ import json
 import os
 import sys
 
-
-def quantile(xs, q):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    i = min(len(xs) - 1, max(0, int(round(q * (len(xs) - 1)))))
-    return xs[i]
+from ttft_raw import first_token_timings, quantile
 
 
 def errors(path):
-    out = []
-    with open(path) as f:
-        for line in f:
-            r = json.loads(line)
-            start = r.get("start_perf_ns")
-            if start is None or r.get("metadata", {}).get("benchmark_phase") == "warmup":
-                continue
-            for ev in r.get("responses", []):
-                for p in ev.get("packets", []):
-                    if p.get("name") != "data" or "mock_timing" not in p.get("value", ""):
-                        continue
-                    t = json.loads(p["value"])["mock_timing"]
-                    client = ev["perf_ns"] - start
-                    server = t["handed_ns"] - t["arrival_ns"]
-                    out.append((client - server) / 1e6)
-                    break
-                else:
-                    continue
-                break
-    return out
+    return [(ttft - (t["handed_ns"] - t["arrival_ns"])) / 1e6
+            for ttft, t in first_token_timings(path)]
 
 
 for d in sys.argv[1:]:

@@ -28,18 +28,13 @@ import subprocess
 import sys
 import threading
 
+from ttft_raw import first_token_timings, quantile
+
 SO_TIMESTAMPNS = 35
 SO_ATTACH_FILTER = 26
 ETH_P_ALL = 0x0003
 SNAP = 1024
 ARRIVAL = re.compile(rb'"mock_timing":\{"arrival_ns":(\d+)')
-
-
-def quantile(xs, q):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    return xs[min(len(xs) - 1, max(0, int(round(q * (len(xs) - 1)))))]
 
 
 def summary(name, errs):
@@ -138,21 +133,8 @@ class Capture:
 
 def client_ttfts(path):
     """arrival_ns -> (client TTFT ns, mock's handed - arrival ns)."""
-    out = {}
-    with open(path) as f:
-        for line in f:
-            r = json.loads(line)
-            start = r.get("start_perf_ns")
-            if start is None or r.get("metadata", {}).get("benchmark_phase") == "warmup":
-                continue
-            for ev in r.get("responses", []):
-                value = next((p.get("value", "") for p in ev.get("packets", [])
-                              if p.get("name") == "data" and "mock_timing" in p.get("value", "")), None)
-                if value is not None:
-                    t = json.loads(value)["mock_timing"]
-                    out[t["arrival_ns"]] = (ev["perf_ns"] - start, t["handed_ns"] - t["arrival_ns"])
-                    break
-    return out
+    return {t["arrival_ns"]: (ttft, t["handed_ns"] - t["arrival_ns"])
+            for ttft, t in first_token_timings(path)}
 
 
 def main():
